@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets everything up, then runs every test: type check, import-layering lint, unit tests beside
+# the code, and the acceptance suite that drives the real kubectl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+echo "== type check"; node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
+echo "== lint: one-way imports"; node scripts/lint-imports.mjs
+echo "== unit tests"
+node --import tsx --test --test-reporter=spec --test-concurrency=2 $(find src scripts -name '*.test.ts' | sort)
+echo "== acceptance tests"
+node --import tsx --test --test-reporter=spec --test-concurrency=1 $(find test -name '*.test.ts' | sort)

@@ -1,0 +1,760 @@
+/**
+ * The API server's HTTP front: authentication, routing to the generic registry, content
+ * negotiation, watch streaming, discovery, OpenAPI, health and metrics. Errors become Status
+ * responses in exactly one place (`fail`).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errors, StatusError, successStatus, type Status } from '../api/errors.js';
+import { logger } from '../base/log.js';
+import { Counter, Gauge, Histogram, Registry } from '../base/metrics.js';
+import type { Backend } from '../storage/interface.js';
+import { anonymous, presentedCredentials, type Authenticator, type UserInfo } from './auth/authenticator.js';
+import { Discovery, type ServedResource, type SubresourceInfo } from './discovery.js';
+import {
+  decodeBody,
+  findDuplicateKeys,
+  mediaType,
+  parseAccept,
+  readBody,
+  wantsAggregatedDiscovery,
+  wantsPartialMetadata,
+  wantsTable,
+} from './endpoints/negotiation.js';
+import { parseRequestInfo, type RequestInfo } from './endpoints/request-info.js';
+import { toPartialList, toTable, type IncludeObject } from './endpoints/table.js';
+import { Store, type DeleteOptions, type ListPredicate, type StoreExtensions } from './registry/generic/store.js';
+import type { KObject, Strategy } from './registry/generic/strategy.js';
+
+const log = logger('apiserver');
+
+/** Version info as /version reports it; the minor version picks the kubectl the dispatcher runs. */
+export const versionInfo = {
+  major: '1',
+  minor: '32',
+  gitVersion: 'v1.32.4+k8ts1',
+  gitCommit: '0000000000000000000000000000000000000000',
+  gitTreeState: 'clean',
+  buildDate: '2026-11-01T00:00:00Z',
+  goVersion: 'go1.23.0',
+  compiler: 'gc',
+  platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+};
+
+/** The context a subresource or connect handler gets. */
+export interface SubresourceContext {
+  info: RequestInfo;
+  store: Store;
+  stores: StoreLookup;
+  query: URLSearchParams;
+  user: UserInfo;
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Read and decode the request body. */
+  body(): Promise<any>;
+}
+
+/** Finds the store of another resource (e.g. a namespace, from the namespace lifecycle check). */
+export type StoreLookup = (group: string, resource: string) => Store | undefined;
+
+/** Handles `<resource>/<subresource>` requests beyond status and scale (binding, eviction, log, exec...). */
+export interface SubresourceHandler {
+  resource: string;
+  group: string;
+  info: SubresourceInfo;
+  /** Answer the request; return an object to send as JSON (with `code`), or undefined if the response was written. */
+  handle(ctx: SubresourceContext): Promise<{ code: number; body: unknown } | undefined>;
+}
+
+export interface HealthCheck {
+  name: string;
+  check(): boolean | Promise<boolean>;
+}
+
+export interface APIServerOptions {
+  backend: Backend;
+  strategies: Strategy[];
+  authenticator: Authenticator;
+  subresources?: SubresourceHandler[];
+  /** The address kubectl is told in legacy discovery. */
+  externalAddress: string;
+  extensions?: StoreExtensions;
+  /** Lazy OpenAPI: only loaded when a client asks. */
+  openapi?: () => Promise<OpenAPIProvider>;
+  /** Lazy patch machinery. */
+  patcher?: () => Promise<Patcher>;
+  metrics?: Registry;
+}
+
+export interface OpenAPIProvider {
+  v3Root(): unknown;
+  v3Document(gvPath: string): { body: Buffer; etag: string } | undefined;
+  v2?(accept: string | undefined): { body: Buffer; contentType: string } | undefined;
+  /** Unknown-field detection for fieldValidation. */
+  unknownFields?(obj: KObject, group: string, version: string, kind: string): string[];
+}
+
+export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
+
+export interface Patcher {
+  /** Apply a patch of the given type; returns the patched object. */
+  patch(type: PatchType, current: KObject, patch: any, ctx: { group: string; version: string; kind: string }): KObject;
+  /** Server-side apply into `live` (undefined: create). */
+  apply(
+    live: KObject | undefined,
+    applied: KObject,
+    ctx: { group: string; version: string; kind: string; manager: string; force: boolean },
+  ): KObject;
+  /** Record an Update operation in managedFields. */
+  trackUpdate?(obj: KObject, old: KObject | undefined, manager: string, apiVersion: string, subresource?: string): void;
+}
+
+const patchTypes: Record<string, PatchType> = {
+  'application/json-patch+json': 'json',
+  'application/merge-patch+json': 'merge',
+  'application/strategic-merge-patch+json': 'strategic',
+  'application/apply-patch+yaml': 'apply',
+  'application/apply-patch+cbor': 'apply',
+};
+
+export class APIServer {
+  readonly stores = new Map<string, Store>();
+  readonly discovery: Discovery;
+  readonly metrics: Registry;
+  private readonly subresources = new Map<string, SubresourceHandler>();
+  private readonly healthChecks: HealthCheck[] = [];
+  private readonly readyChecks: HealthCheck[] = [];
+  private readonly openWatches = new Set<() => void>();
+  private shuttingDown = false;
+  private readonly requests: Counter;
+  private readonly latency: Histogram;
+  private readonly watchers: Gauge;
+  private openapi?: Promise<OpenAPIProvider>;
+  private patcher?: Promise<Patcher>;
+
+  constructor(private readonly opts: APIServerOptions) {
+    this.metrics = opts.metrics ?? new Registry();
+    this.requests = this.metrics.register(
+      new Counter('apiserver_request_total', 'Counter of apiserver requests broken out for each verb, group, version, resource, subresource and HTTP response code.', [
+        'verb',
+        'group',
+        'version',
+        'resource',
+        'subresource',
+        'code',
+      ]),
+    );
+    this.latency = this.metrics.register(
+      new Histogram('apiserver_request_duration_seconds', 'Response latency distribution in seconds for each verb, group, version, resource and subresource.', [
+        'verb',
+        'group',
+        'version',
+        'resource',
+        'subresource',
+      ]),
+    );
+    this.watchers = this.metrics.register(new Gauge('apiserver_registered_watchers', 'Number of currently registered watchers for a given resource', ['group', 'version', 'kind']));
+    const ext: StoreExtensions = { ...opts.extensions };
+    if (opts.patcher && !ext.trackManagedFields) {
+      // managedFields for non-apply writes, once the patch machinery is loaded.
+      ext.trackManagedFields = (obj, old, manager, apiVersion, sub) => {
+        if (!manager || !this.loadedPatcher?.trackUpdate) return;
+        this.loadedPatcher.trackUpdate(obj, old, manager, apiVersion, sub);
+      };
+    }
+    const served: ServedResource[] = [];
+    for (const s of opts.strategies) {
+      const st = new Store(s, opts.backend, ext);
+      this.stores.set(this.storeKey(s.info.group, s.info.version, s.info.resource), st);
+      const subs: SubresourceInfo[] = [];
+      if (s.status) subs.push({ name: 'status', kind: s.info.kind, verbs: ['get', 'patch', 'update'] });
+      if (s.scale) subs.push({ name: 'scale', kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] });
+      served.push({ info: s.info, subresources: subs });
+    }
+    for (const h of opts.subresources ?? []) {
+      this.subresources.set(`${h.group}/${h.resource}/${h.info.name}`, h);
+      served.find((r) => r.info.group === h.group && r.info.resource === h.resource)?.subresources.push(h.info);
+    }
+    for (const r of served) r.subresources.sort((a, b) => a.name.localeCompare(b.name));
+    this.discovery = new Discovery(served);
+  }
+
+  private loadedPatcher?: Patcher;
+
+  private storeKey(group: string, version: string, resource: string): string {
+    return `${group}/${version}/${resource}`;
+  }
+
+  /** The store of a resource, in its preferred (only) version. */
+  store(group: string, resource: string): Store | undefined {
+    for (const st of this.stores.values()) if (st.gr.group === group && st.gr.resource === resource) return st;
+    return undefined;
+  }
+
+  addHealthCheck(c: HealthCheck): void {
+    this.healthChecks.push(c);
+  }
+  addReadyCheck(c: HealthCheck): void {
+    this.readyChecks.push(c);
+  }
+
+  /** Stop accepting work: readiness fails and open watches end cleanly. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    for (const close of [...this.openWatches]) close();
+  }
+
+  /** The node:http request listener. */
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = process.hrtime.bigint();
+    let info: RequestInfo | undefined;
+    const finish = () => {
+      if (!info?.isResourceRequest) return;
+      const labels = {
+        verb: info.verb.toUpperCase(),
+        group: info.apiGroup,
+        version: info.apiVersion,
+        resource: info.resource,
+        subresource: info.subresource,
+      };
+      this.requests.inc({ ...labels, code: String(res.statusCode) });
+      if (info.verb !== 'watch') this.latency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    };
+    res.on('finish', finish);
+    this.serve(req, res, (i) => (info = i)).catch((e) => this.fail(res, e));
+  };
+
+  private async serve(req: IncomingMessage, res: ServerResponse, setInfo: (i: RequestInfo) => void): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://x');
+    const path = url.pathname;
+    const query = url.searchParams;
+    const method = req.method ?? 'GET';
+    // Public, unauthenticated endpoints (upstream's system:public-info-viewer).
+    if (path === '/healthz' || path === '/livez' || path === '/readyz' || /^\/(healthz|livez|readyz)\//.test(path)) {
+      return this.health(path, query, res);
+    }
+    if (path === '/version' || path === '/version/') return this.json(res, 200, versionInfo);
+
+    let user = await this.opts.authenticator.authenticate(req);
+    if (!user) {
+      if (presentedCredentials(req)) throw errors.unauthorized();
+      user = anonymous;
+    }
+    if (user === anonymous) throw errors.unauthorized();
+
+    if (path === '/metrics') {
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(this.metrics.render());
+      return;
+    }
+    if (path === '/openapi/v3' || path.startsWith('/openapi/v3/') || path === '/openapi/v2') return this.serveOpenAPI(req, res, path);
+
+    const info = parseRequestInfo(method, path, query);
+    setInfo(info);
+    const accept = parseAccept(req.headers.accept);
+    if (!info.isResourceRequest) {
+      if (path === '/api' || path === '/api/') {
+        const agg = wantsAggregatedDiscovery(accept);
+        if (agg) return this.raw(res, 200, `application/json;g=apidiscovery.k8s.io;v=${agg};as=APIGroupDiscoveryList`, this.discovery.aggregated('api', agg));
+        return this.raw(res, 200, 'application/json', this.discovery.apiVersions(this.opts.externalAddress));
+      }
+      if (path === '/apis' || path === '/apis/') {
+        const agg = wantsAggregatedDiscovery(accept);
+        if (agg) return this.raw(res, 200, `application/json;g=apidiscovery.k8s.io;v=${agg};as=APIGroupDiscoveryList`, this.discovery.aggregated('apis', agg));
+        return this.raw(res, 200, 'application/json', this.discovery.apiGroupList());
+      }
+      if (info.apiPrefix === 'apis' && info.apiGroup && !info.apiVersion) {
+        const doc = this.discovery.apiGroupDoc(info.apiGroup);
+        if (doc) return this.raw(res, 200, 'application/json', doc);
+      }
+      if (info.apiVersion) {
+        const gv = info.apiPrefix === 'api' ? info.apiVersion : `${info.apiGroup}/${info.apiVersion}`;
+        const doc = info.apiPrefix === 'api' && info.apiVersion !== 'v1' ? undefined : this.discovery.apiResourceList(gv);
+        if (doc) return this.raw(res, 200, 'application/json', doc);
+      }
+      throw errors.notFoundPath();
+    }
+    if (info.apiPrefix === 'api' && info.apiGroup) throw errors.notFoundPath();
+    const store = this.stores.get(this.storeKey(info.apiGroup, info.apiVersion, info.resource));
+    if (!store) throw errors.notFoundPath();
+    if (store.strategy.info.namespaced === false && info.namespace) throw errors.notFoundPath();
+    return this.resource(req, res, info, store, query, accept, user);
+  }
+
+  private async health(path: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
+    const base = path.split('/')[1];
+    const checks = [{ name: 'ping', check: () => true }, ...this.healthChecks, ...(base === 'readyz' ? this.readyChecks : [])];
+    if (base === 'readyz') checks.push({ name: 'shutdown', check: () => !this.shuttingDown });
+    const only = path.split('/')[2];
+    const results: [string, boolean][] = [];
+    for (const c of checks) {
+      if (only && c.name !== only) continue;
+      let ok = false;
+      try {
+        ok = await c.check();
+      } catch {
+        ok = false;
+      }
+      results.push([c.name, ok]);
+    }
+    if (only && results.length === 0) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('404 page not found\n');
+      return;
+    }
+    const healthy = results.every(([, ok]) => ok);
+    let body: string;
+    if (query.has('verbose') || !healthy) {
+      body = results.map(([n, ok]) => (ok ? `[+]${n} ok` : `[-]${n} failed: reason withheld`)).join('\n') + '\n';
+      body += healthy ? `${base} check passed\n` : `${base} check failed\n`;
+    } else body = 'ok';
+    res.writeHead(healthy ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+    res.end(body);
+  }
+
+  private async serveOpenAPI(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (!this.opts.openapi) throw errors.notFoundPath();
+    const oa = await (this.openapi ??= this.opts.openapi());
+    if (path === '/openapi/v3') return this.json(res, 200, oa.v3Root());
+    if (path === '/openapi/v2') {
+      const v2 = oa.v2?.(req.headers.accept);
+      if (!v2) throw errors.notFoundPath();
+      res.writeHead(200, { 'Content-Type': v2.contentType });
+      res.end(v2.body);
+      return;
+    }
+    const doc = oa.v3Document(path.slice('/openapi/v3/'.length));
+    if (!doc) throw errors.notFoundPath();
+    if (req.headers['if-none-match'] === doc.etag) {
+      res.writeHead(304, { ETag: doc.etag });
+      res.end();
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      ETag: doc.etag,
+      'Cache-Control': 'public, immutable',
+      Expires: new Date(Date.now() + 365 * 86400_000).toUTCString(),
+    });
+    res.end(doc.body);
+  }
+
+  private async getPatcher(): Promise<Patcher> {
+    if (!this.opts.patcher) throw errors.unsupportedMediaType('patch');
+    const p = await (this.patcher ??= this.opts.patcher());
+    this.loadedPatcher = p;
+    return p;
+  }
+
+  private predicate(store: Store, query: URLSearchParams): ListPredicate | undefined {
+    const ls = query.get('labelSelector');
+    const fs = query.get('fieldSelector');
+    if (!ls && !fs) return undefined;
+    const p: ListPredicate = {};
+    if (ls) p.label = this.selectors.parseLabelSelector(ls);
+    if (fs) {
+      const { match, requirements } = this.selectors.parseFieldSelector(fs);
+      const known = new Set(Object.keys(store.fieldsOf({ metadata: {} })));
+      for (const r of requirements) {
+        if (!known.has(r.field)) {
+          throw errors.badRequest(`"${r.field}" is not a known field selector: only "${[...known].join('", "')}"`);
+        }
+      }
+      p.field = match;
+      const byName = requirements.find((r) => r.field === 'metadata.name' && r.op === '=');
+      if (byName && requirements.length === 1) p.name = byName.value;
+    }
+    return p;
+  }
+
+  /** Selector parsing; installed by the composition root (api/labels). */
+  selectors!: {
+    parseLabelSelector(s: string): (labels: Record<string, string>) => boolean;
+    parseFieldSelector(s: string): { match: (f: Record<string, string>) => boolean; requirements: { field: string; op: string; value: string }[] };
+  };
+
+  private dryRun(query: URLSearchParams): boolean {
+    const d = query.getAll('dryRun');
+    if (d.length === 0) return false;
+    for (const v of d) if (v !== 'All') throw errors.badRequest(`Invalid dryRun value: "${v}"; only "All" is supported`);
+    return true;
+  }
+
+  private fieldValidation(query: URLSearchParams): 'Strict' | 'Warn' | 'Ignore' {
+    const v = query.get('fieldValidation');
+    if (v === null || v === '') return 'Warn';
+    if (v === 'Strict' || v === 'Warn' || v === 'Ignore') return v;
+    throw errors.badRequest(`fieldValidation parameter unsupported: ${v}`);
+  }
+
+  /** Unknown and duplicate fields, per fieldValidation: Strict → 400, Warn → Warning headers. */
+  private async checkFields(res: ServerResponse, store: Store, body: { object: any; text?: string }, mode: 'Strict' | 'Warn' | 'Ignore'): Promise<void> {
+    if (mode === 'Ignore') return;
+    const problems: string[] = [];
+    if (body.text && body.text.length < 1_000_000) for (const d of findDuplicateKeys(body.text)) problems.push(`duplicate field "${d}"`);
+    if (this.opts.openapi && body.object && typeof body.object === 'object') {
+      const oa = await (this.openapi ??= this.opts.openapi());
+      const i = store.strategy.info;
+      for (const f of oa.unknownFields?.(body.object, i.group, i.version, i.kind) ?? []) problems.push(`unknown field "${f}"`);
+    }
+    if (!problems.length) return;
+    if (mode === 'Strict') throw errors.badRequest(`strict decoding error: ${problems.join(', ')}`);
+    for (const p of problems) this.warn(res, p);
+  }
+
+  private warn(res: ServerResponse, text: string): void {
+    const prev = res.getHeader('Warning');
+    const v = `299 - ${JSON.stringify(text)}`;
+    res.setHeader('Warning', prev ? ([] as string[]).concat(prev as string[] | string, v) : v);
+  }
+
+  private async resource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    info: RequestInfo,
+    store: Store,
+    query: URLSearchParams,
+    accept: ReturnType<typeof parseAccept>,
+    user: UserInfo,
+  ): Promise<void> {
+    const ns = info.namespace;
+    const namespaced = store.strategy.info.namespaced;
+    const ref = { namespace: ns, name: info.name };
+    const fieldManager = query.get('fieldManager') ?? defaultManager(req.headers['user-agent']);
+    if (fieldManager.length > 128) throw errors.badRequest('fieldManager must be at most 128 characters');
+    const sendObject = (code: number, obj: KObject) => {
+      const tv = wantsTable(accept);
+      if (tv && req.method === 'GET') {
+        return this.json(res, code, toTable(store.strategy, [obj], { include: includeObject(query), version: tv, listMeta: { resourceVersion: obj.metadata?.resourceVersion } }));
+      }
+      return this.json(res, code, obj);
+    };
+    const body = async () => {
+      const buf = await readBody(req);
+      return decodeBody(buf, req.headers['content-type'], info.verb === 'patch');
+    };
+
+    if (info.subresource && info.subresource !== 'status' && info.subresource !== 'scale') {
+      const h = this.subresources.get(`${info.apiGroup}/${info.resource}/${info.subresource}`);
+      if (!h) throw errors.notFoundPath();
+      const r = await h.handle({
+        info,
+        store,
+        stores: (g, r2) => this.store(g, r2),
+        query,
+        user,
+        req,
+        res,
+        body: async () => (await body()).object,
+      });
+      if (r) this.json(res, r.code, r.body);
+      return;
+    }
+    if (info.subresource === 'status' && !store.strategy.status) throw errors.notFoundPath();
+    if (info.subresource === 'scale' && !store.strategy.scale) throw errors.notFoundPath();
+    if (namespaced && !ns && info.verb !== 'list' && info.verb !== 'watch') {
+      if (info.verb !== 'deletecollection') throw errors.notFoundPath();
+    }
+    const dryRun = ['create', 'update', 'patch', 'delete', 'deletecollection'].includes(info.verb) ? this.dryRun(query) : false;
+
+    switch (info.verb) {
+      case 'get': {
+        const obj = await store.get(ref, query.get('resourceVersion') ?? undefined);
+        if (info.subresource === 'scale') return this.json(res, 200, toScale(store, obj));
+        return sendObject(200, obj);
+      }
+      case 'list': {
+        const limit = query.get('limit');
+        const r = await store.list(ns, {
+          predicate: this.predicate(store, query),
+          limit: limit ? parseInt(limit, 10) || 0 : 0,
+          continue: query.get('continue') ?? undefined,
+          resourceVersion: query.get('resourceVersion') ?? undefined,
+          resourceVersionMatch: query.get('resourceVersionMatch') ?? undefined,
+        });
+        const listMeta: Record<string, unknown> = { resourceVersion: r.resourceVersion };
+        if (r.continue) listMeta.continue = r.continue;
+        if (r.remainingItemCount !== undefined) listMeta.remainingItemCount = r.remainingItemCount;
+        const tv = wantsTable(accept);
+        if (tv) return this.json(res, 200, toTable(store.strategy, r.items, { include: includeObject(query), version: tv, listMeta }));
+        if (wantsPartialMetadata(accept)) return this.json(res, 200, toPartialList(r.items, listMeta));
+        return this.json(res, 200, { kind: store.listKind, apiVersion: store.apiVersion, metadata: listMeta, items: r.items });
+      }
+      case 'watch':
+        return this.watch(req, res, info, store, query, accept);
+      case 'create': {
+        if (info.name) throw errors.methodNotSupported(store.gr, 'create');
+        const b = await body();
+        await this.checkFields(res, store, b, this.fieldValidation(query));
+        const obj = await store.create(ns, b.object, { dryRun, fieldManager });
+        return this.json(res, 201, obj);
+      }
+      case 'update': {
+        const b = await body();
+        await this.checkFields(res, store, b, this.fieldValidation(query));
+        if (info.subresource === 'scale') {
+          const scale = b.object as KObject;
+          const obj = await store.guaranteedUpdate(
+            ref,
+            (cur) => {
+              if (scale?.metadata?.resourceVersion && scale.metadata.resourceVersion !== cur.metadata.resourceVersion) throw errors.modified(store.gr, info.name);
+              store.strategy.scale!.setSpecReplicas(cur, Number(scale?.spec?.replicas ?? 0));
+              return cur;
+            },
+            { dryRun, fieldManager, subresource: 'scale' },
+          );
+          return this.json(res, 200, toScale(store, obj));
+        }
+        const obj = await store.update(ref, b.object, { dryRun, fieldManager, subresource: info.subresource || undefined });
+        return this.json(res, 200, obj);
+      }
+      case 'patch':
+        return this.patch(req, res, info, store, query, dryRun, fieldManager);
+      case 'delete': {
+        const opts = await this.deleteOptions(req, query);
+        const r = await store.delete(ref, { ...opts, dryRun: dryRun || opts.dryRun });
+        if (!r.deleted) return this.json(res, 202, r.object);
+        if (store.strategy.returnDeletedObject) return this.json(res, 200, r.object);
+        return this.json(res, 200, successStatus({ name: info.name, group: info.apiGroup || undefined, kind: info.resource, uid: r.object.metadata?.uid }));
+      }
+      case 'deletecollection': {
+        const opts = await this.deleteOptions(req, query);
+        const items = await store.deleteCollection(ns, { predicate: this.predicate(store, query) }, { ...opts, dryRun: dryRun || opts.dryRun });
+        return this.json(res, 200, { kind: store.listKind, apiVersion: store.apiVersion, metadata: {}, items });
+      }
+      default:
+        throw errors.methodNotSupported(store.gr, info.verb);
+    }
+  }
+
+  private async deleteOptions(req: IncomingMessage, query: URLSearchParams): Promise<DeleteOptions> {
+    const opts: DeleteOptions = {};
+    const buf = await readBody(req);
+    if (buf.length) {
+      const { object } = await decodeBody(buf, req.headers['content-type']);
+      if (object && typeof object === 'object') {
+        if (object.gracePeriodSeconds !== undefined && object.gracePeriodSeconds !== null) opts.gracePeriodSeconds = Number(object.gracePeriodSeconds);
+        if (object.propagationPolicy) opts.propagationPolicy = String(object.propagationPolicy);
+        if (object.orphanDependents === true) opts.propagationPolicy = 'Orphan';
+        if (object.preconditions) opts.preconditions = object.preconditions;
+        if (Array.isArray(object.dryRun) && object.dryRun.includes('All')) opts.dryRun = true;
+      }
+    }
+    const g = query.get('gracePeriodSeconds');
+    if (g !== null) {
+      if (!/^-?\d+$/.test(g)) throw errors.badRequest(`invalid gracePeriodSeconds: "${g}"`);
+      opts.gracePeriodSeconds = Number(g);
+    }
+    const pp = query.get('propagationPolicy');
+    if (pp) opts.propagationPolicy = pp;
+    if (opts.propagationPolicy && !['Orphan', 'Background', 'Foreground'].includes(opts.propagationPolicy)) {
+      throw errors.badRequest(`propagationPolicy: Unsupported value: "${opts.propagationPolicy}": supported values: "Foreground", "Background", "Orphan"`);
+    }
+    if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds < 0) opts.gracePeriodSeconds = 0;
+    return opts;
+  }
+
+  private async patch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    info: RequestInfo,
+    store: Store,
+    query: URLSearchParams,
+    dryRun: boolean,
+    fieldManager: string,
+  ): Promise<void> {
+    const mt = mediaType(req.headers['content-type']);
+    const type = patchTypes[mt];
+    if (!type) {
+      throw new StatusError({
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+        reason: 'UnsupportedMediaType',
+        code: 415,
+      });
+    }
+    const patcher = await this.getPatcher();
+    const buf = await readBody(req);
+    const decoded = await decodeBody(buf, type === 'apply' ? 'application/apply-patch+yaml' : 'application/json', true);
+    const patchObj = decoded.object;
+    const i = store.strategy.info;
+    const ref = { namespace: info.namespace, name: info.name };
+    const validation = this.fieldValidation(query);
+    if (type === 'apply') {
+      const manager = query.get('fieldManager');
+      if (!manager) throw errors.invalid(i.group, i.kind, info.name, [{ type: 'FieldValueRequired', field: 'fieldManager', detail: 'is required for apply patch' }]);
+      if (!patchObj || typeof patchObj !== 'object' || Array.isArray(patchObj)) throw errors.badRequest('apply patch must be an object');
+      await this.checkFields(res, store, decoded, validation);
+      const force = query.get('force') === 'true';
+      const ctx = { group: i.group, version: i.version, kind: i.kind, manager, force };
+      try {
+        const obj = await store.guaranteedUpdate(ref, (cur) => patcher.apply(cur, patchObj, ctx), { dryRun, fieldManager: manager, subresource: info.subresource || undefined });
+        return this.json(res, 200, info.subresource === 'scale' ? toScale(store, obj) : obj);
+      } catch (e) {
+        if (!(e instanceof StatusError && e.code === 404) || info.subresource) throw e;
+        const created = patcher.apply(undefined, patchObj, ctx);
+        const obj = await store.create(info.namespace, created, { dryRun, fieldManager: manager });
+        return this.json(res, 201, obj);
+      }
+    }
+    if (type !== 'json' && (patchObj === null || typeof patchObj !== 'object' || Array.isArray(patchObj))) {
+      throw errors.badRequest(`error decoding patch: the patch must be a JSON object`);
+    }
+    if (type === 'json' && !Array.isArray(patchObj)) throw errors.badRequest('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
+    if (type !== 'json') await this.checkFields(res, store, decoded, validation);
+    const pinnedRV = type !== 'json' ? patchObj?.metadata?.resourceVersion : undefined;
+    const obj = await store.guaranteedUpdate(
+      ref,
+      (cur) => {
+        if (pinnedRV && pinnedRV !== cur.metadata.resourceVersion) throw errors.modified(store.gr, info.name);
+        const ctx = { group: i.group, version: i.version, kind: i.kind };
+        if (info.subresource === 'scale') {
+          const scale = patcher.patch(type, toScale(store, cur), patchObj, { group: 'autoscaling', version: 'v1', kind: 'Scale' });
+          store.strategy.scale!.setSpecReplicas(cur, Number(scale?.spec?.replicas ?? 0));
+          return cur;
+        }
+        const out = patcher.patch(type, cur, patchObj, ctx);
+        if (!out || typeof out !== 'object' || Array.isArray(out)) throw errors.badRequest('the patch produced a non-object');
+        return out;
+      },
+      { dryRun, fieldManager, subresource: info.subresource || undefined },
+    );
+    return this.json(res, 200, info.subresource === 'scale' ? toScale(store, obj) : obj);
+  }
+
+  private async watch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    info: RequestInfo,
+    store: Store,
+    query: URLSearchParams,
+    accept: ReturnType<typeof parseAccept>,
+  ): Promise<void> {
+    if (this.shuttingDown) throw errors.serviceUnavailable('the server is shutting down');
+    const predicate = this.predicate(store, query) ?? {};
+    if (info.name) predicate.name = info.name;
+    const tv = wantsTable(accept);
+    const include = includeObject(query);
+    const timeout = Number(query.get('timeoutSeconds') ?? 0);
+    let first = true;
+    let headerSent = false;
+    const sendHeader = () => {
+      if (headerSent) return;
+      headerSent = true;
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+      res.flushHeaders();
+    };
+    const lineCache = new WeakMap<object, string>();
+    const send = (ev: { type: string; object: KObject }) => {
+      sendHeader();
+      let line: string;
+      if (tv && ev.type !== 'BOOKMARK' && ev.type !== 'ERROR') {
+        line = JSON.stringify({ type: ev.type, object: toTable(store.strategy, [ev.object], { include, version: tv, withColumns: first }) });
+        first = false;
+      } else {
+        // Shared objects are serialised once per event for all watchers.
+        line = lineCache.get(ev.object) ?? JSON.stringify(ev);
+      }
+      res.write(line + '\n');
+    };
+    const gvk = { group: store.gr.group, version: store.strategy.info.version, kind: store.strategy.info.kind };
+    let closed = false;
+    let w: { cancel(): void } | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const close = (err?: StatusError) => {
+      if (closed) return;
+      closed = true;
+      this.openWatches.delete(close);
+      this.watchers.dec(gvk);
+      if (timer) clearTimeout(timer);
+      w?.cancel();
+      if (err) send({ type: 'ERROR', object: err.status as unknown as KObject });
+      sendHeader();
+      res.end();
+    };
+    this.openWatches.add(close);
+    this.watchers.inc(gvk);
+    req.on('close', () => close());
+    res.on('error', () => close());
+    try {
+      w = await store.watch(
+        info.namespace,
+        {
+          predicate,
+          resourceVersion: query.get('resourceVersion') ?? undefined,
+          resourceVersionMatch: query.get('resourceVersionMatch') ?? undefined,
+          sendInitialEvents: query.has('sendInitialEvents') ? query.get('sendInitialEvents') === 'true' : undefined,
+          allowWatchBookmarks: query.get('allowWatchBookmarks') === 'true',
+        },
+        send,
+        (err) => close(err),
+      );
+    } catch (e) {
+      if (e instanceof StatusError && e.code === 410) {
+        close(e);
+        return;
+      }
+      this.openWatches.delete(close);
+      this.watchers.dec(gvk);
+      closed = true;
+      throw e;
+    }
+    if (closed) w.cancel();
+    sendHeader();
+    if (timeout > 0) timer = setTimeout(() => close(), timeout * 1000);
+  }
+
+  private json(res: ServerResponse, code: number, body: unknown): void {
+    this.raw(res, code, 'application/json', JSON.stringify(body));
+  }
+
+  private raw(res: ServerResponse, code: number, contentType: string, body: string): void {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.writeHead(code, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-cache, private' });
+    res.end(body);
+  }
+
+  private fail(res: ServerResponse, e: unknown): void {
+    let st: Status;
+    if (e instanceof StatusError) st = e.status;
+    else {
+      log.error('internal error', { err: e instanceof Error ? e.stack : String(e) });
+      st = errors.internal(e instanceof Error ? e.message : String(e)).status;
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    this.json(res, st.code, st);
+  }
+}
+
+function includeObject(query: URLSearchParams): IncludeObject {
+  const v = query.get('includeObject');
+  return v === 'None' || v === 'Object' ? v : 'Metadata';
+}
+
+/** The default field manager, derived from the User-Agent as upstream does ("kubectl" from "kubectl/v1.32.4 (...)"). */
+function defaultManager(ua: string | undefined): string {
+  if (!ua) return 'unknown';
+  const first = ua.split('/')[0].trim();
+  return first.length > 128 ? first.slice(0, 128) : first || 'unknown';
+}
+
+/** The autoscaling/v1 Scale view of an object with a scale subresource. */
+function toScale(store: Store, obj: KObject): KObject {
+  const sc = store.strategy.scale!;
+  const m = obj.metadata;
+  return {
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
+    spec: { replicas: sc.specReplicas(obj) },
+    status: { replicas: sc.statusReplicas(obj), selector: sc.selector(obj) },
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * Content negotiation: reading request bodies (JSON, YAML, protobuf) with the size limit, and
+ * parsing Accept for Tables, aggregated discovery and protobuf.
+ */
+import type { IncomingMessage } from 'node:http';
+import { errors, StatusError } from '../../api/errors.js';
+
+/** Upstream's limit on request bodies (3 MiB). */
+export const maxRequestBodyBytes = 3 * 1024 * 1024;
+
+export async function readBody(req: IncomingMessage, limit = maxRequestBodyBytes): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) {
+    req.resume();
+    throw errors.requestEntityTooLarge(`limit is ${limit}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) {
+      req.resume();
+      throw errors.requestEntityTooLarge(`limit is ${limit}`);
+    }
+    chunks.push(c);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+export function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0].trim().toLowerCase();
+}
+
+let yamlLib: typeof import('yaml') | undefined;
+async function yaml(): Promise<typeof import('yaml')> {
+  return (yamlLib ??= await import('yaml'));
+}
+
+let protobuf: typeof import('../../api/protobuf/decode.js') | undefined;
+
+/**
+ * Paths of duplicated object keys in a JSON text that JSON.parse already accepted
+ * (strict field validation reports them; JSON.parse silently keeps the last).
+ */
+export function findDuplicateKeys(text: string): string[] {
+  const dups: string[] = [];
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const str = (): string => {
+    const start = i++;
+    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+    return JSON.parse(text.slice(start, i));
+  };
+  const value = (path: string): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      const seen = new Set<string>();
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        const k = str();
+        const p = path ? `${path}.${k}` : k;
+        if (seen.has(k)) dups.push(p);
+        seen.add(k);
+        ws();
+        i++; // ':'
+        value(p);
+        ws();
+        if (text[i++] === '}') return;
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (let n = 0; ; n++) {
+        value(`${path}[${n}]`);
+        ws();
+        if (text[i++] === ']') return;
+      }
+    }
+    if (c === '"') return void str();
+    while (i < text.length && !',}] \t\n\r'.includes(text[i])) i++;
+  };
+  value('');
+  return dups;
+}
+
+export interface DecodedBody {
+  object: any;
+  /** The text, for JSON and YAML bodies (used to find duplicate fields under strict validation). */
+  text?: string;
+  format: 'json' | 'yaml' | 'protobuf';
+}
+
+/** Decode a request body according to its Content-Type; 415 for unknown types, 400 for malformed bodies. */
+export async function decodeBody(buf: Buffer, contentType: string | undefined, patch = false): Promise<DecodedBody> {
+  const mt = mediaType(contentType);
+  if (buf.length === 0) throw errors.badRequest('the body of the request is empty');
+  if (mt === 'application/vnd.kubernetes.protobuf') {
+    protobuf ??= await import('../../api/protobuf/decode.js');
+    return { object: protobuf.decodeProtobufObject(buf), format: 'protobuf' };
+  }
+  const text = buf.toString('utf8');
+  const isJSONType =
+    mt === '' ||
+    mt === 'application/json' ||
+    (patch && (mt === 'application/json-patch+json' || mt === 'application/merge-patch+json' || mt === 'application/strategic-merge-patch+json'));
+  if (isJSONType) {
+    try {
+      return { object: JSON.parse(text), text, format: 'json' };
+    } catch (e) {
+      throw errors.badRequest(`couldn't get version/kind; json parse error: ${(e as Error).message}`);
+    }
+  }
+  if (mt === 'application/yaml' || mt === 'application/apply-patch+yaml' || mt === 'text/yaml' || mt === 'application/x-yaml') {
+    const y = await yaml();
+    let docs;
+    try {
+      docs = y.parseAllDocuments(text, { uniqueKeys: false });
+    } catch (e) {
+      throw errors.badRequest(`error converting YAML to JSON: ${(e as Error).message}`);
+    }
+    const list = Array.isArray(docs) ? docs : [docs];
+    const firstErr = list.flatMap((d: any) => d.errors ?? [])[0];
+    if (firstErr) throw errors.badRequest(`error converting YAML to JSON: ${firstErr.message.split('\n')[0]}`);
+    const nonEmpty = list.filter((d: any) => d.contents !== null);
+    if (nonEmpty.length !== 1) throw errors.badRequest('the body must contain exactly one YAML document');
+    let obj;
+    try {
+      obj = nonEmpty[0].toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      throw errors.badRequest(`error converting YAML to JSON: ${(e as Error).message}`);
+    }
+    return { object: obj, text, format: 'yaml' };
+  }
+  throw new StatusError({
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf`,
+    reason: 'UnsupportedMediaType',
+    code: 415,
+  });
+}
+
+export interface AcceptClause {
+  type: string;
+  params: Record<string, string>;
+}
+
+export function parseAccept(header: string | undefined): AcceptClause[] {
+  if (!header) return [];
+  return header.split(',').map((part) => {
+    const [type, ...ps] = part.split(';').map((s) => s.trim());
+    const params: Record<string, string> = {};
+    for (const p of ps) {
+      const eq = p.indexOf('=');
+      if (eq > 0) params[p.slice(0, eq).trim()] = p.slice(eq + 1).trim();
+    }
+    return { type: type.toLowerCase(), params };
+  });
+}
+
+/** The Table version asked for, if the client asked for a server-side Table. */
+export function wantsTable(accept: AcceptClause[]): 'v1' | 'v1beta1' | undefined {
+  for (const a of accept) {
+    if (a.type === 'application/json' && a.params.as === 'Table' && a.params.g === 'meta.k8s.io') {
+      return a.params.v === 'v1beta1' ? 'v1beta1' : 'v1';
+    }
+    if (a.type === 'application/json' && !a.params.as) return undefined;
+  }
+  return undefined;
+}
+
+/** Whether the client asked for PartialObjectMetadata(List). */
+export function wantsPartialMetadata(accept: AcceptClause[]): boolean {
+  for (const a of accept) {
+    if (a.type === 'application/json' && (a.params.as === 'PartialObjectMetadata' || a.params.as === 'PartialObjectMetadataList') && a.params.g === 'meta.k8s.io') return true;
+    if (a.type === 'application/json' && !a.params.as) return false;
+  }
+  return false;
+}
+
+/** The aggregated discovery version asked for: v2, v2beta1 or none (legacy). */
+export function wantsAggregatedDiscovery(accept: AcceptClause[]): 'v2' | 'v2beta1' | undefined {
+  for (const a of accept) {
+    if (a.type === 'application/json' && a.params.as === 'APIGroupDiscoveryList' && a.params.g === 'apidiscovery.k8s.io') {
+      if (a.params.v === 'v2' || a.params.v === 'v2beta1') return a.params.v;
+    }
+    if (a.type === 'application/json' && !a.params.as) return undefined;
+  }
+  return undefined;
+}

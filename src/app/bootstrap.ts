@@ -1,0 +1,36 @@
+/**
+ * Objects every cluster has from its first start: the default, kube-system, kube-public and
+ * kube-node-lease namespaces, and the `kubernetes` Service in default. Idempotent.
+ */
+import { StatusError } from '../api/errors.js';
+import type { APIServer } from '../apiserver/apiserver.js';
+
+async function ensure(create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+  } catch (e) {
+    if (!(e instanceof StatusError && e.code === 409)) throw e;
+  }
+}
+
+export async function bootstrapObjects(api: APIServer, kubernetesServiceIP?: string): Promise<void> {
+  const ns = api.store('', 'namespaces');
+  const svc = api.store('', 'services');
+  if (!ns || !svc) throw new Error('bootstrap: namespaces and services must be served');
+  for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+    await ensure(() => ns.create('', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } }));
+  }
+  await ensure(() =>
+    svc.create('default', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
+      spec: {
+        type: 'ClusterIP',
+        ...(kubernetesServiceIP ? { clusterIP: kubernetesServiceIP } : {}),
+        ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }],
+        sessionAffinity: 'None',
+      },
+    }),
+  );
+}

@@ -1,0 +1,252 @@
+/**
+ * The control plane's composition root: data dir and certificates, storage, the API server,
+ * bootstrap objects, and the controllers, started in order behind readiness gates.
+ */
+import { mkdirSync, existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync, renameSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { generateCA, issueCertificate, type KeyPairPEM } from '../base/pki.js';
+import { logger } from '../base/log.js';
+import { Histogram, Registry } from '../base/metrics.js';
+import { SqliteBackend } from '../storage/sqlite/sqlite-backend.js';
+import type { Backend } from '../storage/interface.js';
+import { instrumentBackend } from '../storage/instrumented.js';
+import { APIServer } from '../apiserver/apiserver.js';
+import { TokenAuthenticator, UnionAuthenticator, X509Authenticator } from '../apiserver/auth/authenticator.js';
+import { builtinStrategies } from '../apiserver/registry/index.js';
+import { builtinSubresources } from '../apiserver/registry/subresources.js';
+import { selectorParsers } from '../apiserver/selectors.js';
+import { admissionChain } from '../apiserver/admission/index.js';
+import { loadOpenAPI } from '../apiserver/openapi/provider.js';
+import { loadPatcher } from '../apiserver/patcher.js';
+import { bootstrapObjects } from './bootstrap.js';
+import { RestClient } from '../client/rest-client.js';
+import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
+import { StatusError } from '../api/errors.js';
+
+const log = logger('server');
+
+export interface ServerOptions {
+  /** Where certificates, the database, the kubeconfig and the token live. Default: a new temporary directory. */
+  dataDir?: string;
+  /** 0 picks a free port. Default 6443 for the CLI, 0 for the library. */
+  port?: number;
+  bindAddress?: string;
+  /** Extra SANs for the serving certificate. */
+  tlsSANs?: string[];
+  /** `:memory:` keeps the store in memory (tests); default `<dataDir>/db/state.db`. */
+  storagePath?: string;
+  serviceCIDR?: string;
+  nodePortRange?: [number, number];
+  /** Run the controllers (namespace finalization...). Default true. */
+  controllers?: boolean;
+  /** Remove the data dir on stop (default: only when it was a temporary one). */
+  removeDataDirOnStop?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  kubeconfigPath: string;
+  /** The admin kubeconfig as an object (clusters, users, contexts). */
+  kubeconfig: Record<string, any>;
+  /** The kubeconfig as YAML text. */
+  kubeconfigYAML: string;
+  /** The agent join token. */
+  token: string;
+  ca: string;
+  adminCert: KeyPairPEM;
+  apiserver: APIServer;
+  /** Graceful stop: in-flight requests finish, watches close, the store closes. */
+  stop(): Promise<void>;
+}
+
+interface PKI {
+  ca: KeyPairPEM;
+  serving: KeyPairPEM;
+  admin: KeyPairPEM;
+  controller: KeyPairPEM;
+}
+
+function writeAtomic(path: string, data: string, mode = 0o600): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data, { mode });
+  renameSync(tmp, path);
+}
+
+async function loadOrCreate(dir: string, name: string, make: () => Promise<KeyPairPEM>): Promise<KeyPairPEM> {
+  const crt = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  if (existsSync(crt) && existsSync(key)) return { cert: readFileSync(crt, 'utf8'), key: readFileSync(key, 'utf8') };
+  const kp = await make();
+  writeAtomic(key, kp.key);
+  writeAtomic(crt, kp.cert, 0o644);
+  return kp;
+}
+
+async function ensurePKI(dir: string, sans: string[]): Promise<PKI> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ca = await loadOrCreate(dir, 'ca', () => generateCA(`k8ts-ca@${Math.floor(Date.now() / 1000)}`));
+  const ips = ['127.0.0.1', '::1', ...sans.filter((s) => /^[\d.]+$|:/.test(s))];
+  const dns = ['localhost', hostname(), 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', ...sans.filter((s) => !/^[\d.]+$|:/.test(s))];
+  // The serving certificate is reissued when the wanted SANs change; the CA stays.
+  const sanFile = join(dir, 'serving.sans');
+  const wanted = JSON.stringify([...new Set([...ips, ...dns])].sort());
+  if (existsSync(sanFile) && readFileSync(sanFile, 'utf8') !== wanted) {
+    rmSync(join(dir, 'serving.crt'), { force: true });
+  }
+  const serving = await loadOrCreate(dir, 'serving', () => issueCertificate(ca, { commonName: 'k8ts-apiserver', dnsNames: [...new Set(dns)], ips: [...new Set(ips)], usage: 'server' }));
+  writeAtomic(sanFile, wanted, 0o644);
+  const admin = await loadOrCreate(dir, 'admin', () => issueCertificate(ca, { commonName: 'system:admin', organizations: ['system:masters'], usage: 'client' }));
+  const controller = await loadOrCreate(dir, 'controller-manager', () =>
+    issueCertificate(ca, { commonName: 'system:kube-controller-manager', organizations: ['system:masters'], usage: 'client' }),
+  );
+  return { ca, serving, admin, controller };
+}
+
+function kubeconfigFor(url: string, ca: string, user: KeyPairPEM): { obj: Record<string, any>; yaml: string } {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const obj = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'k8ts', cluster: { server: url, 'certificate-authority-data': b64(ca) } }],
+    users: [{ name: 'k8ts-admin', user: { 'client-certificate-data': b64(user.cert), 'client-key-data': b64(user.key) } }],
+    contexts: [{ name: 'k8ts', context: { cluster: 'k8ts', user: 'k8ts-admin' } }],
+    'current-context': 'k8ts',
+    preferences: {},
+  };
+  // Written by hand: the shape is fixed and loading a YAML library here costs start-up time.
+  const yaml = `apiVersion: v1
+kind: Config
+clusters:
+- name: k8ts
+  cluster:
+    server: ${url}
+    certificate-authority-data: ${b64(ca)}
+users:
+- name: k8ts-admin
+  user:
+    client-certificate-data: ${b64(user.cert)}
+    client-key-data: ${b64(user.key)}
+contexts:
+- name: k8ts
+  context:
+    cluster: k8ts
+    user: k8ts-admin
+current-context: k8ts
+preferences: {}
+`;
+  return { obj, yaml };
+}
+
+function loadOrCreateToken(path: string): string {
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  // Bootstrap-token shape: [a-z0-9]{6}.[a-z0-9]{16}
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const pick = (n: number) => Array.from(randomBytes(n), (b) => alphabet[b % alphabet.length]).join('');
+  const token = `${pick(6)}.${pick(16)}`;
+  writeAtomic(path, token + '\n');
+  return token;
+}
+
+/** Start the API server (and controllers) in-process. */
+export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
+  const t0 = performance.now();
+  const temporary = !opts.dataDir;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'k8ts-'));
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const pki = await ensurePKI(join(dataDir, 'tls'), opts.tlsSANs ?? []);
+  const token = loadOrCreateToken(join(dataDir, 'token'));
+
+  const metrics = new Registry();
+  const storageLatency = metrics.register(
+    new Histogram('apiserver_storage_request_duration_seconds', 'Storage request latency in seconds, by operation.', ['operation'], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
+  );
+  let storagePath = opts.storagePath;
+  if (!storagePath) {
+    mkdirSync(join(dataDir, 'db'), { recursive: true });
+    storagePath = join(dataDir, 'db', 'state.db');
+  }
+  const rawBackend: Backend = SqliteBackend.open({ path: storagePath, compactIntervalMs: 5 * 60_000, compactKeepRevisions: 10_000 });
+  const backend = instrumentBackend(rawBackend, (op, s) => storageLatency.observe({ operation: op }, s));
+
+  const tokens = new TokenAuthenticator();
+  tokens.add(token, { username: `system:bootstrap:${token.split('.')[0]}`, groups: ['system:bootstrappers', 'system:nodes'] });
+  const strategies = builtinStrategies({ serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: opts.nodePortRange ?? [30000, 32767] });
+  const apiserver: APIServer = new APIServer({
+    backend,
+    strategies,
+    authenticator: new UnionAuthenticator([new X509Authenticator(), tokens]),
+    subresources: builtinSubresources(),
+    externalAddress: `${opts.bindAddress && opts.bindAddress !== '0.0.0.0' ? opts.bindAddress : '127.0.0.1'}:${opts.port ?? 0}`,
+    extensions: { admit: admissionChain((g, r) => apiserver.store(g, r)) },
+    openapi: () => loadOpenAPI(strategies),
+    patcher: () => loadPatcher(),
+    metrics,
+  });
+  apiserver.selectors = selectorParsers;
+
+  const server = https.createServer(
+    {
+      key: pki.serving.key,
+      cert: pki.serving.cert,
+      ca: pki.ca.cert,
+      requestCert: true,
+      rejectUnauthorized: false,
+      keepAliveTimeout: 65_000,
+    },
+    apiserver.handle,
+  );
+  server.headersTimeout = 60_000;
+  server.requestTimeout = 0;
+  const bind = opts.bindAddress ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, bind, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
+  const url = `https://${host}:${port}`;
+
+  let bootstrapped = false;
+  apiserver.addReadyCheck({ name: 'bootstrap-objects', check: () => bootstrapped });
+  await bootstrapObjects(apiserver);
+
+  // The kubeconfig is written before /readyz reports ok.
+  const kc = kubeconfigFor(url, pki.ca.cert, pki.admin);
+  const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
+  writeAtomic(kubeconfigPath, kc.yaml);
+  bootstrapped = true;
+
+  const stoppers: (() => Promise<void> | void)[] = [];
+  if (opts.controllers !== false) {
+    const client = new RestClient({ server: url, ca: pki.ca.cert, cert: pki.controller.cert, key: pki.controller.key, userAgent: 'k8ts-controller-manager' });
+    const ns = new NamespaceController(client);
+    ns.start();
+    stoppers.push(() => ns.stop(), () => client.close());
+  }
+  log.info('k8ts server ready', { url, dataDir, kubeconfig: kubeconfigPath, startupMs: Math.round(performance.now() - t0) });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      apiserver.shutdown();
+      for (const s of stoppers) await s();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // In-flight requests get a bounded time to finish.
+        setTimeout(() => server.closeAllConnections(), 5000).unref();
+      });
+      await backend.close();
+      if (opts.removeDataDirOnStop ?? temporary) rmSync(dataDir, { recursive: true, force: true });
+    })());
+
+  return { url, port, dataDir, kubeconfigPath, kubeconfig: kc.obj, kubeconfigYAML: kc.yaml, token, ca: pki.ca.cert, adminCert: pki.admin, apiserver, stop };
+}
+
+export { StatusError };

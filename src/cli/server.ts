@@ -1,0 +1,69 @@
+/**
+ * `k8ts server`: flags → options → the control plane, until SIGTERM or SIGINT.
+ */
+import { parseArgs } from 'node:util';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { setLogLevel, type Level } from '../base/log.js';
+
+export const serverHelp = `Run the k8ts control plane.
+
+Usage:
+  k8ts server [flags]
+
+Flags:
+  --data-dir DIR          Certificates, database, kubeconfig and token (default: /var/lib/k8ts as root, else ~/.k8ts)
+  --port PORT             HTTPS port of the API server (default 6443)
+  --bind-address ADDR     Address to listen on (default 127.0.0.1)
+  --tls-san NAME          Extra subject alternative name for the serving certificate (repeatable)
+  --service-cidr CIDR     Service ClusterIP range (default 10.43.0.0/16)
+  --disable-agent         Do not run a node agent in this process
+  --log-level LEVEL       debug, info, warn or error (default info)
+  -h, --help              Show this help
+`;
+
+export async function runServer(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'data-dir': { type: 'string' },
+      port: { type: 'string', default: '6443' },
+      'bind-address': { type: 'string', default: '127.0.0.1' },
+      'tls-san': { type: 'string', multiple: true },
+      'service-cidr': { type: 'string' },
+      'disable-agent': { type: 'boolean', default: false },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(serverHelp);
+    return 0;
+  }
+  if (values['log-level']) setLogLevel(values['log-level'] as Level);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: invalid port "${values.port}"`);
+  const dataDir = values['data-dir'] ?? (process.getuid?.() === 0 ? '/var/lib/k8ts' : join(homedir(), '.k8ts'));
+  const { startServer } = await import('../app/server.js');
+  const server = await startServer({
+    dataDir,
+    port,
+    bindAddress: values['bind-address'],
+    tlsSANs: values['tls-san'],
+    serviceCIDR: values['service-cidr'],
+  });
+  if (!values['disable-agent']) {
+    process.stderr.write('k8ts: the node agent is not available yet; running the control plane only (as with --disable-agent)\n');
+  }
+  process.stdout.write(`k8ts server is running at ${server.url}\nKubeconfig: ${server.kubeconfigPath}\n  export KUBECONFIG=${server.kubeconfigPath}\nAgents join with: k8ts agent --server ${server.url} --token-file ${join(dataDir, 'token')}\n`);
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string) => {
+      process.stderr.write(`k8ts: ${sig} received, shutting down\n`);
+      server.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+  return 0;
+}

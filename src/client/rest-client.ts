@@ -1,0 +1,212 @@
+/**
+ * A small REST client for the Kubernetes API: the one way k8ts components see the cluster.
+ * Keep-alive HTTPS with client certificates or a bearer token, JSON bodies, Status errors, and
+ * watch streams of newline-delimited events.
+ */
+import https from 'node:https';
+import http from 'node:http';
+import { StatusError, type Status } from '../api/errors.js';
+
+export type KObject = Record<string, any>;
+
+export interface ClientConfig {
+  /** e.g. https://127.0.0.1:6443 */
+  server: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  token?: string;
+  /** Component name for the User-Agent and the default field manager. */
+  userAgent?: string;
+  insecureSkipTLSVerify?: boolean;
+}
+
+/** Where a resource lives: the REST path pieces. */
+export interface ResourceRef {
+  group: string;
+  version: string;
+  resource: string;
+  namespaced: boolean;
+}
+
+export interface ListOpts {
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+}
+
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: KObject;
+}
+
+export interface WatchHandle {
+  /** Resolves when the stream ends (server closed, error, or abort). */
+  done: Promise<void>;
+  abort(): void;
+}
+
+function qs(params: Record<string, string | number | boolean | undefined>): string {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') u.set(k, String(v));
+  const s = u.toString();
+  return s ? `?${s}` : '';
+}
+
+export class RestClient {
+  private readonly agent: http.Agent;
+  private readonly url: URL;
+  private readonly isHttps: boolean;
+
+  constructor(readonly config: ClientConfig) {
+    this.url = new URL(config.server);
+    this.isHttps = this.url.protocol === 'https:';
+    this.agent = this.isHttps
+      ? new https.Agent({
+          keepAlive: true,
+          maxSockets: 64,
+          ca: config.ca,
+          cert: config.cert,
+          key: config.key,
+          rejectUnauthorized: !config.insecureSkipTLSVerify,
+        })
+      : new http.Agent({ keepAlive: true, maxSockets: 64 });
+  }
+
+  /** The collection or object path of a resource. */
+  path(r: ResourceRef, namespace?: string, name?: string, subresource?: string): string {
+    let p = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+    if (r.namespaced && namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
+    p += `/${r.resource}`;
+    if (name) p += `/${encodeURIComponent(name)}`;
+    if (subresource) p += `/${subresource}`;
+    return p;
+  }
+
+  private headers(contentType?: string, length?: number): Record<string, string | number> {
+    const h: Record<string, string | number> = { Accept: 'application/json', 'User-Agent': this.config.userAgent ?? 'k8ts' };
+    if (this.config.token) h.Authorization = `Bearer ${this.config.token}`;
+    if (contentType) h['Content-Type'] = contentType;
+    if (length !== undefined) h['Content-Length'] = length;
+    return h;
+  }
+
+  /** One request; resolves with the decoded JSON body, rejects with a StatusError on non-2xx. */
+  request<T = KObject>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const mod = this.isHttps ? https : http;
+    return new Promise<T>((resolve, reject) => {
+      const req = mod.request(
+        {
+          host: this.url.hostname,
+          port: this.url.port,
+          method,
+          path,
+          agent: this.agent,
+          headers: this.headers(payload ? contentType : undefined, payload?.length),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: any;
+            try {
+              parsed = text ? JSON.parse(text) : {};
+            } catch {
+              parsed = { message: text };
+            }
+            const code = res.statusCode ?? 0;
+            if (code >= 200 && code < 300) resolve(parsed as T);
+            else reject(new StatusError(parsed?.kind === 'Status' ? (parsed as Status) : { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: text || `HTTP ${code}`, code }));
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      if (payload) req.end(payload);
+      else req.end();
+    });
+  }
+
+  get(r: ResourceRef, namespace: string, name: string, subresource?: string): Promise<KObject> {
+    return this.request('GET', this.path(r, namespace, name, subresource));
+  }
+  list(r: ResourceRef, namespace: string | undefined, opts: ListOpts = {}): Promise<KObject> {
+    return this.request('GET', this.path(r, namespace) + qs({ ...opts }));
+  }
+  create(r: ResourceRef, namespace: string | undefined, obj: KObject, fieldManager?: string): Promise<KObject> {
+    return this.request('POST', this.path(r, namespace) + qs({ fieldManager }), obj);
+  }
+  update(r: ResourceRef, obj: KObject, subresource?: string, fieldManager?: string): Promise<KObject> {
+    return this.request('PUT', this.path(r, obj.metadata?.namespace, obj.metadata?.name, subresource) + qs({ fieldManager }), obj);
+  }
+  patch(
+    r: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    type: 'merge' | 'strategic' | 'json' | 'apply' = 'merge',
+    opts: { subresource?: string; fieldManager?: string; force?: boolean } = {},
+  ): Promise<KObject> {
+    const ct = {
+      merge: 'application/merge-patch+json',
+      strategic: 'application/strategic-merge-patch+json',
+      json: 'application/json-patch+json',
+      apply: 'application/apply-patch+yaml',
+    }[type];
+    return this.request('PATCH', this.path(r, namespace, name, opts.subresource) + qs({ fieldManager: opts.fieldManager, force: opts.force }), patch, ct);
+  }
+  delete(r: ResourceRef, namespace: string | undefined, name: string, opts: { gracePeriodSeconds?: number; propagationPolicy?: string; preconditions?: { uid?: string; resourceVersion?: string } } = {}): Promise<KObject> {
+    return this.request('DELETE', this.path(r, namespace, name), { kind: 'DeleteOptions', apiVersion: 'v1', ...opts });
+  }
+
+  /** Open a watch; events are delivered in order until the stream ends. */
+  watch(r: ResourceRef, namespace: string | undefined, opts: ListOpts & { allowWatchBookmarks?: boolean; timeoutSeconds?: number }, onEvent: (ev: WatchEvent) => void): WatchHandle {
+    const path = this.path(r, namespace) + qs({ ...opts, watch: 'true' });
+    const mod = this.isHttps ? https : http;
+    let req: http.ClientRequest;
+    const done = new Promise<void>((resolve, reject) => {
+      req = mod.request({ host: this.url.hostname, port: this.url.port, method: 'GET', path, agent: this.agent, headers: this.headers() }, (res) => {
+        if ((res.statusCode ?? 0) >= 300) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            try {
+              reject(new StatusError(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+            } catch {
+              reject(new Error(`watch failed: HTTP ${res.statusCode}`));
+            }
+          });
+          return;
+        }
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            if (line.trim()) onEvent(JSON.parse(line) as WatchEvent);
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', () => resolve());
+        res.on('aborted', () => resolve());
+      });
+      req.on('error', (e) => ((e as any).code === 'ECONNRESET' || (e as any).code === 'ABORT_ERR' ? resolve() : reject(e)));
+      req.end();
+    });
+    return {
+      done,
+      abort: () => req.destroy(),
+    };
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
