@@ -354,17 +354,28 @@ const MICRO_TIME = 'io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime';
 // ---------------------------------------------------------------------------------------------------------
 // Facts that the declarations cannot carry.
 
-/** int64 fields by name, used only when client-node's type maps are unavailable. */
-const FALLBACK_INT64 = new Set([
-  'activeDeadlineSeconds', 'deletionGracePeriodSeconds', 'expirationSeconds', 'fsGroup', 'generation',
-  'gracePeriodSeconds', 'int', 'ints', 'maxItems', 'maxLength', 'maxProperties', 'minItems', 'minLength',
-  'minProperties', 'observedGeneration', 'remainingItemCount', 'revision', 'runAsGroup', 'runAsUser', 'seconds',
-  'startingDeadlineSeconds', 'supplementalGroups', 'terminationGracePeriodSeconds', 'tolerationSeconds',
-]);
+/**
+ * Formats used only when client-node's type maps are unavailable: keyed by `Type.field` or by bare field
+ * name; every other number is an int32.
+ */
+const FALLBACK_FORMATS: Record<string, string> = {
+  ...Object.fromEntries([
+    'activeDeadlineSeconds', 'deletionGracePeriodSeconds', 'expirationSeconds', 'fsGroup', 'generation',
+    'gracePeriodSeconds', 'int', 'ints', 'maxItems', 'maxLength', 'maxProperties', 'minItems', 'minLength',
+    'minProperties', 'observedGeneration', 'remainingItemCount', 'revision', 'runAsGroup', 'runAsUser', 'seconds',
+    'sizeBytes', 'startingDeadlineSeconds', 'supplementalGroups', 'terminationGracePeriodSeconds', 'tolerationSeconds',
+  ].map((f) => [f, 'int64'])),
+  maximum: 'double', minimum: 'double', multipleOf: 'double',
+  'CertificateSigningRequestSpec.expirationSeconds': 'int32',
+  'CertificateSigningRequestSpec.request': 'byte',
+  'CertificateSigningRequestStatus.certificate': 'byte',
+  'WebhookClientConfig.caBundle': 'byte',
+  'Secret.data': 'byte',
+  'ConfigMap.binaryData': 'byte',
+};
+
 /** Fields that upstream declares as struct values (not pointers), so their schemas default to `{}`. */
 const VALUE_FIELDS = new Set(['metadata', 'spec', 'status']);
-
-const FALLBACK_DOUBLE = new Set(['maximum', 'minimum', 'multipleOf']);
 
 /** Struct types that server-side apply treats as atomic (`+structType=atomic` upstream). */
 const ATOMIC_STRUCTS = new Set([
@@ -447,7 +458,7 @@ class SchemaBuilder {
   readonly warnings: string[] = [];
 
   constructor(
-    private readonly modules: ParsedModule[],
+    modules: ParsedModule[],
     private readonly formats: FormatFacts | null,
     private readonly patchMeta: PatchMeta | null,
   ) {
@@ -466,8 +477,7 @@ class SchemaBuilder {
   build(): Record<string, Schema> {
     const out: Record<string, Schema> = {};
     for (const [def, { mod, decl }] of this.byDef) {
-      const schema = decl.kind === 'interface' ? this.interfaceSchema(def, mod, decl) : this.aliasSchema(def, mod, decl);
-      if (schema) out[def] = schema;
+      out[def] = decl.kind === 'interface' ? this.interfaceSchema(def, mod, decl) : this.aliasSchema(def, mod, decl);
     }
     out[INT_OR_STRING] = {
       description:
@@ -497,11 +507,11 @@ class SchemaBuilder {
     for (const m of decl.members) {
       if (m.name === 'apiVersion' && m.type.k === 'lit') apiVersion = m.type.value;
       if (m.name === 'kind' && m.type.k === 'lit') kind = m.type.value;
-      const format = fieldFormats?.get(m.name) ?? fallbackFormat(m.name);
+      const format = this.formats ? fieldFormats?.get(m.name) ?? fallbackNumberFormat(def, m.name) : fallbackFormat(def, m.name);
       const prop = this.typeSchema(mod, m.type, format, !m.optional || VALUE_FIELDS.has(m.name));
       if (m.doc) prop.description = m.doc;
       const pm = patch?.[m.name];
-      if (pm) applyPatchMeta(prop, pm, (item) => this.itemProperties(mod, m.type, item));
+      if (pm) applyPatchMeta(prop, pm, () => this.itemProperties(mod, m.type));
       props[m.name] = prop;
       if (!m.optional) required.push(m.name);
     }
@@ -525,7 +535,7 @@ class SchemaBuilder {
   }
 
   /** Field names of the object type that a list field holds, to check merge keys against. */
-  private itemProperties(mod: ParsedModule, t: TypeNode, _item: string): Set<string> | undefined {
+  private itemProperties(mod: ParsedModule, t: TypeNode): Set<string> | undefined {
     if (t.k !== 'array' || t.elem.k !== 'ref') return undefined;
     const r = this.resolve(mod, t.elem.name);
     if (!r || r.decl.kind !== 'interface') return undefined;
@@ -586,10 +596,15 @@ class SchemaBuilder {
   }
 }
 
-function fallbackFormat(field: string): string | undefined {
-  if (FALLBACK_INT64.has(field)) return 'int64';
-  if (FALLBACK_DOUBLE.has(field)) return 'double';
-  return undefined;
+/** With client-node facts present, the table only fills in numeric fields of types client-node lacks. */
+function fallbackNumberFormat(def: string, field: string): string | undefined {
+  const f = fallbackFormat(def, field);
+  return f === 'byte' ? undefined : f;
+}
+
+function fallbackFormat(def: string, field: string): string | undefined {
+  const type = def.slice(def.lastIndexOf('.') + 1);
+  return FALLBACK_FORMATS[`${type}.${field}`] ?? FALLBACK_FORMATS[field];
 }
 
 function refSchema(def: string, withDefault: boolean): Schema {
@@ -602,14 +617,14 @@ function refSchema(def: string, withDefault: boolean): Schema {
 function applyPatchMeta(
   prop: Schema,
   pm: { strategy?: string; mergeKey?: string },
-  itemProps: (key: string) => Set<string> | undefined,
+  itemProps: () => Set<string> | undefined,
 ): void {
   if (pm.mergeKey) prop['x-kubernetes-patch-merge-key'] = pm.mergeKey;
   if (pm.strategy) prop['x-kubernetes-patch-strategy'] = pm.strategy;
   if (prop.type !== 'array') return;
   const strategies = (pm.strategy ?? '').split(',');
   if (pm.mergeKey && strategies.includes('merge')) {
-    const known = itemProps(pm.mergeKey);
+    const known = itemProps();
     if (!known || known.has(pm.mergeKey)) {
       prop['x-kubernetes-list-type'] = 'map';
       prop['x-kubernetes-list-map-keys'] = [pm.mergeKey];
@@ -663,8 +678,10 @@ export function parsePackage(typesDir: string): ParsedModule[] {
 }
 
 /** Loads `patchMeta` from src/api/patch/patch-meta.ts, or returns null (with a warning) if it isn't there. */
-export async function loadPatchMeta(warnings: string[]): Promise<PatchMeta | null> {
-  const file = join(REPO_ROOT, 'src/api/patch/patch-meta.ts');
+export async function loadPatchMeta(
+  warnings: string[],
+  file = join(REPO_ROOT, 'src/api/patch/patch-meta.ts'),
+): Promise<PatchMeta | null> {
   if (!existsSync(file)) {
     warnings.push('src/api/patch/patch-meta.ts not found; schemas carry no patch metadata');
     return null;

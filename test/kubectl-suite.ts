@@ -121,7 +121,7 @@ export function kubectlSuite(label: string, kubectlPath?: string): void {
         'dep.yaml',
         'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: fromfile\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: fromfile}\n  template:\n    metadata:\n      labels: {app: fromfile}\n    spec:\n      containers:\n      - name: main\n        image: nginx:1.27\n        env:\n        - {name: A, value: "1"}\n',
       );
-      assert.equal((await c.ok(['create', '-f', dep])).trim(), 'deployment.apps/fromfile created');
+      assert.equal((await c.ok(['create', '-f', dep, '--save-config'])).trim(), 'deployment.apps/fromfile created');
       const again = await c.kubectl(['create', '-f', dep]);
       assert.notEqual(again.code, 0);
       assert.match(again.stderr, /AlreadyExists.*"fromfile" already exists/);
@@ -140,10 +140,10 @@ export function kubectlSuite(label: string, kubectlPath?: string): void {
     it('apply --server-side creates and updates with managed fields', async () => {
       const f = c.writeFile('ssa.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  x: "1"\n');
       assert.equal((await c.ok(['apply', '--server-side', '-f', f])).trim(), 'configmap/ssa serverside-applied');
-      c.writeFile('ssa.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  y: "2"\n');
+      c.writeFile('ssa.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  z: "2"\n');
       assert.equal((await c.ok(['apply', '--server-side', '-f', f])).trim(), 'configmap/ssa serverside-applied');
       const cm = JSON.parse(await c.ok(['get', 'cm', 'ssa', '-o', 'json', '--show-managed-fields']));
-      assert.deepEqual(cm.data, { y: '2' });
+      assert.deepEqual(cm.data, { z: '2' }, 'the field no longer applied is removed');
       assert.ok(cm.metadata.managedFields.some((m: any) => m.manager === 'kubectl' && m.operation === 'Apply'));
     });
 
@@ -251,7 +251,8 @@ export function kubectlSuite(label: string, kubectlPath?: string): void {
     });
 
     it('bad input gets upstream-style errors', async () => {
-      const badName = await c.kubectl(['run', 'Foo_1', '--image=nginx']);
+      const badPod = c.writeFile('badname.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: Foo_1\nspec:\n  containers:\n  - name: c\n    image: nginx\n');
+      const badName = await c.kubectl(['create', '-f', badPod]);
       assert.match(badName.stderr, /The Pod "Foo_1" is invalid: metadata.name: Invalid value: "Foo_1": a lowercase RFC 1123 subdomain must consist of/);
       const noImage = c.writeFile('noimage.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: noimage\nspec:\n  containers:\n  - name: c\n');
       const r = await c.kubectl(['create', '-f', noImage]);

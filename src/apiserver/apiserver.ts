@@ -86,11 +86,10 @@ export interface APIServerOptions {
 }
 
 export interface OpenAPIProvider {
-  v3Root(): unknown;
-  v3Document(gvPath: string): { body: Buffer; etag: string } | undefined;
-  v2?(accept: string | undefined): { body: Buffer; contentType: string } | undefined;
-  /** Unknown-field detection for fieldValidation. */
-  unknownFields?(obj: KObject, group: string, version: string, kind: string): string[];
+  /** Answer an `/openapi/v2` or `/openapi/v3...` request (ETags, 304, hashes, protobuf v2). */
+  handle(req: { path: string; query: URLSearchParams; accept?: string; ifNoneMatch?: string }): { status: number; headers: Record<string, string>; body: Buffer } | undefined;
+  /** Unknown-field detection for fieldValidation; with `prune`, unknown fields are also removed. */
+  unknownFields?(obj: KObject, group: string, version: string, kind: string, prune?: boolean): string[];
 }
 
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
@@ -102,7 +101,7 @@ export interface Patcher {
   apply(
     live: KObject | undefined,
     applied: KObject,
-    ctx: { group: string; version: string; kind: string; manager: string; force: boolean },
+    ctx: { group: string; version: string; kind: string; manager: string; force: boolean; subresource?: string },
   ): KObject;
   /** Record an Update operation in managedFields. */
   trackUpdate?(obj: KObject, old: KObject | undefined, manager: string, apiVersion: string, subresource?: string): void;
@@ -246,7 +245,7 @@ export class APIServer {
       res.end(this.metrics.render());
       return;
     }
-    if (path === '/openapi/v3' || path.startsWith('/openapi/v3/') || path === '/openapi/v2') return this.serveOpenAPI(req, res, path);
+    if (path === '/openapi/v3' || path.startsWith('/openapi/v3/') || path === '/openapi/v2') return this.serveOpenAPI(req, res, path, query);
 
     const info = parseRequestInfo(method, path, query);
     setInfo(info);
@@ -311,31 +310,14 @@ export class APIServer {
     res.end(body);
   }
 
-  private async serveOpenAPI(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  private async serveOpenAPI(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
     if (!this.opts.openapi) throw errors.notFoundPath();
     const oa = await (this.openapi ??= this.opts.openapi());
-    if (path === '/openapi/v3') return this.json(res, 200, oa.v3Root());
-    if (path === '/openapi/v2') {
-      const v2 = oa.v2?.(req.headers.accept);
-      if (!v2) throw errors.notFoundPath();
-      res.writeHead(200, { 'Content-Type': v2.contentType });
-      res.end(v2.body);
-      return;
-    }
-    const doc = oa.v3Document(path.slice('/openapi/v3/'.length));
-    if (!doc) throw errors.notFoundPath();
-    if (req.headers['if-none-match'] === doc.etag) {
-      res.writeHead(304, { ETag: doc.etag });
-      res.end();
-      return;
-    }
-    res.writeHead(200, {
-      'Content-Type': 'application/json',
-      ETag: doc.etag,
-      'Cache-Control': 'public, immutable',
-      Expires: new Date(Date.now() + 365 * 86400_000).toUTCString(),
-    });
-    res.end(doc.body);
+    const ifNoneMatch = req.headers['if-none-match'];
+    const r = oa.handle({ path, query, accept: req.headers.accept, ifNoneMatch: Array.isArray(ifNoneMatch) ? ifNoneMatch[0] : ifNoneMatch });
+    if (!r) throw errors.notFoundPath();
+    res.writeHead(r.status, r.headers);
+    res.end(r.body);
   }
 
   private async getPatcher(): Promise<Patcher> {
@@ -356,7 +338,7 @@ export class APIServer {
       const known = new Set(Object.keys(store.fieldsOf({ metadata: {} })));
       for (const r of requirements) {
         if (!known.has(r.field)) {
-          throw errors.badRequest(`"${r.field}" is not a known field selector: only "${[...known].join('", "')}"`);
+          throw errors.badRequest(`field label not supported: ${r.field}`);
         }
       }
       p.field = match;
@@ -386,17 +368,19 @@ export class APIServer {
     throw errors.badRequest(`fieldValidation parameter unsupported: ${v}`);
   }
 
-  /** Unknown and duplicate fields, per fieldValidation: Strict → 400, Warn → Warning headers. */
-  private async checkFields(res: ServerResponse, store: Store, body: { object: any; text?: string }, mode: 'Strict' | 'Warn' | 'Ignore'): Promise<void> {
-    if (mode === 'Ignore') return;
+  /**
+   * Unknown and duplicate fields, per fieldValidation: Strict → 400, Warn → Warning headers.
+   * Unknown fields are dropped from `obj` unless Strict, as decoding into upstream's Go types does.
+   */
+  private async checkFields(res: ServerResponse, store: Store, obj: unknown, text: string | undefined, mode: 'Strict' | 'Warn' | 'Ignore'): Promise<void> {
     const problems: string[] = [];
-    if (body.text && body.text.length < 1_000_000) for (const d of findDuplicateKeys(body.text)) problems.push(`duplicate field "${d}"`);
-    if (this.opts.openapi && body.object && typeof body.object === 'object') {
+    if (mode !== 'Ignore' && text && text.length < 1_000_000) for (const d of findDuplicateKeys(text)) problems.push(`duplicate field "${d}"`);
+    if (this.opts.openapi && obj && typeof obj === 'object' && !Array.isArray(obj)) {
       const oa = await (this.openapi ??= this.opts.openapi());
       const i = store.strategy.info;
-      for (const f of oa.unknownFields?.(body.object, i.group, i.version, i.kind) ?? []) problems.push(`unknown field "${f}"`);
+      for (const f of oa.unknownFields?.(obj as KObject, i.group, i.version, i.kind, mode !== 'Strict') ?? []) problems.push(`unknown field "${f}"`);
     }
-    if (!problems.length) return;
+    if (!problems.length || mode === 'Ignore') return;
     if (mode === 'Strict') throw errors.badRequest(`strict decoding error: ${problems.join(', ')}`);
     for (const p of problems) this.warn(res, p);
   }
@@ -484,13 +468,13 @@ export class APIServer {
       case 'create': {
         if (info.name) throw errors.methodNotSupported(store.gr, 'create');
         const b = await body();
-        await this.checkFields(res, store, b, this.fieldValidation(query));
+        await this.checkFields(res, store, b.object, b.text, this.fieldValidation(query));
         const obj = await store.create(ns, b.object, { dryRun, fieldManager });
         return this.json(res, 201, obj);
       }
       case 'update': {
         const b = await body();
-        await this.checkFields(res, store, b, this.fieldValidation(query));
+        if (info.subresource !== 'scale') await this.checkFields(res, store, b.object, b.text, this.fieldValidation(query));
         if (info.subresource === 'scale') {
           const scale = b.object as KObject;
           const obj = await store.guaranteedUpdate(
@@ -586,16 +570,16 @@ export class APIServer {
       const manager = query.get('fieldManager');
       if (!manager) throw errors.invalid(i.group, i.kind, info.name, [{ type: 'FieldValueRequired', field: 'fieldManager', detail: 'is required for apply patch' }]);
       if (!patchObj || typeof patchObj !== 'object' || Array.isArray(patchObj)) throw errors.badRequest('apply patch must be an object');
-      await this.checkFields(res, store, decoded, validation);
+      await this.checkFields(res, store, patchObj, decoded.text, validation);
       const force = query.get('force') === 'true';
-      const ctx = { group: i.group, version: i.version, kind: i.kind, manager, force };
+      const ctx = { group: i.group, version: i.version, kind: i.kind, manager, force, subresource: info.subresource || undefined };
       try {
-        const obj = await store.guaranteedUpdate(ref, (cur) => patcher.apply(cur, patchObj, ctx), { dryRun, fieldManager: manager, subresource: info.subresource || undefined });
+        const obj = await store.guaranteedUpdate(ref, (cur) => patcher.apply(cur, patchObj, ctx), { dryRun, fieldManager: manager, applied: true, subresource: info.subresource || undefined });
         return this.json(res, 200, info.subresource === 'scale' ? toScale(store, obj) : obj);
       } catch (e) {
         if (!(e instanceof StatusError && e.code === 404) || info.subresource) throw e;
         const created = patcher.apply(undefined, patchObj, ctx);
-        const obj = await store.create(info.namespace, created, { dryRun, fieldManager: manager });
+        const obj = await store.create(info.namespace, created, { dryRun, fieldManager: manager, applied: true });
         return this.json(res, 201, obj);
       }
     }
@@ -603,11 +587,16 @@ export class APIServer {
       throw errors.badRequest(`error decoding patch: the patch must be a JSON object`);
     }
     if (type === 'json' && !Array.isArray(patchObj)) throw errors.badRequest('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
-    if (type !== 'json') await this.checkFields(res, store, decoded, validation);
+    // Duplicates are judged on the patch text; unknown fields on the patched object (the patch holds directives).
+    if (validation !== 'Ignore' && decoded.text) {
+      const dups = findDuplicateKeys(decoded.text);
+      if (dups.length && validation === 'Strict') throw errors.badRequest(`strict decoding error: ${dups.map((d) => `duplicate field "${d}"`).join(', ')}`);
+      for (const d of dups) this.warn(res, `duplicate field "${d}"`);
+    }
     const pinnedRV = type !== 'json' ? patchObj?.metadata?.resourceVersion : undefined;
     const obj = await store.guaranteedUpdate(
       ref,
-      (cur) => {
+      async (cur) => {
         if (pinnedRV && pinnedRV !== cur.metadata.resourceVersion) throw errors.modified(store.gr, info.name);
         const ctx = { group: i.group, version: i.version, kind: i.kind };
         if (info.subresource === 'scale') {
@@ -617,6 +606,7 @@ export class APIServer {
         }
         const out = patcher.patch(type, cur, patchObj, ctx);
         if (!out || typeof out !== 'object' || Array.isArray(out)) throw errors.badRequest('the patch produced a non-object');
+        await this.checkFields(res, store, out, undefined, validation);
         return out;
       },
       { dryRun, fieldManager, subresource: info.subresource || undefined },

@@ -153,6 +153,17 @@ function loadOrCreateToken(path: string): string {
   return token;
 }
 
+/** The first address of the Service range, which the `kubernetes` Service takes (10.43.0.1). */
+function firstServiceIP(cidr: string): string | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
+  if (!m) return undefined;
+  const n = ((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) >>> 0;
+  const bits = +m[5];
+  const base = bits === 0 ? 0 : (n & (~0 << (32 - bits))) >>> 0;
+  const ip = base + 1;
+  return [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join('.');
+}
+
 /** Start the API server (and controllers) in-process. */
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const t0 = performance.now();
@@ -177,14 +188,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const tokens = new TokenAuthenticator();
   tokens.add(token, { username: `system:bootstrap:${token.split('.')[0]}`, groups: ['system:bootstrappers', 'system:nodes'] });
   const strategies = builtinStrategies({ serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: opts.nodePortRange ?? [30000, 32767] });
+  const subresources = builtinSubresources();
   const apiserver: APIServer = new APIServer({
     backend,
     strategies,
     authenticator: new UnionAuthenticator([new X509Authenticator(), tokens]),
-    subresources: builtinSubresources(),
+    subresources,
     externalAddress: `${opts.bindAddress && opts.bindAddress !== '0.0.0.0' ? opts.bindAddress : '127.0.0.1'}:${opts.port ?? 0}`,
     extensions: { admit: admissionChain((g, r) => apiserver.store(g, r)) },
-    openapi: () => loadOpenAPI(strategies),
+    openapi: () => loadOpenAPI(strategies, subresources),
     patcher: () => loadPatcher(),
     metrics,
   });
@@ -214,7 +226,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   let bootstrapped = false;
   apiserver.addReadyCheck({ name: 'bootstrap-objects', check: () => bootstrapped });
-  await bootstrapObjects(apiserver);
+  await bootstrapObjects(apiserver, firstServiceIP(opts.serviceCIDR ?? '10.43.0.0/16'));
 
   // The kubeconfig is written before /readyz reports ok.
   const kc = kubeconfigFor(url, pki.ca.cert, pki.admin);

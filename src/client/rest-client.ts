@@ -55,6 +55,17 @@ function qs(params: Record<string, string | number | boolean | undefined>): stri
   return s ? `?${s}` : '';
 }
 
+function abortError(name: 'AbortError' | 'TimeoutError', message: string): Error {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}
+
+/** Encode query parameters, skipping undefined and empty values. */
+export function queryString(params: Record<string, string | number | boolean | undefined>): string {
+  return qs(params);
+}
+
 export class RestClient {
   private readonly agent: http.Agent;
   private readonly url: URL;
@@ -95,9 +106,32 @@ export class RestClient {
 
   /** One request; resolves with the decoded JSON body, rejects with a StatusError on non-2xx. */
   request<T = KObject>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    return this.send<T>(method, path, body, { contentType });
+  }
+
+  /**
+   * {@link request} with cancellation: `signal` aborts the request, `timeoutMs` bounds it. Either
+   * rejects with an Error whose `name` is 'AbortError' or 'TimeoutError'.
+   */
+  send<T = KObject>(method: string, path: string, body?: unknown, opts: { contentType?: string; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     const mod = this.isHttps ? https : http;
+    const contentType = opts.contentType ?? 'application/json';
     return new Promise<T>((resolve, reject) => {
+      if (opts.signal?.aborted) {
+        reject(abortError('AbortError', 'request aborted'));
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+      };
+      const fail = (e: unknown) => {
+        cleanup();
+        reject(e);
+      };
       const req = mod.request(
         {
           host: this.url.hostname,
@@ -111,6 +145,7 @@ export class RestClient {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
+            cleanup();
             const text = Buffer.concat(chunks).toString('utf8');
             let parsed: any;
             try {
@@ -122,10 +157,17 @@ export class RestClient {
             if (code >= 200 && code < 300) resolve(parsed as T);
             else reject(new StatusError(parsed?.kind === 'Status' ? (parsed as Status) : { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: text || `HTTP ${code}`, code }));
           });
-          res.on('error', reject);
+          res.on('error', fail);
         },
       );
-      req.on('error', reject);
+      req.on('error', fail);
+      if (opts.signal) {
+        onAbort = () => req.destroy(abortError('AbortError', 'request aborted'));
+        opts.signal.addEventListener('abort', onAbort, { once: true });
+      }
+      if (opts.timeoutMs !== undefined && opts.timeoutMs > 0) {
+        timer = setTimeout(() => req.destroy(abortError('TimeoutError', `request timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+      }
       if (payload) req.end(payload);
       else req.end();
     });

@@ -100,6 +100,16 @@ let loaded: Loaded | undefined;
 
 function load(): Loaded {
   if (loaded) return loaded;
+  try {
+    loaded = loadUncached();
+  } catch (e) {
+    // A build that did not copy the JSON files beside this module: a server fault, not the client's.
+    throw errors.internal(`protobuf schema unavailable: ${(e as Error).message}`);
+  }
+  return loaded;
+}
+
+function loadUncached(): Loaded {
   const require = createRequire(import.meta.url);
   const protobuf = require('protobufjs') as typeof import('protobufjs');
   const schema = JSON.parse(readFileSync(new URL('./wire-schema.json', import.meta.url), 'utf8')) as NestedJson;
@@ -111,8 +121,7 @@ function load(): Loaded {
   const root = protobuf.Root.fromJSON(schema as Parameters<typeof protobuf.Root.fromJSON>[0]);
   root.resolveAll();
   const facts = JSON.parse(readFileSync(new URL('./go-fields.json', import.meta.url), 'utf8')) as Record<string, Record<string, string>>;
-  loaded = { root, unknown: root.lookupType(UNKNOWN), rules: new Map(), facts, isKind: new Map() };
-  return loaded;
+  return { root, unknown: root.lookupType(UNKNOWN), rules: new Map(), facts, isKind: new Map() };
 }
 
 interface NestedJson {
@@ -128,9 +137,10 @@ function rulesFor(l: Loaded, type: Type): Map<string, FieldRule> {
   for (const f of type.fieldsArray) {
     const flags = facts?.[f.name];
     if (flags === undefined) {
-      // Newer than the kubectl binaries the facts came from: such clients cannot send it; treat it as the
-      // common case, a non-pointer omitempty field spelt as in proto.
-      r.set(f.name, { json: f.name, omitempty: true, pointer: false, inline: false, wrapped: false });
+      // Newer than the kubectl binaries the facts came from. Keep whatever the wire holds, as for a pointer:
+      // for a non-pointer field a kept zero means the same to a Go server as an absent one, while dropping a
+      // pointer's zero would not.
+      r.set(f.name, { json: f.name, omitempty: true, pointer: true, inline: false, wrapped: false });
       continue;
     }
     const eq = flags.indexOf('=');
@@ -161,11 +171,16 @@ function toNumber(v: unknown): number {
 /** Go's time.Time rendered as metav1.Time (seconds) or metav1.MicroTime (microseconds) JSON; null for zero. */
 function formatTime(m: Message, micro: boolean): string | null {
   const o = m as unknown as { seconds?: unknown; nanos?: unknown };
-  const seconds = toNumber(o.seconds ?? 0);
-  const nanos = toNumber(o.nanos ?? 0);
+  let seconds = toNumber(o.seconds ?? 0);
+  let nanos = toNumber(o.nanos ?? 0);
   if (seconds === 0 && nanos === 0) return null;
+  // time.Unix normalizes nanoseconds outside [0, 1e9) into the seconds.
+  seconds += Math.floor(nanos / 1e9);
+  nanos = ((nanos % 1e9) + 1e9) % 1e9;
   const d = new Date(seconds * 1000);
-  if (Number.isNaN(d.getTime())) throw errors.badRequest(`invalid time: ${seconds}s ${nanos}ns`);
+  const year = d.getUTCFullYear();
+  // encoding/json refuses times outside years 0-9999 (Time.MarshalJSON errors), so no JSON body could hold one.
+  if (Number.isNaN(year) || year < 0 || year > 9999) throw errors.badRequest(`Time.MarshalJSON: year outside of range [0,9999]`);
   const base = d.toISOString().slice(0, 19);
   if (!micro) return `${base}Z`;
   return `${base}.${String(Math.floor(nanos / 1000)).padStart(6, '0')}Z`;
@@ -190,33 +205,25 @@ interface Ctx {
   depth: number;
 }
 
-/** A value-like message as Go's JSON would show it; `zero` tells whether Go holds its zero value. */
-function special(ctx: Ctx, typeName: string, m: Message): { value: unknown; zero: boolean } | undefined {
+/** A value-like message as Go's JSON shows it (null for Go's zero Time or an empty RawExtension). */
+function special(ctx: Ctx, typeName: string, m: Message): { value: unknown } | undefined {
   const o = m as unknown as Record<string, unknown>;
   switch (typeName) {
     case TIME:
-    case MICRO_TIME: {
-      const s = formatTime(m, typeName === MICRO_TIME);
-      return { value: s, zero: s === null };
-    }
+    case MICRO_TIME:
+      return { value: formatTime(m, typeName === MICRO_TIME) };
     case QUANTITY: {
-      const s = typeof o.string === 'string' ? o.string : '';
       // resource.Quantity's zero value marshals as "0".
-      return { value: s === '' ? '0' : s, zero: s === '' || s === '0' };
+      const s = typeof o.string === 'string' ? o.string : '';
+      return { value: s === '' ? '0' : s };
     }
-    case INT_OR_STRING: {
-      if (toNumber(o.type ?? 0) === 1) {
-        const s = typeof o.strVal === 'string' ? o.strVal : '';
-        return { value: s, zero: false };
-      }
-      const n = toNumber(o.intVal ?? 0);
-      return { value: n, zero: n === 0 };
-    }
+    case INT_OR_STRING:
+      return { value: toNumber(o.type ?? 0) === 1 ? (typeof o.strVal === 'string' ? o.strVal : '') : toNumber(o.intVal ?? 0) };
     case RAW_EXTENSION:
     case FIELDS_V1: {
       const raw = (typeName === RAW_EXTENSION ? o.raw : o.Raw) as Uint8Array | undefined;
-      if (!raw || raw.length === 0) return { value: null, zero: true };
-      return { value: embedded(ctx, Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)), zero: false };
+      if (!raw || raw.length === 0) return { value: null };
+      return { value: embedded(ctx, Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)) };
     }
     default:
       return undefined;
@@ -283,7 +290,6 @@ function convertMessage(ctx: Ctx, type: Type, msg: Message): Record<string, unkn
           const s = special(ctx, rt.fullName.slice(1), m);
           if (s) {
             if (s.value === null) continue;
-            if (s.zero && rule.omitempty && !rule.pointer) continue;
             value = s.value;
           } else {
             const sub = convertMessage(ctx, rt, m);
@@ -324,7 +330,7 @@ function lookupKind(l: Loaded, apiVersion: string, kind: string): Type {
   const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
   const candidates: string[] = [];
   if (group === 'meta.k8s.io') candidates.push(`${META}.${kind}`);
-  else if (groupPackages[group] !== undefined && /^v[0-9a-z]+$/.test(version)) {
+  else if (has(groupPackages, group) && /^v[0-9a-z]+$/.test(version)) {
     candidates.push(`k8s.io.api.${groupPackages[group]}.${version}.${kind}`);
     if (metaKinds.has(kind)) candidates.push(`${META}.${kind}`);
   }
@@ -372,6 +378,14 @@ function decodeEnvelope(l: Loaded, buf: Buffer, defaults: { apiVersion: string; 
   return { kind, apiVersion, ...body };
 }
 
+/**
+ * Loads protobufjs, the wire schema and the Go field facts now rather than on the first protobuf body (about
+ * 100 ms), e.g. from a setImmediate after the server starts listening.
+ */
+export function preloadProtobufSchema(): void {
+  load();
+}
+
 /** Whether a request body starts with the Kubernetes protobuf magic `k8s\0`. */
 export function isProtobufBody(buf: Buffer): boolean {
   return buf.length >= PROTOBUF_MAGIC.length && buf.subarray(0, PROTOBUF_MAGIC.length).equals(PROTOBUF_MAGIC);
@@ -380,7 +394,7 @@ export function isProtobufBody(buf: Buffer): boolean {
 /**
  * Decodes a `k8s\0`-prefixed protobuf body into its JSON-form object, `apiVersion` and `kind` included (taken
  * from the envelope's typeMeta). Throws StatusError 400 (BadRequest) for anything it cannot decode: wrong magic,
- * truncated or malformed bytes, a missing or unregistered kind.
+ * truncated or malformed bytes, a missing or unregistered kind; 500 if the schema files are missing.
  */
 export function decodeProtobufObject(buf: Buffer): Record<string, unknown> {
   return decodeEnvelope(load(), buf, undefined, 0);

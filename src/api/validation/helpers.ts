@@ -157,3 +157,10 @@ export function list(v: unknown): any[] {
 export function map(v: unknown): Obj {
   return v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {};
 }
+
+/** `path: Too long: must have at most N bytes` (upstream prints no value for TooLong). */
+export function tooLong(path: string, max: number): FieldError {
+  const e = field.tooLong(path, undefined, max);
+  delete e.value;
+  return e;
+}

@@ -4,7 +4,7 @@
  */
 import { field, type FieldError } from '../errors.js';
 import { isLabelKey, nameIsDNS1035Label, nameIsDNSLabel, nameIsDNSSubdomain, nameIsPathSegment, type NameCheck } from './identifiers.js';
-import { child, goStringSlice, index, list, map, semanticEqual, validateImmutable, validateLabels, validateNonnegative, validateQualifiedName, type Obj } from './helpers.js';
+import { child, goStringSlice, index, list, map, semanticEqual, tooLong, validateImmutable, validateLabels, validateNonnegative, validateQualifiedName, type Obj } from './helpers.js';
 
 /** How metadata.name is checked. `dns-1035-label` is for Services. */
 export type NameValidation = 'dns-subdomain' | 'dns-label' | 'dns-1035-label' | 'path-segment';
@@ -39,7 +39,7 @@ export function validateAnnotations(annotations: unknown, path: string): FieldEr
     for (const m of isLabelKey(k.toLowerCase())) errs.push(field.invalid(path, k, m));
     total += Buffer.byteLength(k) + Buffer.byteLength(String(v ?? ''));
   }
-  if (total > TotalAnnotationSizeLimitB) errs.push(field.tooLong(path, '', TotalAnnotationSizeLimitB));
+  if (total > TotalAnnotationSizeLimitB) errs.push(tooLong(path, TotalAnnotationSizeLimitB));
   return errs;
 }
 
@@ -103,7 +103,7 @@ function validateManagedFields(entries: unknown, path: string): FieldError[] {
     const p = index(path, i);
     if (e?.operation !== 'Apply' && e?.operation !== 'Update') errs.push(field.invalid(child(p, 'operation'), e?.operation ?? '', 'must be `Apply` or `Update`'));
     if (e?.fieldsType && e.fieldsType !== 'FieldsV1') errs.push(field.invalid(child(p, 'fieldsType'), e.fieldsType, 'must be `FieldsV1`'));
-    if (typeof e?.manager === 'string' && e.manager.length > 128) errs.push(field.tooLong(child(p, 'manager'), e.manager, 128));
+    if (typeof e?.manager === 'string' && e.manager.length > 128) errs.push(tooLong(child(p, 'manager'), 128));
   });
   return errs;
 }
@@ -145,8 +145,8 @@ export function validateObjectMeta(meta: Obj | undefined | null, opts: ObjectMet
 
 /**
  * Metadata of an update: name, namespace, uid, creationTimestamp, deletionTimestamp and
- * deletionGracePeriodSeconds are immutable; resourceVersion must be set; generation may not
- * go down; no new finalizers once deletion started.
+ * deletionGracePeriodSeconds are immutable; generation may not go down; no new finalizers
+ * once deletion started.
  */
 export function validateObjectMetaUpdate(newMeta: Obj | undefined | null, oldMeta: Obj | undefined | null, path = 'metadata'): FieldError[] {
   const n = map(newMeta);
@@ -159,7 +159,8 @@ export function validateObjectMetaUpdate(newMeta: Obj | undefined | null, oldMet
       errs.push(field.forbidden(child(path, 'finalizers'), `no new finalizers can be added if the object is being deleted, found new finalizers ${goStringSlice(extra)}`));
     }
   }
-  if (!n.resourceVersion) errs.push(field.invalid(child(path, 'resourceVersion'), n.resourceVersion ?? '', 'must be specified for an update'));
+  // Upstream also demands metadata.resourceVersion here, but its store fills it in for
+  // unconditional updates first; k8ts's store handles preconditions itself, so no check.
   if (typeof n.generation === 'number' && typeof o.generation === 'number' && n.generation < o.generation) {
     errs.push(field.invalid(child(path, 'generation'), n.generation, 'must not be decremented'));
   }

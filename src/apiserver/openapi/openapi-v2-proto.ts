@@ -133,7 +133,8 @@ export function encodeSwaggerV2(doc: JsonObject): Buffer {
     };
   }
   const t = docType();
-  return Buffer.from(t.encode(t.fromObject(m)).finish());
+  // Messages are built with the exact field names and JS types, so encode() takes them without fromObject().
+  return Buffer.from(t.encode(m).finish());
 }
 
 /** Decodes `openapi.v2.Document` bytes into a plain object (field names as in the .proto); for tests. */

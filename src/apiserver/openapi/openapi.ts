@@ -211,10 +211,10 @@ export class OpenAPIService {
    * errors use (`spec.template.spec.containers[0].foo`). Free-form parts (no properties, or
    * `x-kubernetes-preserve-unknown-fields`) are not checked. Kinds without a schema yield none.
    */
-  unknownFields(obj: unknown, gvk: GroupVersionKind): string[] {
+  unknownFields(obj: unknown, gvk: GroupVersionKind, prune = false): string[] {
     const def = this.lookup(gvk);
     const out: string[] = [];
-    if (def) this.walkUnknown(obj, this.schema(def), '', out, 0);
+    if (def) this.walkUnknown(obj, this.schema(def), '', out, 0, prune);
     return out;
   }
 
@@ -230,11 +230,12 @@ export class OpenAPIService {
     return s;
   }
 
-  private walkUnknown(value: unknown, schema: JsonObject | undefined, path: string, out: string[], depth: number): void {
+  /** Collects unknown field paths; with `prune`, also removes those fields (as decoding into Go types does). */
+  private walkUnknown(value: unknown, schema: JsonObject | undefined, path: string, out: string[], depth: number, prune = false): void {
     const s = this.resolveSchema(schema);
     if (!s || depth > 64 || s['x-kubernetes-preserve-unknown-fields'] === true) return;
     if (Array.isArray(value)) {
-      if (s.items) value.forEach((v, i) => this.walkUnknown(v, s.items as JsonObject, `${path}[${i}]`, out, depth + 1));
+      if (s.items) value.forEach((v, i) => this.walkUnknown(v, s.items as JsonObject, `${path}[${i}]`, out, depth + 1, prune));
       return;
     }
     if (!value || typeof value !== 'object') return;
@@ -242,11 +243,12 @@ export class OpenAPIService {
     const extra = s.additionalProperties;
     for (const [k, v] of Object.entries(value)) {
       if (props && k in props) {
-        this.walkUnknown(v, props[k], path ? `${path}.${k}` : k, out, depth + 1);
+        this.walkUnknown(v, props[k], path ? `${path}.${k}` : k, out, depth + 1, prune);
       } else if (extra && typeof extra === 'object') {
-        this.walkUnknown(v, extra as JsonObject, path ? `${path}.${k}` : k, out, depth + 1);
+        this.walkUnknown(v, extra as JsonObject, path ? `${path}.${k}` : k, out, depth + 1, prune);
       } else if (props && extra !== true) {
         out.push(path ? `${path}.${k}` : k);
+        if (prune) delete (value as Record<string, unknown>)[k];
       }
     }
   }

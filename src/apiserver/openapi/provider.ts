@@ -52,22 +52,12 @@ export function defaultSchemasPath(): string {
 export class ServiceProvider implements OpenAPIProvider {
   constructor(readonly service: OpenAPIService) {}
 
-  v3Root(): unknown {
-    return this.service.v3Root();
+  handle(req: { path: string; query: URLSearchParams; accept?: string; ifNoneMatch?: string }) {
+    return this.service.handle(req);
   }
 
-  v3Document(gvPath: string): { body: Buffer; etag: string } | undefined {
-    return this.service.v3Document(gvPath);
-  }
-
-  v2(accept: string | undefined): { body: Buffer; contentType: string } | undefined {
-    const res = this.service.handle({ path: '/openapi/v2', accept });
-    if (!res || res.status !== 200) return undefined;
-    return { body: res.body, contentType: res.headers['Content-Type']! };
-  }
-
-  unknownFields(obj: KObject, group: string, version: string, kind: string): string[] {
-    return this.service.unknownFields(obj, { group, version, kind });
+  unknownFields(obj: KObject, group: string, version: string, kind: string, prune?: boolean): string[] {
+    return this.service.unknownFields(obj, { group, version, kind }, prune);
   }
 }
 

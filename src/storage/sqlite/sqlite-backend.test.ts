@@ -61,13 +61,16 @@ describe('SqliteBackend specifics', () => {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
-    const deadline = Date.now() + 15_000;
-    // Kill mid-stream, once a good number of writes have been acknowledged.
-    while (out.split('\n').length < 3000) {
-      if (Date.now() > deadline || child.exitCode !== null) assert.fail(`child did not write enough: ${err}`);
-      await new Promise((r) => setTimeout(r, 5));
+    try {
+      const deadline = Date.now() + 15_000;
+      // Kill mid-stream, once a good number of writes have been acknowledged.
+      while (out.split('\n').length < 3000) {
+        if (Date.now() > deadline || child.exitCode !== null) assert.fail(`child did not write enough: ${err}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
     }
-    process.kill(child.pid!, 'SIGKILL');
     assert.equal(await exited, 'SIGKILL');
 
     const lines = out.split('\n');

@@ -154,6 +154,7 @@ export class SqliteBackend implements Backend {
   private compactChain: Promise<void> = Promise.resolve();
   private compactTimer: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
+  private progressWatchers = 0;
 
   private readonly watchBufferLimit: number;
   private readonly ringSize: number;
@@ -161,6 +162,7 @@ export class SqliteBackend implements Backend {
   private readonly compactBatch: number;
 
   private readonly s: ReturnType<typeof prepare>;
+  private readonly compactTxn: Database.Transaction<(from: number, to: number, target: number) => void>;
   private readonly groupTxn: Database.Transaction<
     (ops: WriteOp[], base: number) => { rev: number; outcomes: OpOutcome[]; events: WatchEvent[] }
   >;
@@ -181,6 +183,10 @@ export class SqliteBackend implements Backend {
     this.ringStart = this.rev;
 
     this.groupTxn = db.transaction((ops: WriteOp[], base: number) => this.applyOps(ops, base));
+    this.compactTxn = db.transaction((from: number, to: number, target: number) => {
+      this.s.compactRange.run(from, to, target);
+      this.s.setMeta.run('compact_done', to);
+    });
 
     if (this.compactDone < this.compacted) {
       // A compaction was interrupted (crash or close): finish it in the background.
@@ -397,7 +403,10 @@ export class SqliteBackend implements Backend {
       return { cancel: () => {} };
     }
     this.watchers.add(w);
-    if (w.progress) this.ensureProgressTimer();
+    if (w.progress) {
+      this.progressWatchers++;
+      this.ensureProgressTimer();
+    }
     this.replayStep(w);
     return { cancel: () => w.queue.cancel() };
   }
@@ -409,7 +418,8 @@ export class SqliteBackend implements Backend {
       set?.delete(w);
       if (set?.size === 0) this.liveByPrefix.delete(w.prefix);
     }
-    if (this.progressTimer && ![...this.watchers].some((x) => x.progress)) {
+    if (w.progress) this.progressWatchers--;
+    if (this.progressTimer && this.progressWatchers === 0) {
       clearInterval(this.progressTimer);
       this.progressTimer = undefined;
     }
@@ -525,10 +535,7 @@ export class SqliteBackend implements Backend {
       const from = this.compactDone;
       const nth = this.s.nthRevAfter.get(from, target, this.compactBatch - 1);
       const to = nth ?? target;
-      this.db.transaction(() => {
-        this.s.compactRange.run(from, to, target);
-        this.s.setMeta.run('compact_done', to);
-      }).immediate();
+      this.compactTxn.immediate(from, to, target);
       this.compactDone = to;
       await new Promise((r) => setImmediate(r));
     }

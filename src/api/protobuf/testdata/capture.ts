@@ -1,18 +1,25 @@
 /**
  * Dev tool: records the request bodies that real kubectl binaries send, as test fixtures for the protobuf decoder.
  *
- * It starts a plain-HTTP fake API server on 127.0.0.1 (random port) that answers /version, legacy discovery and a
- * few canned GETs, and records the body of every non-GET request. It then runs each command below with
- * kubectl 1.31 (sends JSON: the ground truth), 1.32 and 1.33 (send protobuf), each with its own temporary HOME
- * and kubeconfig, and writes `fixtures/<case>-<n>.<k131|k132|k133>.<json|pb|bin>` plus `fixtures/index.json`.
+ * It starts a plain-HTTP fake API server on 127.0.0.1 (random port) that answers /version, legacy discovery
+ * (/api, /apis, /api/v1, /apis/<group>/<version>) and a few canned GETs (rich-pod.json among them), and records
+ * the body of every non-GET request. It runs each case below with kubectl 1.31 (sends JSON: the ground truth),
+ * 1.32 and 1.33 (send protobuf from typed clients), each with a fresh HOME (discovery cache) and a kubeconfig
+ * for http://127.0.0.1:PORT without credentials. For the `create`/`autoscale` cases it also records
+ * `--dry-run=client -o json`: the same binary's encoding/json of the object it would send. Output, in fixtures/:
+ *   <case>-<n>.k131.json   n-th write request of kubectl 1.31 (pretty-printed)
+ *   <case>-<n>.k132.pb     … of kubectl 1.32, raw bytes (likewise .k133.pb)
+ *   <case>.k13x.dry-run.json
+ *   index.json             case, kubectl version, args, method, path, Content-Type and file of each
  *
- * Usage: npx tsx src/api/protobuf/testdata/capture.ts [KUBECTL_DIR]
+ * Usage (from the repo root): npx tsx src/api/protobuf/testdata/capture.ts [KUBECTL_DIR]
  *   KUBECTL_DIR defaults to the folder of `readlink -f $(which kubectl)` (the Google Cloud CLI's bin folder,
- *   which holds kubectl.1.27 … kubectl.1.33). Only loopback traffic is made; each kubectl gets a 60 s timeout.
+ *   which holds kubectl.1.27 … kubectl.1.33). Only loopback traffic; each kubectl run has a 60 s timeout.
+ * Re-running rewrites all fixtures; debug-node's pod name and certificate-approve's lastUpdateTime change per run.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, unlinkSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +34,7 @@ interface Case {
 }
 
 /** The commands captured; each is run by every kubectl version. */
-export const cases: Case[] = [
+const cases: Case[] = [
   { name: 'create-deployment', args: ['create', 'deployment', 'web', '--image=nginx', '--replicas=2', '--port=80'], dryRun: true },
   { name: 'create-deployment-zero', args: ['create', 'deployment', 'zero', '--image=nginx', '--replicas=0'], dryRun: true },
   { name: 'create-deployment-cmd', args: ['create', 'deployment', 'cmd', '--image=busybox', '--', 'sleep', '3600'], dryRun: true },
@@ -67,6 +74,7 @@ export const cases: Case[] = [
   { name: 'auth-whoami', args: ['auth', 'whoami'] },
   { name: 'autoscale', args: ['autoscale', 'deployment', 'web', '--min=2', '--max=5', '--cpu-percent=80'], dryRun: true },
   { name: 'debug-node', args: ['debug', 'node/n1', '--image=busybox', '--profile=general'] },
+  { name: 'debug-copy', args: ['debug', 'src', '--copy-to=dbg', '--image=busybox', '--container=dbg', '--profile=legacy', '--same-node', '--keep-labels', '--keep-annotations', '--keep-liveness', '--keep-readiness', '--keep-startup'] },
   { name: 'certificate-approve', args: ['certificate', 'approve', 'csr1'] },
 ];
 
@@ -105,9 +113,22 @@ const meta = (name: string, namespace?: string) => ({
 
 /** Canned objects for the GETs some commands make before writing. */
 const canned: Record<string, unknown> = {
+  // A pod with many kinds of field (pointers to zero values, empty pointer structs, IntOrString, quantities,
+  // inline volume sources): `debug --copy-to` reads it as JSON and posts a copy through the typed client.
+  '/api/v1/namespaces/default/pods/src': JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'rich-pod.json'), 'utf8')),
   '/apis/batch/v1/namespaces/default/cronjobs/cj': {
     kind: 'CronJob', apiVersion: 'batch/v1', metadata: meta('cj', 'default'),
-    spec: { schedule: '*/1 * * * *', jobTemplate: { metadata: { labels: { t: 'x' } }, spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'OnFailure', containers: [{ name: 'c', image: 'busybox', args: ['true'] }] } } } } },
+    spec: {
+      schedule: '*/1 * * * *', suspend: false, concurrencyPolicy: 'Forbid', successfulJobsHistoryLimit: 0,
+      jobTemplate: {
+        metadata: { labels: { t: 'x' }, annotations: { a: '' } },
+        spec: {
+          backoffLimit: 0, parallelism: 1, completions: 3, completionMode: 'Indexed', activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 0, suspend: false,
+          podFailurePolicy: { rules: [{ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }, { action: 'FailJob', onExitCodes: { operator: 'In', values: [42] } }] },
+          template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox', args: ['true'], ports: [{ containerPort: 0 }] }] } },
+        },
+      },
+    },
   },
   '/apis/apps/v1/namespaces/default/deployments/web': {
     kind: 'Deployment', apiVersion: 'apps/v1', metadata: { ...meta('web', 'default'), labels: { app: 'web' } },

@@ -5,10 +5,12 @@
  * Why: the wire schema says nothing about Go pointers, `omitempty` or `json:",inline"`, and those decide what a
  * JSON body would have held. Every Go binary keeps, for reflection, each struct's fields with their tags and
  * types; kubectl links all of k8s.io/api. This reads them from the ELF file (static, non-PIE, amd64, Go ≥1.22
- * layout of internal/abi) and writes, for each Go struct that carries protobuf tags, its fields by protobuf number.
+ * layout of internal/abi), matches each Go struct that carries protobuf tags to its wire-schema message by package
+ * and name, and writes per proto field: omitempty, pointer, inline, wrapped slice type, JSON name if different.
  *
- * Usage: npx tsx src/api/protobuf/testdata/extract-go-fields.ts /usr/lib/google-cloud-sdk/bin/kubectl.1.33 > facts.json
- * Several binaries may be given; their facts are merged and must agree.
+ * Usage (from the repo root; newest binary first, it wins where binaries disagree):
+ *   npx tsx src/api/protobuf/testdata/extract-go-fields.ts --schema src/api/protobuf/wire-schema.json \
+ *     /usr/lib/google-cloud-sdk/bin/kubectl.1.33 /usr/lib/google-cloud-sdk/bin/kubectl.1.32 > src/api/protobuf/go-fields.json
  */
 import { readFileSync } from 'node:fs';
 
@@ -32,6 +34,8 @@ export interface GoField {
   elem?: string;
   /** Go type string as the binary spells it, e.g. "*v1.Time". */
   type: string;
+  /** Proto field name from the protobuf tag. */
+  proto?: string;
 }
 
 const kinds = [
@@ -187,7 +191,7 @@ function extract(path: string): Map<string, Map<number, GoField>> {
         }
         const pname = parts.find((x) => x.startsWith('name='))?.slice(5);
         const pjson = parts.find((x) => x.startsWith('json='))?.slice(5);
-        (gf as GoField & { proto?: string }).proto = pjson ?? pname;
+        gf.proto = pjson ?? pname;
         fields.set(num, gf);
       }
       if (fields.size) out.set(key, fields);
@@ -206,7 +210,7 @@ const schemaPath = args[schemaAt + 1];
 const paths = args.filter((_, i) => i !== schemaAt && i !== schemaAt + 1);
 
 // Merge the binaries' facts, the first (newest) winning; report disagreements.
-const merged = new Map<string, Map<number, GoField & { proto?: string }>>();
+const merged = new Map<string, Map<number, GoField>>();
 for (const path of paths) {
   for (const [k, fields] of extract(path)) {
     const m = merged.get(k) ?? new Map();

@@ -16,6 +16,7 @@ import {
   type KeyValue,
   type WatchEvent,
 } from '../../../storage/interface.js';
+import { validateObjectMeta, validateObjectMetaUpdate } from '../../../api/validation/object-meta.js';
 import type { HookContext, KObject, Strategy } from './strategy.js';
 
 /** What identifies an object in the store. */
@@ -50,6 +51,8 @@ export interface ListResult {
 export interface WriteOptions {
   dryRun?: boolean;
   fieldManager?: string;
+  /** The object came from server-side apply, which has already recorded field ownership. */
+  applied?: boolean;
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -102,8 +105,9 @@ function deepEqual(a: unknown, b: unknown): boolean {
     for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], bb[i])) return false;
     return true;
   }
-  const ak = Object.keys(a as object);
-  const bk = Object.keys(b as object);
+  // Keys holding undefined are absent, as in the JSON that is stored.
+  const ak = Object.keys(a as object).filter((k) => (a as any)[k] !== undefined);
+  const bk = Object.keys(b as object).filter((k) => (b as any)[k] !== undefined);
   if (ak.length !== bk.length) return false;
   for (const k of ak) if (!deepEqual((a as any)[k], (b as any)[k])) return false;
   return true;
@@ -283,11 +287,13 @@ export class Store {
     }
   }
 
-  private validateMeta(obj: KObject): FieldError[] {
-    return this.metaValidator?.(obj, this.strategy) ?? [];
+  /** Generic ObjectMeta validation (names, labels, annotations, owner references, finalizers). */
+  private validateMeta(obj: KObject, old?: KObject): FieldError[] {
+    const opts = { namespaced: this.strategy.info.namespaced, nameValidation: this.strategy.nameValidation ?? 'dns-subdomain' };
+    const errs = validateObjectMeta(obj.metadata, opts);
+    if (old) errs.push(...validateObjectMetaUpdate(obj.metadata, old.metadata));
+    return errs;
   }
-  /** Installed by the registry: generic ObjectMeta validation (names, labels, annotations). */
-  metaValidator?: (obj: KObject, strategy: Strategy, old?: KObject) => FieldError[];
 
   private invalid(obj: KObject, errs: FieldError[]): StatusError {
     return errors.invalid(this.strategy.info.group, this.strategy.info.kind, obj.metadata?.name ?? '', errs);
@@ -365,7 +371,7 @@ export class Store {
     if (this.ext.admit) await this.ext.admit('CREATE', obj, undefined, this);
     const errs = [...this.validateMeta(obj), ...(this.strategy.validate?.(obj) ?? [])];
     if (errs.length) throw this.invalid(obj, errs);
-    this.ext.trackManagedFields?.(obj, undefined, opts.fieldManager, this.apiVersion);
+    if (!opts.applied) this.ext.trackManagedFields?.(obj, undefined, opts.fieldManager, this.apiVersion);
     const ctx = this.hookContext(!!opts.dryRun);
     await this.strategy.hooks?.beforeCreate?.(obj, ctx);
     const key = this.key({ namespace: meta.namespace ?? '', name: meta.name });
@@ -460,7 +466,7 @@ export class Store {
     }
     this.strategy.defaults?.(obj);
     if (this.ext.admit) await this.ext.admit('UPDATE', obj, old, this);
-    const errs = [...(this.metaValidator?.(obj, this.strategy, old) ?? [])];
+    const errs = this.validateMeta(obj, old);
     if (opts.subresource === 'status') errs.push(...(this.strategy.status?.validateUpdate?.(obj, old) ?? []));
     else if (!opts.subresource || opts.subresource === 'scale') errs.push(...(this.strategy.validateUpdate?.(obj, old) ?? this.strategy.validate?.(obj) ?? []));
     // Other subresources (binding, finalize) validate what they change in their own handlers.
@@ -468,7 +474,7 @@ export class Store {
     if (this.strategy.bumpsGeneration && !deepEqual(obj.spec, old.spec)) meta.generation = (om.generation ?? 0) + 1;
     meta.resourceVersion = om.resourceVersion;
     if (deepEqual(obj, old)) return old;
-    this.ext.trackManagedFields?.(obj, old, opts.fieldManager, this.apiVersion, opts.subresource);
+    if (!opts.applied) this.ext.trackManagedFields?.(obj, old, opts.fieldManager, this.apiVersion, opts.subresource);
     if (deepEqual(obj, old)) return old;
     const ctx = this.hookContext(!!opts.dryRun);
     await this.strategy.hooks?.beforeUpdate?.(obj, old, ctx);

@@ -1,0 +1,279 @@
+/**
+ * API server benchmarks against a real `bin/k8ts server` process on loopback:
+ *   1. cold start to /readyz ok, and idle RSS;
+ *   2. sustained durable pod creates/s with concurrent keep-alive clients;
+ *   3. create latency p50/p99 at a fixed rate (default 1,000/s);
+ *   4. list of 10,000 pods;
+ *   5. watch delivery latency with 500 concurrent watchers.
+ * Usage: node --import tsx bench/api/run.ts [--quick]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import https from 'node:https';
+
+const quick = process.argv.includes('--quick');
+const bin = resolve('bin/k8ts');
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+const median = (xs: number[]) => pct(xs, 50);
+
+async function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as any).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+interface Conn {
+  agent: https.Agent;
+  port: number;
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+function request(c: Conn, method: string, path: string, body?: unknown): Promise<{ code: number; body: string }> {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((res, rej) => {
+    const r = https.request(
+      {
+        host: '127.0.0.1',
+        port: c.port,
+        method,
+        path,
+        agent: c.agent,
+        headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length, Accept: 'application/json' } : { Accept: 'application/json' },
+      },
+      (m) => {
+        const chunks: Buffer[] = [];
+        m.on('data', (d: Buffer) => chunks.push(d));
+        m.on('end', () => res({ code: m.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    r.on('error', rej);
+    r.end(payload);
+  });
+}
+
+function pod(name: string, extra: Record<string, string> = {}) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { app: 'bench', tier: 'web' }, annotations: extra },
+    spec: {
+      containers: [
+        {
+          name: 'main',
+          image: 'registry.example/bench/app:1.2.3',
+          ports: [{ containerPort: 8080, name: 'http' }],
+          env: [
+            { name: 'MODE', value: 'bench' },
+            { name: 'LEVEL', value: 'info' },
+          ],
+          resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
+        },
+      ],
+    },
+  };
+}
+
+async function startServer(dataDir: string): Promise<{ proc: ChildProcess; port: number; conn: Conn; coldStartMs: number }> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const proc = spawn(bin, ['server', '--data-dir', dataDir, '--port', String(port), '--disable-agent'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } });
+  const probe = new https.Agent({ rejectUnauthorized: false, keepAlive: false });
+  for (;;) {
+    const ok = await new Promise<boolean>((res) => {
+      const r = https.get({ host: '127.0.0.1', port, path: '/readyz', agent: probe }, (m) => {
+        m.resume();
+        m.on('end', () => res(m.statusCode === 200));
+      });
+      r.on('error', () => res(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const coldStartMs = performance.now() - t0;
+  const tls = join(dataDir, 'tls');
+  const ca = readFileSync(join(tls, 'ca.crt'), 'utf8');
+  const cert = readFileSync(join(tls, 'admin.crt'), 'utf8');
+  const key = readFileSync(join(tls, 'admin.key'), 'utf8');
+  const conn: Conn = { agent: new https.Agent({ keepAlive: true, maxSockets: 256, ca, cert, key }), port, ca, cert, key };
+  return { proc, port, conn, coldStartMs };
+}
+
+function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+async function stopServer(proc: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => proc.on('exit', r));
+  process.kill(proc.pid!, 'SIGTERM');
+  await exited;
+}
+
+async function ensureNamespace(c: Conn, name: string): Promise<void> {
+  const r = await request(c, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  if (r.code !== 201 && r.code !== 409) throw new Error(`namespace ${name}: ${r.code} ${r.body}`);
+}
+
+async function sustainedCreates(c: Conn, concurrency: number, durationMs: number, ns: string): Promise<number> {
+  let n = 0;
+  let ok = 0;
+  const end = performance.now() + durationMs;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const r = await request(c, 'POST', `/api/v1/namespaces/${ns}/pods`, pod(`p-${concurrency}-${n++}`));
+      if (r.code !== 201) throw new Error(`create: ${r.code} ${r.body}`);
+      ok++;
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return ok / ((performance.now() - t0) / 1000);
+}
+
+async function fixedRate(c: Conn, rate: number, durationMs: number, ns: string): Promise<number[]> {
+  const lat: number[] = [];
+  const total = Math.floor((rate * durationMs) / 1000);
+  const t0 = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const s = performance.now();
+    pending.push(
+      request(c, 'POST', `/api/v1/namespaces/${ns}/pods`, pod(`r-${i}`)).then((r) => {
+        if (r.code !== 201) throw new Error(`create: ${r.code}`);
+        lat.push(performance.now() - s);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  return lat;
+}
+
+async function watchLatency(c: Conn, watchers: number, events: number, ns: string): Promise<number[]> {
+  const list = JSON.parse((await request(c, 'GET', `/api/v1/namespaces/${ns}/pods?limit=1`)).body);
+  const rv = list.metadata.resourceVersion;
+  const lat: number[] = [];
+  const sent = new Map<string, number>();
+  let ready = 0;
+  const agents: https.Agent[] = [];
+  const reqs: ReturnType<typeof https.get>[] = [];
+  await new Promise<void>((allReady) => {
+    for (let i = 0; i < watchers; i++) {
+      const agent = new https.Agent({ keepAlive: true, ca: c.ca, cert: c.cert, key: c.key });
+      agents.push(agent);
+      const r = https.get({ host: '127.0.0.1', port: c.port, path: `/api/v1/namespaces/${ns}/pods?watch=true&resourceVersion=${rv}`, agent }, (m) => {
+        let buf = '';
+        m.setEncoding('utf8');
+        m.on('data', (d: string) => {
+          buf += d;
+          let nl;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            const now = performance.now();
+            const name = /"name":"(w-\d+)"/.exec(line)?.[1];
+            const t = name ? sent.get(name) : undefined;
+            if (t !== undefined) lat.push(now - t);
+          }
+        });
+        if (++ready === watchers) allReady();
+      });
+      reqs.push(r);
+    }
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < events; i++) {
+    const name = `w-${i}`;
+    sent.set(name, performance.now());
+    const r = await request(c, 'POST', `/api/v1/namespaces/${ns}/pods`, pod(name));
+    if (r.code !== 201) throw new Error(`create: ${r.code}`);
+    await new Promise((r2) => setTimeout(r2, 20));
+  }
+  const want = watchers * events;
+  const deadline = Date.now() + 20_000;
+  while (lat.length < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  for (const r of reqs) r.destroy();
+  for (const a of agents) a.destroy();
+  if (lat.length < want) console.error(`watch: only ${lat.length}/${want} deliveries`);
+  return lat;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync('dist/cli/main.js')) throw new Error('run scripts/setup.sh first (dist/ is missing)');
+  const results: [string, string][] = [];
+  // 1. cold start (fresh data dir: includes certificate generation) and warm start.
+  const dataDir = mkdtempSync(join(tmpdir(), 'k8ts-bench-'));
+  try {
+    const first = await startServer(dataDir);
+    results.push(['cold start to /readyz, first start (new certs, new DB)', `${first.coldStartMs.toFixed(0)} ms`]);
+    await new Promise((r) => setTimeout(r, 1500));
+    results.push(['idle RSS after first start', `${rssOf(first.proc.pid!).toFixed(0)} MB`]);
+    first.conn.agent.destroy();
+    await stopServer(first.proc);
+    const starts: number[] = [];
+    for (let i = 0; i < (quick ? 2 : 5); i++) {
+      const s = await startServer(dataDir);
+      starts.push(s.coldStartMs);
+      s.conn.agent.destroy();
+      await stopServer(s.proc);
+    }
+    results.push([`start to /readyz, existing data dir (median of ${starts.length})`, `${median(starts).toFixed(0)} ms`]);
+
+    const srv = await startServer(dataDir);
+    const c = srv.conn;
+    await ensureNamespace(c, 'bench');
+    await ensureNamespace(c, 'rate');
+    await ensureNamespace(c, 'watch');
+    // 2. sustained creates.
+    for (const conc of quick ? [32] : [8, 32, 64]) {
+      const rate = await sustainedCreates(c, conc, quick ? 3000 : 8000, 'bench');
+      results.push([`durable pod creates/s, ${conc} concurrent keep-alive clients`, `${rate.toFixed(0)} /s`]);
+    }
+    // 3. fixed-rate latency.
+    const lat = await fixedRate(c, 1000, quick ? 3000 : 10000, 'rate');
+    results.push(['create latency at 1,000/s: p50', `${pct(lat, 50).toFixed(2)} ms`]);
+    results.push(['create latency at 1,000/s: p99', `${pct(lat, 99).toFixed(2)} ms`]);
+    // 4. list 10,000 pods (the rate namespace holds exactly 10,000 in a full run).
+    const countRes = JSON.parse((await request(c, 'GET', '/api/v1/namespaces/rate/pods')).body);
+    const listTimes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      const r = await request(c, 'GET', '/api/v1/namespaces/rate/pods');
+      if (r.code !== 200) throw new Error('list failed');
+      listTimes.push(performance.now() - t);
+    }
+    results.push([`list of ${countRes.items.length} pods, JSON (median of 5)`, `${median(listTimes).toFixed(0)} ms`]);
+    // 5. watch delivery with 500 watchers.
+    const wl = await watchLatency(c, quick ? 100 : 500, quick ? 20 : 50, 'watch');
+    results.push([`watch delivery, ${quick ? 100 : 500} watchers (create sent → event received): p50`, `${pct(wl, 50).toFixed(2)} ms`]);
+    results.push([`watch delivery, ${quick ? 100 : 500} watchers: p99`, `${pct(wl, 99).toFixed(2)} ms`]);
+    results.push(['RSS after the load', `${rssOf(srv.proc.pid!).toFixed(0)} MB`]);
+    c.agent.destroy();
+    await stopServer(srv.proc);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const w = Math.max(...results.map(([k]) => k.length));
+  console.log(`\nk8ts API benchmarks (${new Date().toISOString()}, ${quick ? 'quick' : 'full'})`);
+  for (const [k, v] of results) console.log(`${k.padEnd(w)}  ${v}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

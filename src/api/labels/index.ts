@@ -1,0 +1,3 @@
+/** Label and field selectors. */
+export * from './label-selector.js';
+export * from './field-selector.js';

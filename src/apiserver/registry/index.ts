@@ -1,0 +1,102 @@
+/**
+ * The built-in kinds k8ts serves, each as a Strategy for the generic store, and the generic
+ * metadata validation the store runs for every kind.
+ */
+import { field, type FieldError } from '../../api/errors.js';
+import { validateObjectMeta, validateObjectMetaUpdate, type NameValidation } from '../../api/validation/object-meta.js';
+import type { KObject, Strategy } from './generic/strategy.js';
+import { configMapStrategy } from './core/configmaps/strategy.js';
+import { endpointsStrategy } from './core/endpoints/strategy.js';
+import { eventStrategy } from './core/events/strategy.js';
+import { limitRangeStrategy } from './core/limitranges/strategy.js';
+import { namespaceStrategy } from './core/namespaces/strategy.js';
+import { nodeStrategy } from './core/nodes/strategy.js';
+import { podStrategy } from './core/pods/strategy.js';
+import { resourceQuotaStrategy } from './core/resourcequotas/strategy.js';
+import { secretStrategy } from './core/secrets/strategy.js';
+import { serviceAccountStrategy } from './core/serviceaccounts/strategy.js';
+import { serviceStrategy } from './core/services/strategy.js';
+import { controllerRevisionStrategy } from './apps/controllerrevisions/strategy.js';
+import { daemonSetStrategy } from './apps/daemonsets/strategy.js';
+import { deploymentStrategy } from './apps/deployments/strategy.js';
+import { replicaSetStrategy } from './apps/replicasets/strategy.js';
+import { statefulSetStrategy } from './apps/statefulsets/strategy.js';
+import { cronJobStrategy } from './batch/cronjobs/strategy.js';
+import { jobStrategy } from './batch/jobs/strategy.js';
+import { leaseStrategy } from './coordination/leases/strategy.js';
+import { endpointSliceStrategy } from './discovery/endpointslices/strategy.js';
+import { eventsV1Strategy } from './events/events/strategy.js';
+import { podDisruptionBudgetStrategy } from './policy/poddisruptionbudgets/strategy.js';
+import { priorityClassStrategy } from './scheduling/priorityclasses/strategy.js';
+
+/** Options for {@link builtinStrategies}. */
+export interface BuiltinStrategyOptions {
+  /** Where Service cluster IPs come from, e.g. `10.43.0.0/16`. */
+  serviceCIDR: string;
+  /** NodePort range, inclusive, e.g. `[30000, 32767]`. */
+  nodePortRange: [number, number];
+}
+
+/**
+ * Name checks finer than Strategy.nameValidation can express (Service names are RFC 1035
+ * labels upstream), and kinds whose metadata upstream does not validate (core/v1 Events).
+ */
+const nameValidationOverride = new WeakMap<Strategy, NameValidation | 'none'>();
+
+/** Every built-in kind, in discovery order. */
+export function builtinStrategies(opts: BuiltinStrategyOptions): Strategy[] {
+  const services = serviceStrategy({ serviceCIDR: opts.serviceCIDR, nodePortRange: opts.nodePortRange });
+  nameValidationOverride.set(services, 'dns-1035-label');
+  const events = eventStrategy();
+  nameValidationOverride.set(events, 'none');
+  return [
+    // core/v1
+    podStrategy(),
+    services,
+    namespaceStrategy(),
+    nodeStrategy(),
+    events,
+    configMapStrategy(),
+    secretStrategy(),
+    serviceAccountStrategy(),
+    endpointsStrategy(),
+    limitRangeStrategy(),
+    resourceQuotaStrategy(),
+    // apps/v1
+    deploymentStrategy(),
+    replicaSetStrategy(),
+    statefulSetStrategy(),
+    daemonSetStrategy(),
+    controllerRevisionStrategy(),
+    // batch/v1
+    jobStrategy(),
+    cronJobStrategy(),
+    // others
+    endpointSliceStrategy(),
+    leaseStrategy(),
+    eventsV1Strategy(),
+    priorityClassStrategy(),
+    podDisruptionBudgetStrategy(),
+  ];
+}
+
+/**
+ * Generic metadata validation for any strategy: on create (no `old`) name, namespace, labels,
+ * annotations, owner references and finalizers; on update also the immutable fields. Install
+ * as the store's metaValidator.
+ */
+export function validateStrategyMeta(obj: KObject, strategy: Strategy, old?: KObject): FieldError[] {
+  const override = nameValidationOverride.get(strategy);
+  if (override === 'none') {
+    // Upstream runs no ObjectMeta validation for core/v1 Events; a name is still needed to store one.
+    const errs: FieldError[] = [];
+    if (!obj.metadata?.name) errs.push(field.required('metadata.name', 'name or generateName is required'));
+    if (old) errs.push(...validateObjectMetaUpdate(obj.metadata, old.metadata).filter((e) => e.field !== 'metadata.labels' && e.field !== 'metadata.annotations'));
+    return errs;
+  }
+  if (old) return validateObjectMetaUpdate(obj.metadata, old.metadata);
+  return validateObjectMeta(obj.metadata, {
+    namespaced: strategy.info.namespaced,
+    nameValidation: override ?? strategy.nameValidation ?? 'dns-subdomain',
+  });
+}
