@@ -145,7 +145,10 @@ describe('fuzzing the API', () => {
           continue;
         }
         codes.set(res.code, (codes.get(res.code) ?? 0) + 1);
-        if (res.code >= 500) failures.push(`#${n} ${method} ${path} (${ct}) → ${res.code}: ${res.text.slice(0, 300)}`);
+        // The one 5xx upstream itself answers for bad input: a resourceVersion from the future is
+        // 504 "Too large resource version" (reason Timeout), which client-go reflectors rely on.
+        const tooLarge = res.code === 504 && /"reason":"Timeout"/.test(res.text) && /Too large resource version/.test(res.text);
+        if (res.code >= 500 && !tooLarge) failures.push(`#${n} ${method} ${path} (${ct}) → ${res.code}: ${res.text.slice(0, 300)}`);
         else if (res.code >= 400) {
           const st = JSON.parse(res.text);
           if (st.kind !== 'Status' || st.code !== res.code) failures.push(`#${n} ${method} ${path} → ${res.code} without a Status body`);

@@ -75,7 +75,7 @@ describe('k8ts server process', () => {
   const dirs: string[] = [];
   const procs: Proc[] = [];
   after(() => {
-    for (const p of procs) if (p.child.exitCode === null && p.child.pid) process.kill(p.child.pid, 'SIGKILL');
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null && p.child.pid) process.kill(p.child.pid, 'SIGKILL');
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 

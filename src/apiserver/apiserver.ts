@@ -4,7 +4,7 @@
  * responses in exactly one place (`fail`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errors, StatusError, successStatus, type Status } from '../api/errors.js';
+import { errors, field, StatusError, successStatus, type Status } from '../api/errors.js';
 import { logger } from '../base/log.js';
 import { Counter, Gauge, Histogram, Registry } from '../base/metrics.js';
 import type { Backend } from '../storage/interface.js';
@@ -88,8 +88,8 @@ export interface APIServerOptions {
 export interface OpenAPIProvider {
   /** Answer an `/openapi/v2` or `/openapi/v3...` request (ETags, 304, hashes, protobuf v2). */
   handle(req: { path: string; query: URLSearchParams; accept?: string; ifNoneMatch?: string }): { status: number; headers: Record<string, string>; body: Buffer } | undefined;
-  /** Unknown-field detection for fieldValidation; with `prune`, unknown fields are also removed. */
-  unknownFields?(obj: KObject, group: string, version: string, kind: string, prune?: boolean): string[];
+  /** Decode against the kind's schema: type errors, unknown fields (removed when `prune`), nulls to zero values. */
+  decodeTyped?(obj: KObject, group: string, version: string, kind: string, prune: boolean): { unknown: string[]; typeErrors: string[] };
 }
 
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
@@ -369,16 +369,21 @@ export class APIServer {
   }
 
   /**
-   * Unknown and duplicate fields, per fieldValidation: Strict → 400, Warn → Warning headers.
-   * Unknown fields are dropped from `obj` unless Strict, as decoding into upstream's Go types does.
+   * The typed decode of a written object: wrong JSON types are a 400 whatever the mode (as decoding
+   * into upstream's Go types is); unknown and duplicate fields follow fieldValidation: Strict → 400,
+   * Warn → Warning headers. Unknown fields are dropped from `obj` unless Strict.
    */
   private async checkFields(res: ServerResponse, store: Store, obj: unknown, text: string | undefined, mode: 'Strict' | 'Warn' | 'Ignore'): Promise<void> {
     const problems: string[] = [];
     if (mode !== 'Ignore' && text && text.length < 1_000_000) for (const d of findDuplicateKeys(text)) problems.push(`duplicate field "${d}"`);
+    const i = store.strategy.info;
     if (this.opts.openapi && obj && typeof obj === 'object' && !Array.isArray(obj)) {
       const oa = await (this.openapi ??= this.opts.openapi());
-      const i = store.strategy.info;
-      for (const f of oa.unknownFields?.(obj as KObject, i.group, i.version, i.kind, mode !== 'Strict') ?? []) problems.push(`unknown field "${f}"`);
+      const r = oa.decodeTyped?.(obj as KObject, i.group, i.version, i.kind, mode !== 'Strict');
+      if (r?.typeErrors.length) {
+        throw errors.badRequest(`${i.kind} in version "${i.version}" cannot be handled as a ${i.kind}: ${r.typeErrors[0]}`);
+      }
+      for (const f of r?.unknown ?? []) problems.push(`unknown field "${f}"`);
     }
     if (!problems.length || mode === 'Ignore') return;
     if (mode === 'Strict') throw errors.badRequest(`strict decoding error: ${problems.join(', ')}`);
@@ -387,7 +392,9 @@ export class APIServer {
 
   private warn(res: ServerResponse, text: string): void {
     const prev = res.getHeader('Warning');
-    const v = `299 - ${JSON.stringify(text)}`;
+    // Header values must be printable ASCII; long texts are cut as upstream's warning limits do.
+    const safe = JSON.stringify(text.length > 256 ? `${text.slice(0, 253)}...` : text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const v = `299 - ${safe}`;
     res.setHeader('Warning', prev ? ([] as string[]).concat(prev as string[] | string, v) : v);
   }
 
@@ -481,7 +488,7 @@ export class APIServer {
             ref,
             (cur) => {
               if (scale?.metadata?.resourceVersion && scale.metadata.resourceVersion !== cur.metadata.resourceVersion) throw errors.modified(store.gr, info.name);
-              store.strategy.scale!.setSpecReplicas(cur, Number(scale?.spec?.replicas ?? 0));
+              store.strategy.scale!.setSpecReplicas(cur, scaleReplicas(info.name, scale));
               return cur;
             },
             { dryRun, fieldManager, subresource: 'scale' },
@@ -601,7 +608,7 @@ export class APIServer {
         const ctx = { group: i.group, version: i.version, kind: i.kind };
         if (info.subresource === 'scale') {
           const scale = patcher.patch(type, toScale(store, cur), patchObj, { group: 'autoscaling', version: 'v1', kind: 'Scale' });
-          store.strategy.scale!.setSpecReplicas(cur, Number(scale?.spec?.replicas ?? 0));
+          store.strategy.scale!.setSpecReplicas(cur, scaleReplicas(info.name, scale));
           return cur;
         }
         const out = patcher.patch(type, cur, patchObj, ctx);
@@ -734,6 +741,16 @@ function defaultManager(ua: string | undefined): string {
   if (!ua) return 'unknown';
   const first = ua.split('/')[0].trim();
   return first.length > 128 ? first.slice(0, 128) : first || 'unknown';
+}
+
+/** spec.replicas of a Scale written by a client, validated as upstream's Scale validation does. */
+function scaleReplicas(name: string, scale: KObject | undefined): number {
+  const n = scale?.spec?.replicas ?? 0;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n > 2147483647) {
+    throw errors.badRequest(`Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal ${typeof n} into Go struct field ScaleSpec.spec.replicas of type int32`);
+  }
+  if (n < 0) throw errors.invalid('autoscaling', 'Scale', name, [field.invalid('spec.replicas', n, 'must be greater than or equal to 0')]);
+  return n;
 }
 
 /** The autoscaling/v1 Scale view of an object with a scale subresource. */

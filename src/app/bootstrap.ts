@@ -5,7 +5,14 @@
 import { StatusError } from '../api/errors.js';
 import type { APIServer } from '../apiserver/apiserver.js';
 
-async function ensure(create: () => Promise<unknown>): Promise<void> {
+/** Create unless present (a restart, or another server, made it already). */
+async function ensure(exists: () => Promise<unknown>, create: () => Promise<unknown>): Promise<void> {
+  try {
+    await exists();
+    return;
+  } catch (e) {
+    if (!(e instanceof StatusError && e.code === 404)) throw e;
+  }
   try {
     await create();
   } catch (e) {
@@ -18,9 +25,9 @@ export async function bootstrapObjects(api: APIServer, kubernetesServiceIP?: str
   const svc = api.store('', 'services');
   if (!ns || !svc) throw new Error('bootstrap: namespaces and services must be served');
   for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
-    await ensure(() => ns.create('', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } }));
+    await ensure(() => ns.get({ namespace: '', name }), () => ns.create('', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } }));
   }
-  await ensure(() =>
+  await ensure(() => svc.get({ namespace: 'default', name: 'kubernetes' }), () =>
     svc.create('default', {
       apiVersion: 'v1',
       kind: 'Service',

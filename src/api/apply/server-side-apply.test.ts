@@ -261,14 +261,14 @@ describe('serverSideApply', () => {
     {
       name: 'two containers with one name cannot be typed',
       applied: config((d) => d.spec.template.spec.containers.push({ name: 'nginx', image: 'x' })),
-      code: 500,
+      code: 400,
       message:
         'failed to create typed patch object (default/web; apps/v1, Kind=Deployment): .spec.template.spec.containers: duplicate entries for key [name="nginx"]',
     },
     {
       name: 'a container without a name cannot be typed',
       applied: config((d) => delete d.spec.template.spec.containers[0].name),
-      code: 500,
+      code: 400,
       message: /element 0: associative list with keys has an element that omits key field "name" \(and doesn't have default value\)$/,
     },
   ];

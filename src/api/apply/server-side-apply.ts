@@ -142,13 +142,13 @@ function splitApiVersion(apiVersion: unknown): { group: string; version: string 
   return i < 0 ? { group: '', version: s } : { group: s.slice(0, i), version: s.slice(i + 1) };
 }
 
-/** The typed-conversion failure upstream answers with a plain 500. */
+/** The typed-conversion failure: upstream answers a plain 500, but it is the client's bad input, so k8ts answers 400. */
 function typedFailure(what: 'patch' | 'live', obj: JsonObject, err: TypedError): StatusError {
   const meta = isObject(obj.metadata) ? obj.metadata : {};
   const { group, version } = splitApiVersion(obj.apiVersion);
   const ns = typeof meta.namespace === 'string' ? meta.namespace : '';
   const name = typeof meta.name === 'string' ? meta.name : '';
-  return plainServerError(`failed to create typed ${what} object (${ns}/${name}; ${group}/${version}, Kind=${String(obj.kind ?? '')}): ${err.message}`);
+  return badPatch(`failed to create typed ${what} object (${ns}/${name}; ${group}/${version}, Kind=${String(obj.kind ?? '')}): ${err.message}`);
 }
 
 /** Records an Update by `id` of the fields changed from `before` to `after` (upstream's Updater.Update). */

@@ -48,6 +48,8 @@ export interface OpenAPIServiceOptions {
   version?: string;
 }
 
+import { typedDecode, type TypedDecodeResult } from './typed-decode.js';
+
 const REF = '#/components/schemas/';
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1.';
 const V2_PROTOBUF = 'com.github.proto-openapi.spec.v2@v1.0+protobuf';
@@ -211,6 +213,30 @@ export class OpenAPIService {
    * errors use (`spec.template.spec.containers[0].foo`). Free-form parts (no properties, or
    * `x-kubernetes-preserve-unknown-fields`) are not checked. Kinds without a schema yield none.
    */
+  /**
+   * Decode `obj` against the kind's schema (see typed-decode.ts): type errors, nulls to zero
+   * values, unknown fields (removed when `prune`). Kinds without a schema pass unchecked.
+   */
+  decodeTyped(obj: unknown, gvk: GroupVersionKind, prune: boolean): TypedDecodeResult {
+    const def = this.lookup(gvk);
+    const root = def ? this.schema(def) : undefined;
+    if (!def || !root) return { unknown: [], typeErrors: [] };
+    const resolve = (s: JsonObject | undefined) => {
+      let name: string | undefined;
+      for (let i = 0; s && i < 32; i++) {
+        const allOf = s.allOf as JsonObject[] | undefined;
+        const ref = typeof s.$ref === 'string' ? s.$ref
+          : Array.isArray(allOf) && allOf.length === 1 && typeof allOf[0]!.$ref === 'string' ? allOf[0]!.$ref as string
+            : undefined;
+        if (!ref) return { schema: s, name };
+        name = ref.startsWith(REF) ? ref.slice(REF.length) : undefined;
+        s = name ? this.schema(name) : undefined;
+      }
+      return { schema: s, name };
+    };
+    return typedDecode(obj, root, def, resolve, prune);
+  }
+
   unknownFields(obj: unknown, gvk: GroupVersionKind, prune = false): string[] {
     const def = this.lookup(gvk);
     const out: string[] = [];

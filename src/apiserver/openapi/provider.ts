@@ -56,8 +56,8 @@ export class ServiceProvider implements OpenAPIProvider {
     return this.service.handle(req);
   }
 
-  unknownFields(obj: KObject, group: string, version: string, kind: string, prune?: boolean): string[] {
-    return this.service.unknownFields(obj, { group, version, kind }, prune);
+  decodeTyped(obj: KObject, group: string, version: string, kind: string, prune: boolean) {
+    return this.service.decodeTyped(obj, { group, version, kind }, prune);
   }
 }
 

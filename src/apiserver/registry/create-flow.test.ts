@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fieldErrorString } from '../../api/errors.js';
-import { builtinStrategies, validateStrategyMeta } from './index.js';
+import { builtinStrategies } from './index.js';
+import { validateMetaFor } from './generic/store.js';
 import type { HookContext, KObject } from './generic/strategy.js';
 
 const all = builtinStrategies({ serviceCIDR: '10.43.0.0/16', nodePortRange: [30000, 32767] });
@@ -84,7 +85,7 @@ describe('creating a realistic object of every built-in kind', () => {
       if (s.bumpsGeneration) obj.metadata.generation = 1;
       s.prepareForCreate?.(obj);
       s.defaults?.(obj);
-      const errs = [...validateStrategyMeta(obj, s), ...(s.validate?.(obj) ?? [])].map(fieldErrorString);
+      const errs = [...validateMetaFor(s, obj), ...(s.validate?.(obj) ?? [])].map(fieldErrorString);
       assert.deepEqual(errs, []);
       await s.hooks?.beforeCreate?.(obj, ctx);
       if (s.table) assert.equal(s.table.cells(obj, new Date(now)).length, s.table.columns.length);
@@ -94,7 +95,7 @@ describe('creating a realistic object of every built-in kind', () => {
       next.metadata.resourceVersion = '2';
       s.prepareForUpdate?.(next, obj);
       s.defaults?.(next);
-      const uerrs = [...validateStrategyMeta(next, s, obj), ...(s.validateUpdate?.(next, obj) ?? s.validate?.(next) ?? [])].map(fieldErrorString);
+      const uerrs = [...validateMetaFor(s, next, obj), ...(s.validateUpdate?.(next, obj) ?? s.validate?.(next) ?? [])].map(fieldErrorString);
       assert.deepEqual(uerrs, []);
     });
   }

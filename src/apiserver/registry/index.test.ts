@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fieldErrorString } from '../../api/errors.js';
-import { builtinStrategies, validateStrategyMeta } from './index.js';
+import { builtinStrategies } from './index.js';
+import { validateMetaFor } from './generic/store.js';
 import type { KObject, Strategy } from './generic/strategy.js';
 import { namespacePendingFinalization } from './core/namespaces/strategy.js';
 import { generateJobSelector, jobStatus } from './batch/jobs/strategy.js';
@@ -99,22 +100,22 @@ describe('builtinStrategies', () => {
 describe('generic metadata validation', () => {
   it('Service names are RFC 1035 labels', () => {
     const svc = byResource('', 'services');
-    assert.deepEqual(validateStrategyMeta({ metadata: { name: '1web', namespace: 'default' } }, svc).map(fieldErrorString), [
+    assert.deepEqual(validateMetaFor(svc, { metadata: { name: '1web', namespace: 'default' } }).map(fieldErrorString), [
       `metadata.name: Invalid value: "1web": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')`,
     ]);
   });
   it('Pod names are subdomains', () => {
-    assert.deepEqual(validateStrategyMeta({ metadata: { name: 'web.v1', namespace: 'default' } }, byResource('', 'pods')), []);
+    assert.deepEqual(validateMetaFor(byResource('', 'pods'), { metadata: { name: 'web.v1', namespace: 'default' } }), []);
   });
   it('Namespaces are cluster-scoped RFC 1123 labels', () => {
-    assert.deepEqual(validateStrategyMeta({ metadata: { name: 'a.b' } }, byResource('', 'namespaces')).map(fieldErrorString), ['metadata.name: Invalid value: "a.b": must not contain dots']);
+    assert.deepEqual(validateMetaFor(byResource('', 'namespaces'), { metadata: { name: 'a.b' } }).map(fieldErrorString), ['metadata.name: Invalid value: "a.b": must not contain dots']);
   });
   it('core/v1 Events skip metadata validation as upstream does', () => {
-    assert.deepEqual(validateStrategyMeta({ metadata: { name: 'Pod.Name_x', namespace: 'default' } }, byResource('', 'events')), []);
+    assert.deepEqual(validateMetaFor(byResource('', 'events'), { metadata: { name: 'Pod.Name_x', namespace: 'default' } }), []);
   });
   it('an update may not rename the object', () => {
     const old = { metadata: { name: 'a', namespace: 'default', uid: '1' } };
-    assert.deepEqual(validateStrategyMeta({ metadata: { name: 'b', namespace: 'default', uid: '1' } }, byResource('', 'pods'), old).map(fieldErrorString), [
+    assert.deepEqual(validateMetaFor(byResource('', 'pods'), { metadata: { name: 'b', namespace: 'default', uid: '1' } }, old).map(fieldErrorString), [
       'metadata.name: Invalid value: "b": field is immutable',
     ]);
   });

@@ -2,8 +2,6 @@
  * The built-in kinds k8ts serves, each as a Strategy for the generic store, and the generic
  * metadata validation the store runs for every kind.
  */
-import { field, type FieldError } from '../../api/errors.js';
-import { validateObjectMeta, validateObjectMetaUpdate, type NameValidation } from '../../api/validation/object-meta.js';
 import type { KObject, Strategy } from './generic/strategy.js';
 import { configMapStrategy } from './core/configmaps/strategy.js';
 import { endpointsStrategy } from './core/endpoints/strategy.js';
@@ -41,14 +39,10 @@ export interface BuiltinStrategyOptions {
  * Name checks finer than Strategy.nameValidation can express (Service names are RFC 1035
  * labels upstream), and kinds whose metadata upstream does not validate (core/v1 Events).
  */
-const nameValidationOverride = new WeakMap<Strategy, NameValidation | 'none'>();
-
 /** Every built-in kind, in discovery order. */
 export function builtinStrategies(opts: BuiltinStrategyOptions): Strategy[] {
   const services = serviceStrategy({ serviceCIDR: opts.serviceCIDR, nodePortRange: opts.nodePortRange });
-  nameValidationOverride.set(services, 'dns-1035-label');
   const events = eventStrategy();
-  nameValidationOverride.set(events, 'none');
   return [
     // core/v1
     podStrategy(),
@@ -80,23 +74,3 @@ export function builtinStrategies(opts: BuiltinStrategyOptions): Strategy[] {
   ];
 }
 
-/**
- * Generic metadata validation for any strategy: on create (no `old`) name, namespace, labels,
- * annotations, owner references and finalizers; on update also the immutable fields. Install
- * as the store's metaValidator.
- */
-export function validateStrategyMeta(obj: KObject, strategy: Strategy, old?: KObject): FieldError[] {
-  const override = nameValidationOverride.get(strategy);
-  if (override === 'none') {
-    // Upstream runs no ObjectMeta validation for core/v1 Events; a name is still needed to store one.
-    const errs: FieldError[] = [];
-    if (!obj.metadata?.name) errs.push(field.required('metadata.name', 'name or generateName is required'));
-    if (old) errs.push(...validateObjectMetaUpdate(obj.metadata, old.metadata).filter((e) => e.field !== 'metadata.labels' && e.field !== 'metadata.annotations'));
-    return errs;
-  }
-  if (old) return validateObjectMetaUpdate(obj.metadata, old.metadata);
-  return validateObjectMeta(obj.metadata, {
-    namespaced: strategy.info.namespaced,
-    nameValidation: override ?? strategy.nameValidation ?? 'dns-subdomain',
-  });
-}

@@ -166,3 +166,15 @@ function swapRemove<T>(list: T[], i: number): void {
   if (i !== last) list[i] = list[last];
   list.pop();
 }
+
+const standalone = new WeakMap<Node, NodeInfo>();
+
+/** A pod-less NodeInfo for a node object, memoised; for queueing hints that ask "would the pod fit this node?". */
+export function nodeInfoForNode(node: Node): NodeInfo {
+  let ni = standalone.get(node);
+  if (!ni) {
+    ni = new NodeInfo(node.metadata?.name ?? '', node);
+    standalone.set(node, ni);
+  }
+  return ni;
+}

@@ -7,11 +7,63 @@ import { everything, labelSelectorFromObject, nothing, selectorMatches, type Lab
 import { computePodRequests, type Resource } from './resources.js';
 import type { Pod, PodAffinityTerm, WeightedPodAffinityTerm } from './types.js';
 
+/**
+ * A selector compiled for fast matching: selectors made only of equality and exists
+ * requirements (matchLabels, the common case) compare straight against the labels; anything
+ * else defers to selectorMatches. Plain data plus one shared function, not a closure per
+ * selector, so the matching call site stays monomorphic across thousands of pods.
+ */
+export interface LabelMatcher {
+  /** 0 nothing, 1 everything, 2 equality/exists only, 3 general. */
+  readonly kind: 0 | 1 | 2 | 3;
+  readonly keys: readonly string[];
+  /** The required value per key; undefined for `exists`. */
+  readonly values: ReadonlyArray<string | undefined>;
+  readonly selector: LabelSelector;
+}
+
+/** Compile a selector into a {@link LabelMatcher}. */
+export function compileLabelMatcher(sel: LabelSelector): LabelMatcher {
+  if (sel.nothing) return { kind: 0, keys: [], values: [], selector: sel };
+  const reqs = sel.requirements;
+  if (reqs.length === 0) return { kind: 1, keys: [], values: [], selector: sel };
+  const simple = reqs.every((r) => ((r.operator === '=' || r.operator === '==' || r.operator === 'in') && r.values.length === 1) || r.operator === 'exists');
+  if (!simple) return { kind: 3, keys: [], values: [], selector: sel };
+  return { kind: 2, keys: reqs.map((r) => r.key), values: reqs.map((r) => (r.operator === 'exists' ? undefined : r.values[0])), selector: sel };
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Does the compiled selector match these labels? */
+export function labelsMatch(m: LabelMatcher, labels: Record<string, string>): boolean {
+  switch (m.kind) {
+    case 0:
+      return false;
+    case 1:
+      return true;
+    case 2: {
+      const keys = m.keys;
+      const values = m.values;
+      for (let i = 0; i < keys.length; i++) {
+        const want = values[i];
+        if (want === undefined) {
+          if (!hasOwn.call(labels, keys[i])) return false;
+        } else if (labels[keys[i]] !== want) return false;
+      }
+      return true;
+    }
+    default:
+      return selectorMatches(m.selector, labels);
+  }
+}
+
 /** A compiled pod (anti-)affinity term. */
 export interface AffinityTerm {
   /** Namespaces listed by the term, or the pod's own when neither namespaces nor namespaceSelector is set. */
   namespaces: ReadonlySet<string>;
   selector: LabelSelector;
+  /** `selector` compiled. */
+  matches: LabelMatcher;
   topologyKey: string;
   /** `nothing` when the term has no namespaceSelector; `everything` for `{}`. */
   namespaceSelector: LabelSelector;
@@ -66,12 +118,44 @@ export class PodInfo {
   /** status.startTime in milliseconds since the epoch; +Infinity ("now") while unset, as upstream's GetPodStartTime. */
   readonly startTime: number;
 
-  constructor(pod: Pod) {
+  /** Has any pod (anti-)affinity term (upstream's PodsWithAffinity membership). */
+  readonly hasAffinity: boolean;
+  readonly hasRequiredAntiAffinity: boolean;
+  /** Is the pod being deleted? */
+  readonly terminating: boolean;
+
+  /**
+   * Parse `pod`. With `base`, reuse its parsed data instead: `pod` is a copy of `base.pod` whose
+   * scheduling inputs are unchanged (e.g. spec.nodeName set when the scheduler assumes it).
+   * Both paths assign fields in the same order, so every PodInfo shares one object shape.
+   */
+  constructor(pod: Pod, base?: PodInfo) {
     this.pod = pod;
+    if (base) {
+      this.key = base.key;
+      this.namespace = base.namespace;
+      this.name = base.name;
+      this.labels = base.labels;
+      this.priority = base.priority;
+      this.requests = base.requests;
+      this.nonZeroRequests = base.nonZeroRequests;
+      this.hostPorts = base.hostPorts;
+      this.images = base.images;
+      this.requiredAffinityTerms = base.requiredAffinityTerms;
+      this.requiredAntiAffinityTerms = base.requiredAntiAffinityTerms;
+      this.preferredAffinityTerms = base.preferredAffinityTerms;
+      this.preferredAntiAffinityTerms = base.preferredAntiAffinityTerms;
+      this.parseError = base.parseError;
+      this.startTime = base.startTime;
+      this.hasAffinity = base.hasAffinity;
+      this.hasRequiredAntiAffinity = base.hasRequiredAntiAffinity;
+      this.terminating = !!pod.metadata?.deletionTimestamp;
+      return;
+    }
     const meta = pod.metadata ?? {};
+    this.key = meta.uid || `${meta.namespace ?? 'default'}/${meta.name ?? ''}`;
     this.namespace = meta.namespace ?? 'default';
     this.name = meta.name ?? '';
-    this.key = meta.uid || `${this.namespace}/${this.name}`;
     this.labels = meta.labels ?? EMPTY_LABELS;
     const spec = pod.spec ?? {};
     this.priority = spec.priority ?? 0;
@@ -99,23 +183,10 @@ export class PodInfo {
     const st = pod.status?.startTime;
     const t = st ? Date.parse(st) : NaN;
     this.startTime = Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
-  }
-
-  /** Has any pod affinity or anti-affinity term (upstream's PodsWithAffinity membership). */
-  get hasAffinity(): boolean {
-    return (
-      this.requiredAffinityTerms.length + this.requiredAntiAffinityTerms.length + this.preferredAffinityTerms.length + this.preferredAntiAffinityTerms.length >
-      0
-    );
-  }
-
-  get hasRequiredAntiAffinity(): boolean {
-    return this.requiredAntiAffinityTerms.length > 0;
-  }
-
-  /** Is the pod being deleted? */
-  get terminating(): boolean {
-    return !!this.pod.metadata?.deletionTimestamp;
+    this.hasAffinity =
+      this.requiredAffinityTerms.length + this.requiredAntiAffinityTerms.length + this.preferredAffinityTerms.length + this.preferredAntiAffinityTerms.length > 0;
+    this.hasRequiredAntiAffinity = this.requiredAntiAffinityTerms.length > 0;
+    this.terminating = !!meta.deletionTimestamp;
   }
 
   /** The node the pod is bound (or assumed) to. */
@@ -146,17 +217,37 @@ export function compileAffinityTerm(owner: { namespace: string }, t: PodAffinity
   const nsSel = t.namespaceSelector === undefined || t.namespaceSelector === null ? nothing : compileSelector(t.namespaceSelector, errors);
   const namespaces = new Set<string>(t.namespaces ?? []);
   if (namespaces.size === 0 && (t.namespaceSelector === undefined || t.namespaceSelector === null)) namespaces.add(owner.namespace);
-  return { namespaces, selector: compileSelector(t.labelSelector, errors), topologyKey: t.topologyKey, namespaceSelector: nsSel };
+  const selector = compileSelector(t.labelSelector, errors);
+  return { namespaces, selector, matches: compileLabelMatcher(selector), topologyKey: t.topologyKey, namespaceSelector: nsSel };
+}
+
+// Replicas of one workload carry identical terms; sharing one compiled term keeps matching cache-friendly.
+const termCache = new Map<string, AffinityTerm | WeightedAffinityTerm>();
+const TERM_CACHE_LIMIT = 10_000;
+
+function cachedTerm<T extends AffinityTerm>(key: string, build: () => T, errors: string[]): T {
+  const hit = termCache.get(key) as T | undefined;
+  if (hit) return hit;
+  const before = errors.length;
+  const t = build();
+  // Terms that failed to parse are not shared, so every pod reports its own error.
+  if (errors.length === before) {
+    if (termCache.size >= TERM_CACHE_LIMIT) termCache.clear();
+    termCache.set(key, t);
+  }
+  return t;
 }
 
 function compileTerms(owner: { namespace: string }, terms: PodAffinityTerm[] | undefined, errors: string[]): readonly AffinityTerm[] {
   if (!terms || terms.length === 0) return NO_TERMS;
-  return terms.map((t) => compileAffinityTerm(owner, t, errors));
+  return terms.map((t) => cachedTerm(`${owner.namespace}\u0000${JSON.stringify(t)}`, () => compileAffinityTerm(owner, t, errors), errors));
 }
 
 function compileWeighted(owner: { namespace: string }, terms: WeightedPodAffinityTerm[] | undefined, errors: string[]): readonly WeightedAffinityTerm[] {
   if (!terms || terms.length === 0) return NO_TERMS;
-  return terms.map((t) => ({ ...compileAffinityTerm(owner, t.podAffinityTerm, errors), weight: t.weight }));
+  return terms.map((t) =>
+    cachedTerm(`${owner.namespace}\u0000w\u0000${JSON.stringify(t)}`, () => ({ ...compileAffinityTerm(owner, t.podAffinityTerm, errors), weight: t.weight }), errors),
+  );
 }
 
 /**
@@ -172,7 +263,7 @@ export function affinityTermMatches(term: AffinityTerm, pod: PodInfo, nsLabels?:
       nsOk = labels !== undefined && selectorMatches(term.namespaceSelector, labels);
     }
   }
-  return nsOk && selectorMatches(term.selector, pod.labels);
+  return nsOk && labelsMatch(term.matches, pod.labels);
 }
 
 /** Does `pod` match every term? False for no terms (upstream's podMatchesAllAffinityTerms). */
@@ -191,6 +282,16 @@ export function podInfoFor(pod: Pod): PodInfo {
     pi = new PodInfo(pod);
     infos.set(pod, pi);
   }
+  return pi;
+}
+
+/**
+ * The PodInfo for `pod`, a changed copy of `base.pod` (e.g. with spec.nodeName set when the
+ * scheduler assumes it) whose scheduling inputs are unchanged: the parsed data is reused.
+ */
+export function derivePodInfo(base: PodInfo, pod: Pod): PodInfo {
+  const pi = new PodInfo(pod, base);
+  infos.set(pod, pi);
   return pi;
 }
 

@@ -4,7 +4,7 @@
  * the resource's Strategy; this file never branches on kind (upstream's registry/generic/registry/store.go).
  */
 import { randomUUID, randomInt } from 'node:crypto';
-import { errors, StatusError, type FieldError, type GroupResource } from '../../../api/errors.js';
+import { errors, field, StatusError, type FieldError, type GroupResource } from '../../../api/errors.js';
 import {
   CompactedError,
   ConflictError,
@@ -132,6 +132,18 @@ function parseRV(rv: string | undefined, what = 'resourceVersion'): number | und
   if (rv === undefined || rv === '') return undefined;
   if (!/^\d+$/.test(rv)) throw errors.badRequest(`invalid ${what}: "${rv}"`);
   return Number(rv);
+}
+
+/** Generic ObjectMeta validation (names, labels, annotations, owner references, finalizers), per the strategy's name rule. */
+export function validateMetaFor(strategy: Strategy, obj: KObject, old?: KObject): FieldError[] {
+  const nv = strategy.nameValidation ?? 'dns-subdomain';
+  if (nv === 'none') {
+    // Upstream validates no ObjectMeta for such kinds; a name is still needed to store one.
+    if (!obj.metadata?.name) return [field.required('metadata.name', 'name or generateName is required')];
+    return old ? validateObjectMetaUpdate(obj.metadata, old.metadata).filter((e) => e.field !== 'metadata.labels' && e.field !== 'metadata.annotations') : [];
+  }
+  if (old) return validateObjectMetaUpdate(obj.metadata, old.metadata);
+  return validateObjectMeta(obj.metadata, { namespaced: strategy.info.namespaced, nameValidation: nv });
 }
 
 /** Decoded-object cache shared by all watchers of all stores: one parse per (key, revision). */
@@ -287,12 +299,8 @@ export class Store {
     }
   }
 
-  /** Generic ObjectMeta validation (names, labels, annotations, owner references, finalizers). */
   private validateMeta(obj: KObject, old?: KObject): FieldError[] {
-    const opts = { namespaced: this.strategy.info.namespaced, nameValidation: this.strategy.nameValidation ?? 'dns-subdomain' };
-    const errs = validateObjectMeta(obj.metadata, opts);
-    if (old) errs.push(...validateObjectMetaUpdate(obj.metadata, old.metadata));
-    return errs;
+    return validateMetaFor(this.strategy, obj, old);
   }
 
   private invalid(obj: KObject, errs: FieldError[]): StatusError {

@@ -45,8 +45,11 @@ export interface TableConvertor {
 /** Per-kind behaviour for writes through the main resource. */
 export interface Strategy {
   info: ResourceInfo;
-  /** How metadata.name is validated (upstream's ValidateNameFunc); default 'dns-subdomain'. */
-  nameValidation?: 'dns-subdomain' | 'dns-label' | 'path-segment';
+  /**
+   * How metadata is validated (upstream's ValidateNameFunc); default 'dns-subdomain'.
+   * 'none': upstream runs no ObjectMeta validation for the kind (core/v1 Events); only a name is required.
+   */
+  nameValidation?: 'dns-subdomain' | 'dns-label' | 'dns-1035-label' | 'path-segment' | 'none';
   /** Fill defaults (upstream's SetDefaults_*). Called on create, update and patch results before validation. */
   defaults?(obj: KObject): void;
   /** Reset what a create may not set (e.g. status). */

@@ -67,11 +67,11 @@ export class NodeAffinity implements PreFilterPlugin, FilterPlugin, PreScorePlug
     // When every term pins metadata.name, only those nodes can match.
     let names: Set<string> | null = null;
     for (const t of terms) {
-      let termNames: Set<string> | null = null;
+      let termNames = null as Set<string> | null;
       for (const r of t.matchFields ?? []) {
         if (r.key !== 'metadata.name' || r.operator !== 'In') continue;
         const s = new Set(r.values ?? []);
-        termNames = termNames === null ? s : new Set([...termNames].filter((n) => s.has(n)));
+        termNames = termNames === null ? s : new Set([...termNames].filter((n: string) => s.has(n)));
       }
       if (termNames === null) return null;
       names = names === null ? termNames : new Set([...names, ...termNames]);

@@ -6,7 +6,7 @@
 import type { CycleState, StateData } from '../../framework/cycle-state.js';
 import { ActionType, type ClusterEventWithHint } from '../../framework/events.js';
 import type { EnqueueExtensions, FilterPlugin, Handle, PreFilterPlugin, PreScorePlugin, ScorePlugin } from '../../framework/interface.js';
-import { NodeInfo } from '../../framework/node-info.js';
+import { nodeInfoForNode, type NodeInfo } from '../../framework/node-info.js';
 import { MaxNodeScore } from '../../framework/normalize.js';
 import { podInfoFor, type PodInfo } from '../../framework/pod-info.js';
 import {
@@ -109,6 +109,17 @@ export function fitsRequest(
   return out;
 }
 
+/** Allocation-free check that `requests` fit; the hot path of Filter (the slow path builds the reasons). */
+function fitsQuick(requests: Resource, nodeInfo: NodeInfo): boolean {
+  const alloc = nodeInfo.allocatable;
+  const used = nodeInfo.requested;
+  if (nodeInfo.pods.length + 1 > alloc.allowedPodNumber) return false;
+  if (requests.milliCPU > 0 && requests.milliCPU > alloc.milliCPU - used.milliCPU) return false;
+  if (requests.memory > 0 && requests.memory > alloc.memory - used.memory) return false;
+  if (requests.ephemeralStorage > 0 && requests.ephemeralStorage > alloc.ephemeralStorage - used.ephemeralStorage) return false;
+  return requests.scalar === null;
+}
+
 /** Does the pod fit the node's free resources? */
 export function fits(pod: PodInfo, nodeInfo: NodeInfo): boolean {
   return fitsRequest(pod.requests, nodeInfo).length === 0;
@@ -147,6 +158,72 @@ export function allocatableAndRequested(nodeInfo: NodeInfo, resource: string, po
   }
 }
 
+/** Resource kinds, so scoring switches on a small integer instead of comparing names. */
+export const ResourceKind = { CPU: 0, Memory: 1, Ephemeral: 2, Scalar: 3, Other: 4 } as const;
+
+/** The kind of each resource name. */
+export function resourceKinds(resources: readonly ResourceSpec[]): Int8Array {
+  return Int8Array.from(
+    resources.map((r) =>
+      r.name === ResourceCPU
+        ? ResourceKind.CPU
+        : r.name === ResourceMemory
+          ? ResourceKind.Memory
+          : r.name === ResourceEphemeralStorage
+            ? ResourceKind.Ephemeral
+            : isScalarResourceName(r.name)
+              ? ResourceKind.Scalar
+              : ResourceKind.Other,
+    ),
+  );
+}
+
+/**
+ * Fill `alloc` and `req` (one slot per resource) with the node's allocatable and requested
+ * amounts after adding the pod, like {@link allocatableAndRequested} but without allocating.
+ */
+export function fillAllocatableAndRequested(
+  nodeInfo: NodeInfo,
+  resources: readonly ResourceSpec[],
+  kinds: Int8Array,
+  podRequests: readonly number[],
+  useRequested: boolean,
+  alloc: number[],
+  req: number[],
+): void {
+  const requested = useRequested ? nodeInfo.requested : nodeInfo.nonZeroRequested;
+  const a = nodeInfo.allocatable;
+  for (let i = 0; i < kinds.length; i++) {
+    const pr = podRequests[i];
+    switch (kinds[i]) {
+      case ResourceKind.CPU:
+        alloc[i] = a.milliCPU;
+        req[i] = requested.milliCPU + pr;
+        break;
+      case ResourceKind.Memory:
+        alloc[i] = a.memory;
+        req[i] = requested.memory + pr;
+        break;
+      case ResourceKind.Ephemeral:
+        alloc[i] = a.ephemeralStorage;
+        req[i] = nodeInfo.requested.ephemeralStorage + pr;
+        break;
+      case ResourceKind.Scalar:
+        if (pr === 0) {
+          alloc[i] = 0;
+          req[i] = 0;
+        } else {
+          alloc[i] = a.scalar?.get(resources[i].name) ?? 0;
+          req[i] = (nodeInfo.requested.scalar?.get(resources[i].name) ?? 0) + pr;
+        }
+        break;
+      default:
+        alloc[i] = a.scalar?.get(resources[i].name) ?? 0;
+        req[i] = (nodeInfo.requested.scalar?.get(resources[i].name) ?? 0) + pr;
+    }
+  }
+}
+
 /** A pod's request of each scored resource: non-zero defaults for cpu/memory unless `useRequested`. */
 export function podRequestList(pod: PodInfo, resources: readonly ResourceSpec[], useRequested: boolean): number[] {
   const src = useRequested ? pod.requests : pod.nonZeroRequests;
@@ -168,13 +245,19 @@ export class Fit implements PreFilterPlugin, FilterPlugin, PreScorePlugin, Score
   private readonly ignored: ReadonlySet<string>;
   private readonly ignoredGroups: ReadonlySet<string>;
   private readonly resources: readonly ResourceSpec[];
+  private readonly kinds: Int8Array;
   private readonly most: boolean;
+  private readonly alloc: number[];
+  private readonly req: number[];
 
   constructor(args: NodeResourcesFitArgs = {}) {
     this.ignored = new Set(args.ignoredResources ?? []);
     this.ignoredGroups = new Set(args.ignoredResourceGroups ?? []);
     this.resources = args.scoringStrategy?.resources?.length ? args.scoringStrategy.resources : DefaultResources;
     this.most = args.scoringStrategy?.type === 'MostAllocated';
+    this.kinds = resourceKinds(this.resources);
+    this.alloc = new Array(this.resources.length).fill(0);
+    this.req = new Array(this.resources.length).fill(0);
   }
 
   /** Requests are pre-parsed on the PodInfo, so there is nothing to precompute. */
@@ -183,6 +266,7 @@ export class Fit implements PreFilterPlugin, FilterPlugin, PreScorePlugin, Score
   }
 
   filter(_state: CycleState, pod: PodInfo, nodeInfo: NodeInfo): Status | null {
+    if (fitsQuick(pod.requests, nodeInfo)) return null;
     const insufficient = fitsRequest(pod.requests, nodeInfo, this.ignored, this.ignoredGroups);
     if (insufficient.length === 0) return null;
     return new Status(
@@ -199,11 +283,14 @@ export class Fit implements PreFilterPlugin, FilterPlugin, PreScorePlugin, Score
 
   score(state: CycleState, pod: PodInfo, nodeInfo: NodeInfo): number | Status {
     const reqs = state.read<PreScoreState>(preScoreStateKey)?.podRequests ?? podRequestList(pod, this.resources, false);
+    // Scratch arrays are reused: scoring is synchronous, so calls never interleave.
+    fillAllocatableAndRequested(nodeInfo, this.resources, this.kinds, reqs, false, this.alloc, this.req);
     let nodeScore = 0;
     let weightSum = 0;
     for (let i = 0; i < this.resources.length; i++) {
-      const [alloc, req] = allocatableAndRequested(nodeInfo, this.resources[i].name, reqs[i], false);
+      const alloc = this.alloc[i];
       if (alloc === 0) continue;
+      const req = this.req[i];
       const w = this.resources[i].weight;
       nodeScore += (this.most ? mostRequestedScore(req, alloc) : leastRequestedScore(req, alloc)) * w;
       weightSum += w;
@@ -215,28 +302,18 @@ export class Fit implements PreFilterPlugin, FilterPlugin, PreScorePlugin, Score
     return [
       {
         event: { resource: 'Pod', actionType: ActionType.Delete | ActionType.UpdatePodScaleDown },
-        hint: (pod, oldObj) => {
-          // A freed pod helps only if it held something this pod asks for.
-          const freed = podInfoFor(oldObj as Pod).requests;
-          const want = podInfoFor(pod).requests;
-          const helps =
-            (want.milliCPU > 0 && freed.milliCPU > 0) ||
-            (want.memory > 0 && freed.memory > 0) ||
-            (want.ephemeralStorage > 0 && freed.ephemeralStorage > 0) ||
-            [...(want.scalar ?? new Map<string, number>()).keys()].some((k) => (freed.scalar?.get(k) ?? 0) > 0) ||
-            true; // the pod count is freed by any deletion
-          return helps ? 'Queue' : 'QueueSkip';
-        },
+        // Any scheduled pod going away (or shrinking) frees room; an unscheduled one frees nothing.
+        hint: (_pod, oldObj, newObj) => (newObj !== undefined || (oldObj as Pod).spec?.nodeName ? 'Queue' : 'QueueSkip'),
       },
       {
-        event: { resource: 'Node', actionType: ActionType.Add | ActionType.UpdateNodeAllocatable | ActionType.UpdateNodeTaint | ActionType.UpdateNodeLabel },
+        event: { resource: 'Node', actionType: ActionType.Add | ActionType.UpdateNodeAllocatable },
         hint: (pod, oldObj, newObj) => {
           const pi = podInfoFor(pod);
-          const fitsNew = fitsRequest(pi.requests, new NodeInfo('', newObj as Node), this.ignored, this.ignoredGroups).length === 0;
+          const fitsNew = fitsRequest(pi.requests, nodeInfoForNode(newObj as Node), this.ignored, this.ignoredGroups).length === 0;
           if (!fitsNew) return 'QueueSkip';
           if (oldObj === undefined) return 'Queue';
-          const o = new NodeInfo('', oldObj as Node).allocatable;
-          const n = new NodeInfo('', newObj as Node).allocatable;
+          const o = nodeInfoForNode(oldObj as Node).allocatable;
+          const n = nodeInfoForNode(newObj as Node).allocatable;
           const grew =
             n.allowedPodNumber > o.allowedPodNumber ||
             (pi.requests.milliCPU > 0 && n.milliCPU > o.milliCPU) ||

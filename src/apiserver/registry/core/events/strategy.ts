@@ -82,7 +82,7 @@ export function eventRow(p: EventRowParts, now: Date): unknown[] {
 export function eventStrategy(): Strategy {
   return {
     info: { group: '', version: 'v1', resource: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: ['ev'] },
-    nameValidation: 'dns-subdomain',
+    nameValidation: 'none',
     validate: validateEvent,
     validateUpdate: validateEvent,
     table: {

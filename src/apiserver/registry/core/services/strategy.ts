@@ -159,7 +159,7 @@ export function serviceStrategy(opts: ServiceStrategyOptions): Strategy {
   return {
     info: { group: '', version: 'v1', resource: 'services', singular: 'service', kind: 'Service', namespaced: true, shortNames: ['svc'], categories: ['all'] },
     // Upstream checks Service names as RFC 1035 labels; the registry index applies that.
-    nameValidation: 'dns-label',
+    nameValidation: 'dns-1035-label',
     defaults(obj) {
       defaultService(obj);
       defaultServiceIPFamilies(obj, alloc.family);

@@ -1,0 +1,23 @@
+/** k8ts's scheduler: the plugin framework, in-tree plugins, scheduling queue, cache and the Scheduler. */
+export * from './framework/types.js';
+export * from './framework/status.js';
+export * from './framework/cycle-state.js';
+export * from './framework/resources.js';
+export * from './framework/pod-info.js';
+export * from './framework/node-info.js';
+export * from './framework/snapshot.js';
+export * from './framework/interface.js';
+export * from './framework/events.js';
+export * from './framework/fit-error.js';
+export * from './framework/nominator.js';
+export * from './framework/framework.js';
+export * from './framework/scheduling-cycle.js';
+export * from './framework/preemption.js';
+export * from './framework/taints.js';
+export * from './framework/node-selector.js';
+export * from './framework/normalize.js';
+export { inTreeRegistry, defaultPlugins, defaultProfile } from './plugins/registry.js';
+export { Cache, CacheError, type CacheOptions } from './cache/cache.js';
+export { Heap } from './queue/heap.js';
+export * from './queue/scheduling-queue.js';
+export * from './scheduler.js';
