@@ -16,7 +16,7 @@ const allowed = {
   proxy: ['base', 'api', 'client', 'proxy'],
   dns: ['base', 'api', 'client', 'dns'],
   app: ['base', 'api', 'storage', 'apiserver', 'client', 'controllers', 'scheduler', 'kubelet', 'proxy', 'dns', 'app'],
-  cli: ['base', 'cli', 'app', 'apiserver'],
+  cli: ['base', 'cli', 'app', 'apiserver', 'client', 'kubelet'],
   'index.ts': ['app', 'api'],
 };
 

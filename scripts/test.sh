@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 echo "== type check"; node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
 echo "== lint: one-way imports"; node scripts/lint-imports.mjs
+# Each suite runs under a hard time limit, so a hung test fails CI instead of stalling it.
 echo "== unit tests"
-node --import tsx --test --test-reporter=spec --test-concurrency=2 $(find src scripts -name '*.test.ts' | sort)
+timeout 900 node --import tsx --test --test-reporter=spec --test-concurrency=2 $(find src scripts -name '*.test.ts' | sort)
 echo "== acceptance tests"
-node --import tsx --test --test-reporter=spec --test-concurrency=1 $(find test -name '*.test.ts' | sort)
+timeout 1500 node --import tsx --test --test-reporter=spec --test-concurrency=2 $(find test -name '*.test.ts' | sort)

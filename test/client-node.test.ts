@@ -58,9 +58,11 @@ describe('@kubernetes/client-node against k8ts', () => {
     informer.on('update', (p) => seen.push(`update:${p.metadata?.name}`));
     informer.on('delete', (p) => seen.push(`delete:${p.metadata?.name}`));
     let restarts = 0;
+    let stopped = false;
+    // client-node's documented pattern: restart the informer after an error (here, the server restart).
     informer.on('error', () => {
       restarts++;
-      setTimeout(() => informer.start().catch(() => undefined), 200);
+      if (!stopped) setTimeout(() => !stopped && informer.start().catch(() => undefined), 200);
     });
     await informer.start();
     try {
@@ -85,6 +87,7 @@ describe('@kubernetes/client-node against k8ts', () => {
       await eventually(async () => seen.includes('add:inf-2'), 20_000);
       assert.ok(restarts >= 1 || seen.includes('add:inf-2'));
     } finally {
+      stopped = true;
       await informer.stop();
     }
   });

@@ -25,6 +25,7 @@ import { loadPatcher } from '../apiserver/patcher.js';
 import { bootstrapObjects } from './bootstrap.js';
 import { RestClient } from '../client/rest-client.js';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
+import { startControlPlane } from './control-plane.js';
 import { StatusError } from '../api/errors.js';
 
 const log = logger('server');
@@ -41,8 +42,10 @@ export interface ServerOptions {
   storagePath?: string;
   serviceCIDR?: string;
   nodePortRange?: [number, number];
-  /** Run the controllers (namespace finalization...). Default true. */
+  /** Run the controller manager (namespace, replicaset, deployment, garbage collector). Default true. */
   controllers?: boolean;
+  /** Run the scheduler. Default: as `controllers`. */
+  scheduler?: boolean;
   /** Remove the data dir on stop (default: only when it was a temporary one). */
   removeDataDirOnStop?: boolean;
 }
@@ -216,17 +219,25 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   server.headersTimeout = 60_000;
   server.requestTimeout = 0;
   const bind = opts.bindAddress ?? '127.0.0.1';
+  // A failure from here on must not leave the store open or the port bound.
+  const abort = async (e: unknown): Promise<never> => {
+    server.close();
+    server.closeAllConnections();
+    await backend.close().catch(() => undefined);
+    if (temporary) rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, bind, () => resolve());
-  });
+  }).catch(abort);
   const port = (server.address() as AddressInfo).port;
   const host = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
   const url = `https://${host}:${port}`;
 
   let bootstrapped = false;
   apiserver.addReadyCheck({ name: 'bootstrap-objects', check: () => bootstrapped });
-  await bootstrapObjects(apiserver, firstServiceIP(opts.serviceCIDR ?? '10.43.0.0/16'));
+  await bootstrapObjects(apiserver, firstServiceIP(opts.serviceCIDR ?? '10.43.0.0/16')).catch(abort);
 
   // The kubeconfig is written before /readyz reports ok.
   const kc = kubeconfigFor(url, pki.ca.cert, pki.admin);
@@ -235,11 +246,18 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   bootstrapped = true;
 
   const stoppers: (() => Promise<void> | void)[] = [];
-  if (opts.controllers !== false) {
+  const runControllers = opts.controllers !== false;
+  const runScheduler = opts.scheduler ?? runControllers;
+  if (runControllers || runScheduler) {
     const client = new RestClient({ server: url, ca: pki.ca.cert, cert: pki.controller.cert, key: pki.controller.key, userAgent: 'k8ts-controller-manager' });
-    const ns = new NamespaceController(client);
-    ns.start();
-    stoppers.push(() => ns.stop(), () => client.close());
+    const cp = startControlPlane(client, { scheduler: runScheduler, controllers: runControllers });
+    stoppers.push(() => cp.stop());
+    if (runControllers) {
+      const ns = new NamespaceController(client);
+      ns.start();
+      stoppers.push(() => ns.stop());
+    }
+    stoppers.push(() => client.close());
   }
   log.info('k8ts server ready', { url, dataDir, kubeconfig: kubeconfigPath, startupMs: Math.round(performance.now() - t0) });
 

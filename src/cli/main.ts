@@ -2,6 +2,8 @@
  * `k8ts` command line: one binary, one subcommand per role.
  */
 import { runServer, serverHelp } from './server.js';
+import { agentHelp, runAgent } from './agent.js';
+import { componentHelp, runComponent } from './components.js';
 
 const help = `k8ts: Kubernetes in one small TypeScript program
 
@@ -10,7 +12,9 @@ Usage:
 
 Commands:
   server     Run the control plane (API server, controllers) and, unless --disable-agent, a node agent
-  agent      Join a server as a node (not available yet)
+  agent               Join a server as a node (hollow nodes for scale tests today)
+  scheduler           Run the scheduler against a server (leader-elected)
+  controller-manager  Run the controller manager against a server (leader-elected)
   version    Print the version
   help       Show help for a command
 
@@ -29,13 +33,17 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'agent':
-      process.stderr.write('k8ts agent: the node agent is not available in this version; run `k8ts server --disable-agent`\n');
-      return 1;
+      return runAgent(rest);
+    case 'scheduler':
+    case 'controller-manager':
+      return runComponent(cmd, rest);
     case 'help':
     case '--help':
     case '-h':
     case undefined:
       if (rest[0] === 'server') process.stdout.write(serverHelp);
+      else if (rest[0] === 'agent') process.stdout.write(agentHelp);
+      else if (rest[0] === 'scheduler' || rest[0] === 'controller-manager') process.stdout.write(componentHelp(rest[0]));
       else process.stdout.write(help);
       return cmd === undefined ? 1 : 0;
     default:

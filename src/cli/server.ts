@@ -18,6 +18,8 @@ Flags:
   --tls-san NAME          Extra subject alternative name for the serving certificate (repeatable)
   --service-cidr CIDR     Service ClusterIP range (default 10.43.0.0/16)
   --disable-agent         Do not run a node agent in this process
+  --disable-scheduler     Do not run the scheduler in this process
+  --disable-controller-manager  Do not run the controllers in this process
   --log-level LEVEL       debug, info, warn or error (default info)
   -h, --help              Show this help
 `;
@@ -32,6 +34,8 @@ export async function runServer(args: string[]): Promise<number> {
       'tls-san': { type: 'string', multiple: true },
       'service-cidr': { type: 'string' },
       'disable-agent': { type: 'boolean', default: false },
+      'disable-scheduler': { type: 'boolean', default: false },
+      'disable-controller-manager': { type: 'boolean', default: false },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -52,6 +56,8 @@ export async function runServer(args: string[]): Promise<number> {
     bindAddress: values['bind-address'],
     tlsSANs: values['tls-san'],
     serviceCIDR: values['service-cidr'],
+    scheduler: !values['disable-scheduler'],
+    controllers: !values['disable-controller-manager'],
   });
   if (!values['disable-agent']) {
     process.stderr.write('k8ts: the node agent is not available yet; running the control plane only (as with --disable-agent)\n');

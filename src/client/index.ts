@@ -5,3 +5,5 @@ export * from './informer.js';
 export * from './workqueue.js';
 export * from './leader-election.js';
 export * from './event-recorder.js';
+export * from './component.js';
+export * from './kubeconfig.js';

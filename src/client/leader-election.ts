@@ -294,17 +294,24 @@ export class LeaderElector {
 
   /** Give the lease up: empty holder, a one-second duration, transitions kept. */
   private async release(): Promise<void> {
-    const lease = this.observedLease;
-    if (!lease || recordOf(lease).holderIdentity !== this.config.identity) return;
-    const now = Date.now();
-    const rec: LeaderElectionRecord = { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: recordOf(lease).leaseTransitions };
-    try {
-      const updated = await this.config.client.send<KObject>('PUT', this.config.client.path(leases, this.config.namespace, this.config.name), this.withRecord(lease, rec), {
-        timeoutMs: this.config.renewDeadlineMs,
-      });
-      this.observe(updated, now);
-    } catch (e) {
-      log.warn('failed to release lease', { lease: this.leaseName(), err: String(e) });
+    let lease = this.observedLease;
+    // A renewal still in flight when we stopped may have moved the lease on: re-read on conflict.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (!lease || recordOf(lease).holderIdentity !== this.config.identity) return;
+      const now = Date.now();
+      const rec: LeaderElectionRecord = { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: recordOf(lease).leaseTransitions };
+      const path = this.config.client.path(leases, this.config.namespace, this.config.name);
+      try {
+        const updated = await this.config.client.send<KObject>('PUT', path, this.withRecord(lease, rec), { timeoutMs: this.config.renewDeadlineMs });
+        this.observe(updated, now);
+        return;
+      } catch (e) {
+        if ((e as { code?: number }).code !== 409) {
+          log.warn('failed to release lease', { lease: this.leaseName(), err: String(e) });
+          return;
+        }
+        lease = await this.config.client.send<KObject>('GET', path, undefined, { timeoutMs: this.config.renewDeadlineMs }).catch(() => undefined);
+      }
     }
   }
 

@@ -232,7 +232,21 @@ export class RestClient {
           while ((nl = buf.indexOf('\n')) >= 0) {
             const line = buf.slice(0, nl);
             buf = buf.slice(nl + 1);
-            if (line.trim()) onEvent(JSON.parse(line) as WatchEvent);
+            if (!line.trim()) continue;
+            let ev: WatchEvent;
+            try {
+              ev = JSON.parse(line) as WatchEvent;
+            } catch {
+              // A malformed line ends the stream; the caller resumes or relists.
+              res.destroy();
+              return;
+            }
+            try {
+              onEvent(ev);
+            } catch {
+              res.destroy();
+              return;
+            }
           }
         });
         res.on('end', () => resolve());

@@ -21,3 +21,4 @@ export { Cache, CacheError, type CacheOptions } from './cache/cache.js';
 export { Heap } from './queue/heap.js';
 export * from './queue/scheduling-queue.js';
 export * from './scheduler.js';
+export * from './app.js';

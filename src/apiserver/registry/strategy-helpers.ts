@@ -69,16 +69,18 @@ export function keepStatus(obj: KObject, old: KObject): void {
 /**
  * A status strategy: everything but `status` comes from the stored object. With `resetMeta`,
  * labels, annotations, finalizers and ownerReferences are also kept (upstream's
- * ResetObjectMetaForStatus).
+ * ResetObjectMetaForStatus); `keepMeta` names the metadata fields to keep instead.
  */
-export function statusStrategy(opts: { resetMeta?: boolean; validate?: (obj: KObject, old: KObject) => FieldError[]; keepOwnerReferences?: boolean } = {}): StatusStrategy {
+export function statusStrategy(
+  opts: { resetMeta?: boolean; validate?: (obj: KObject, old: KObject) => FieldError[]; keepOwnerReferences?: boolean; keepMeta?: string[] } = {},
+): StatusStrategy {
   return {
     prepareForUpdate(obj: KObject, old: KObject) {
       for (const k of Object.keys(obj)) if (!['status', 'metadata', 'apiVersion', 'kind'].includes(k)) delete obj[k];
       for (const k of Object.keys(old)) if (!['status', 'metadata', 'apiVersion', 'kind'].includes(k)) obj[k] = structuredClone(old[k]);
       const meta = (obj.metadata ??= {});
       const om = old.metadata ?? {};
-      const keep = opts.resetMeta ? ['labels', 'annotations', 'finalizers', 'ownerReferences'] : opts.keepOwnerReferences ? ['ownerReferences'] : [];
+      const keep = opts.keepMeta ?? (opts.resetMeta ? ['labels', 'annotations', 'finalizers', 'ownerReferences'] : opts.keepOwnerReferences ? ['ownerReferences'] : []);
       for (const f of keep) {
         if (om[f] === undefined) delete meta[f];
         else meta[f] = structuredClone(om[f]);

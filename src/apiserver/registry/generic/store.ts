@@ -134,6 +134,13 @@ function parseRV(rv: string | undefined, what = 'resourceVersion'): number | und
   return Number(rv);
 }
 
+/** Upstream's answer to a resourceVersion the store has not reached (client-go reflectors relist on it). */
+function tooLargeResourceVersion(requested: number, current: number): StatusError {
+  const e = errors.timeout(`Too large resource version: ${requested}, current: ${current}`);
+  e.status.details = { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 };
+  return e;
+}
+
 /** Generic ObjectMeta validation (names, labels, annotations, owner references, finalizers), per the strategy's name rule. */
 export function validateMetaFor(strategy: Strategy, obj: KObject, old?: KObject): FieldError[] {
   const nv = strategy.nameValidation ?? 'dns-subdomain';
@@ -210,9 +217,23 @@ export class Store {
     if (err instanceof NotFoundError) throw errors.notFound(this.gr, name);
     if (err instanceof ConflictError) throw errors.modified(this.gr, name);
     if (err instanceof CompactedError) throw errors.resourceExpired(`too old resource version: ${err.requested} (${err.compacted})`);
-    if (err instanceof FutureRevisionError) throw errors.timeout(`Too large resource version: ${err.requested}, current: ${err.current}`);
+    if (err instanceof FutureRevisionError) throw tooLargeResourceVersion(err.requested, err.current);
     if (err instanceof StorageError) throw errors.internal(err.message);
     throw err;
+  }
+
+  /**
+   * Wait (up to 3 s, as upstream's watch cache does) for the store to reach `rv`; then 504
+   * "Too large resource version".
+   */
+  private async waitForRevision(rv: number, timeoutMs = 3000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const cur = await this.backend.currentRevision();
+      if (rv <= cur) return;
+      if (Date.now() >= end) throw tooLargeResourceVersion(rv, cur);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** The fields a field selector can see. */
@@ -254,10 +275,7 @@ export class Store {
     } else {
       const rv = parseRV(opts.resourceVersion);
       if (rv !== undefined && rv > 0 && opts.resourceVersionMatch === 'Exact') revision = rv;
-      else if (rv !== undefined && rv > 0) {
-        const cur = await this.backend.currentRevision();
-        if (rv > cur) throw errors.timeout(`Too large resource version: ${rv}, current: ${cur}`);
-      }
+      else if (rv !== undefined && rv > 0) await this.waitForRevision(rv);
     }
     try {
       if (p?.name !== undefined && !startKey && (this.strategy.info.namespaced ? namespace : true)) {
@@ -525,6 +543,16 @@ export class Store {
       const grace = this.strategy.deleteGracePeriod ? this.strategy.deleteGracePeriod(obj, opts.gracePeriodSeconds) : 0;
       const next = structuredClone(obj);
       const nm = next.metadata;
+      // Foreground and orphan propagation are finalizers the garbage collector acts on (upstream's
+      // deletionFinalizersForGarbageCollection); switching policy swaps them.
+      const policy = opts.propagationPolicy;
+      if (policy === 'Foreground' || policy === 'Orphan') {
+        const add = policy === 'Foreground' ? 'foregroundDeletion' : 'orphan';
+        const drop = policy === 'Foreground' ? 'orphan' : 'foregroundDeletion';
+        const fins: string[] = (nm.finalizers ?? []).filter((f: string) => f !== drop);
+        if (!fins.includes(add)) fins.push(add);
+        nm.finalizers = fins;
+      }
       const pending = this.strategy.pendingFinalization?.(next) ?? false;
       const hold = (nm.finalizers?.length ?? 0) > 0 || pending;
       if (hold || grace > 0) {
@@ -610,6 +638,7 @@ export class Store {
       }
     } else {
       after = rv!;
+      await this.waitForRevision(after);
       const compacted = await this.backend.compactedRevision();
       if (after < compacted) {
         throw errors.resourceExpired(`too old resource version: ${after} (${compacted})`);

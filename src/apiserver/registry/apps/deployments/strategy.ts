@@ -50,7 +50,7 @@ export function deploymentStrategy(): Strategy {
         ];
       },
     },
-    status: statusStrategy({ resetMeta: true, validate: validateDeploymentStatusUpdate }),
+    status: statusStrategy({ keepMeta: ['labels'], validate: validateDeploymentStatusUpdate }),
     scale: replicasScale(),
   };
 }

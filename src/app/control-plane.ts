@@ -1,0 +1,142 @@
+/**
+ * Runs control-plane components (scheduler, controller manager) against an API server, each group
+ * behind its own leader-election Lease, as upstream's kube-scheduler and kube-controller-manager
+ * do: every server runs them, only the lease holder acts, and a new leader takes over when the
+ * holder's lease runs out.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { logger } from '../base/log.js';
+import { EventRecorder, LeaderElector, SharedInformerFactory, type Component, type ComponentContext, type RestClient } from '../client/index.js';
+import { SchedulerComponent } from '../scheduler/index.js';
+import { ReplicaSetController } from '../controllers/replicaset/replicaset-controller.js';
+import { DeploymentController } from '../controllers/deployment/deployment-controller.js';
+import { GarbageCollector } from '../controllers/garbagecollector/garbage-collector.js';
+
+const log = logger('control-plane');
+
+export interface LeaderGroupOptions {
+  client: RestClient;
+  /** The Lease in kube-system, e.g. kube-scheduler or kube-controller-manager. */
+  leaseName: string;
+  components: Component[];
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+/** Components started while this process holds the lease and stopped when it loses it. */
+export class LeaderGroup {
+  private stopped = false;
+  private elector?: LeaderElector;
+  private loop?: Promise<void>;
+  private ctx?: ComponentContext;
+  private readonly recorders: EventRecorder[] = [];
+  readonly identity: string;
+
+  constructor(private readonly opts: LeaderGroupOptions) {
+    this.identity = opts.identity ?? `${hostname()}_${randomUUID()}`;
+  }
+
+  /** Begin campaigning; components start once the lease is held. */
+  start(): void {
+    this.loop = this.campaign();
+  }
+
+  private context(): ComponentContext {
+    if (this.ctx) return this.ctx;
+    const client = this.opts.client;
+    const informers = new SharedInformerFactory(client);
+    this.ctx = {
+      client,
+      informers,
+      recorder: (component) => {
+        const r = new EventRecorder(client, { component, host: hostname() });
+        this.recorders.push(r);
+        return r;
+      },
+    };
+    return this.ctx;
+  }
+
+  private async campaign(): Promise<void> {
+    while (!this.stopped) {
+      const elector = new LeaderElector({
+        client: this.opts.client,
+        namespace: 'kube-system',
+        name: this.opts.leaseName,
+        identity: this.identity,
+        leaseDurationMs: this.opts.leaseDurationMs,
+        renewDeadlineMs: this.opts.renewDeadlineMs,
+        retryPeriodMs: this.opts.retryPeriodMs,
+        releaseOnCancel: true,
+        callbacks: {
+          onStartedLeading: async () => {
+            log.info('leading; starting components', { lease: this.opts.leaseName, identity: this.identity });
+            const ctx = this.context();
+            for (const c of this.opts.components) {
+              await c.start(ctx).catch((e) => log.error('component failed to start', { component: c.name, err: e as Error }));
+            }
+          },
+          onStoppedLeading: () => {
+            void this.stopComponents();
+          },
+        },
+      });
+      this.elector = elector;
+      await elector.run().catch((e) => log.error('leader election failed', { lease: this.opts.leaseName, err: e as Error }));
+      if (!this.stopped) await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  private async stopComponents(): Promise<void> {
+    for (const c of [...this.opts.components].reverse()) await c.stop().catch(() => undefined);
+    const ctx = this.ctx;
+    this.ctx = undefined;
+    ctx?.informers.shutdown();
+    for (const r of this.recorders.splice(0)) r.stop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.elector?.stop();
+    await this.loop;
+    await this.stopComponents();
+  }
+}
+
+export interface ControlPlaneOptions {
+  /** Run the scheduler (default true). */
+  scheduler?: boolean;
+  /** Run the controller manager (default true). */
+  controllers?: boolean;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+/** The scheduler and the controller manager, each behind its lease. */
+export function startControlPlane(client: RestClient, opts: ControlPlaneOptions = {}): { stop(): Promise<void> } {
+  const groups: LeaderGroup[] = [];
+  const timing = { leaseDurationMs: opts.leaseDurationMs, renewDeadlineMs: opts.renewDeadlineMs, retryPeriodMs: opts.retryPeriodMs };
+  if (opts.scheduler !== false) {
+    groups.push(new LeaderGroup({ client, leaseName: 'kube-scheduler', components: [new SchedulerComponent()], ...timing }));
+  }
+  if (opts.controllers !== false) {
+    groups.push(
+      new LeaderGroup({
+        client,
+        leaseName: 'kube-controller-manager',
+        components: [new ReplicaSetController(), new DeploymentController(), new GarbageCollector()],
+        ...timing,
+      }),
+    );
+  }
+  for (const g of groups) g.start();
+  return {
+    async stop() {
+      await Promise.all(groups.map((g) => g.stop()));
+    },
+  };
+}

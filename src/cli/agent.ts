@@ -1,0 +1,77 @@
+/**
+ * `k8ts agent`: join a server as a node. Today that means hollow nodes (a fake runtime behind the
+ * real kubelet logic), for scale tests; the real kubelet comes with the containerd runtime.
+ */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseDuration } from '../base/duration.js';
+import { logger, setLogLevel, type Level } from '../base/log.js';
+
+export const agentHelp = `Join a k8ts server as a node.
+
+Usage:
+  k8ts agent --server URL --token TOKEN [flags]
+
+Flags:
+  --server URL              The API server to join (required)
+  --token TOKEN             The join token (the server writes it to DATA_DIR/token)
+  --token-file FILE         Read the join token from FILE
+  --server-ca FILE          The cluster CA to verify the server with (DATA_DIR/tls/ca.crt on the server)
+  --node-name NAME          The node's name (default: the host name); with --hollow-nodes, a prefix
+  --hollow-nodes N          Run N hollow nodes (fake runtime, real kubelet logic) for scale tests
+  --hollow-run-duration D   How long hollow batch pods run before they succeed (default 1s)
+  --log-level LEVEL         debug, info, warn or error (default info)
+  -h, --help                Show this help
+`;
+
+export async function runAgent(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      server: { type: 'string' },
+      token: { type: 'string' },
+      'token-file': { type: 'string' },
+      'server-ca': { type: 'string' },
+      'node-name': { type: 'string' },
+      'hollow-nodes': { type: 'string' },
+      'hollow-run-duration': { type: 'string', default: '1s' },
+      'data-dir': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(agentHelp);
+    return 0;
+  }
+  if (values['log-level']) setLogLevel(values['log-level'] as Level);
+  const log = logger('agent');
+  if (!values.server) throw new Error('--server is required (the URL the server printed)');
+  const token = values.token ?? (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined);
+  if (!token) throw new Error('--token or --token-file is required (the server writes it to DATA_DIR/token)');
+  const hollow = values['hollow-nodes'] === undefined ? 0 : Number(values['hollow-nodes']);
+  if (!Number.isInteger(hollow) || hollow < 0) throw new Error(`--hollow-nodes: invalid count "${values['hollow-nodes']}"`);
+  if (hollow === 0) {
+    throw new Error('the real kubelet (containerd runtime) is not available yet; use --hollow-nodes N for hollow nodes');
+  }
+  const ca = values['server-ca'] ? readFileSync(values['server-ca'], 'utf8') : undefined;
+  if (!ca) log.warn('no --server-ca given: the server certificate is not verified');
+  const { RestClient } = await import('../client/rest-client.js');
+  const { startHollowNodes } = await import('../kubelet/hollow.js');
+  const client = new RestClient({ server: values.server, token, ca, insecureSkipTLSVerify: !ca, userAgent: 'k8ts-agent' });
+  const prefix = values['node-name'] ? `${values['node-name']}-` : `${hostname()}-hollow-`;
+  const t0 = Date.now();
+  const nodes = await startHollowNodes({ client, count: hollow, namePrefix: prefix, runDurationMs: parseDuration(values['hollow-run-duration']!) });
+  process.stdout.write(`k8ts agent: ${hollow} hollow node(s) registered in ${Date.now() - t0} ms (${nodes.nodeNames[0]} ... ${nodes.nodeNames[nodes.nodeNames.length - 1]})\n`);
+  await new Promise<void>((resolve) => {
+    const onSignal = () => {
+      nodes.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  client.close();
+  return 0;
+}

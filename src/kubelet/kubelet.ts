@@ -1,0 +1,623 @@
+/**
+ * The node agent for one node: registers the Node, keeps its Lease and status fresh, and runs the
+ * pods bound to it through a CRI-shaped runtime (pod workers: sandbox, init containers in order,
+ * containers, restarts with CrashLoopBackOff, graceful deletion), writing pod status through the
+ * pods/status subresource only. Hollow nodes run this same class over the fake runtime.
+ */
+import { randomUUID } from 'node:crypto';
+import { StatusError } from '../api/errors.js';
+import { logger, type Logger } from '../base/log.js';
+import type { KObject, RestClient } from '../client/rest-client.js';
+import { resources } from '../client/resources.js';
+import type { PodSource } from './pod-source.js';
+import { criLabels, isNotFound, type ContainerConfig, type ContainerRuntime, type ContainerStatus, type PodSandboxConfig } from './runtime/runtime.js';
+import { computePodStatus, latestByName, rfc3339, type PodRuntimeView } from './status.js';
+import { StatusManager } from './status-manager.js';
+import { Limiter, Ticker } from './timing.js';
+
+/** The kubelet version every k8ts node reports. */
+export const KUBELET_VERSION = 'v1.32.4-k8ts';
+/** Namespace of node Leases. */
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+
+/** Node resources; quantities as strings. */
+export type ResourceList = Record<string, string>;
+
+export interface KubeletOptions {
+  client: RestClient;
+  nodeName: string;
+  runtime: ContainerRuntime;
+  /** The pods bound to this node. */
+  podSource: PodSource;
+  /** InternalIP; also the pods' hostIP. */
+  nodeIP: string;
+  /** Set on the Node at registration when the cluster has none for it. */
+  podCIDR?: string;
+  capacity?: ResourceList;
+  allocatable?: ResourceList;
+  labels?: Record<string, string>;
+  /** nodeInfo fields to override (osImage, kernelVersion, architecture...). */
+  nodeInfo?: Record<string, string>;
+  /** Lease renew interval, ms. Default 10 000 (upstream: a quarter of the 40 s lease). */
+  heartbeatMs?: number;
+  leaseDurationSeconds?: number;
+  /** Delay before the first heartbeat after start, to stagger many nodes. Default 0. */
+  heartbeatOffsetMs?: number;
+  /** Node status is written at least this often even when unchanged, ms. Default 60 000. */
+  nodeStatusReportMs?: number;
+  /** CrashLoopBackOff: first delay and cap, ms. Defaults 10 000 and 300 000. */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** Relist period when the runtime streams no events (generic PLEG), ms. Default 1000. */
+  relistMs?: number;
+  /** Shared timers, request limit and status writer (hollow nodes share one of each). */
+  ticker?: Ticker;
+  limiter?: Limiter;
+  statusManager?: StatusManager;
+}
+
+interface Backoff {
+  delayMs: number;
+  until: number;
+}
+
+interface PodRecord {
+  pod: KObject;
+  uid: string;
+  sandboxId?: string;
+  podIP?: string;
+  startTime: string;
+  backoff?: Map<string, Backoff>;
+  waiting?: Record<string, { reason: string; message?: string }>;
+  wake?: () => void;
+  working: boolean;
+  again: boolean;
+  removed: boolean;
+  killed: boolean;
+  deleteSent: boolean;
+  finished: boolean;
+}
+
+const defaultCapacity: ResourceList = {
+  cpu: '8',
+  memory: '32929100Ki',
+  'ephemeral-storage': '102687672Ki',
+  pods: '110',
+  'hugepages-1Gi': '0',
+  'hugepages-2Mi': '0',
+};
+const defaultAllocatable: ResourceList = {
+  cpu: '8',
+  memory: '32826700Ki',
+  'ephemeral-storage': '94636938640',
+  pods: '110',
+  'hugepages-1Gi': '0',
+  'hugepages-2Mi': '0',
+};
+
+/** MicroTime: RFC 3339 with microseconds, as Lease renewTime is written. */
+export function microTime(ms: number = Date.now()): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000Z');
+}
+
+const isCode = (e: unknown, ...codes: number[]) => e instanceof StatusError && codes.includes(e.code);
+
+/** One node's agent. */
+export class Kubelet {
+  readonly nodeName: string;
+  private readonly o: KubeletOptions;
+  private readonly log: Logger;
+  private readonly ticker: Ticker;
+  private readonly ownsTicker: boolean;
+  private readonly limiter: Limiter;
+  private readonly status: StatusManager;
+  private readonly pods = new Map<string, PodRecord>();
+  private readonly bySandbox = new Map<string, PodRecord>();
+  private cancels: (() => void)[] = [];
+  private nodeUID = '';
+  private leaseRV = '';
+  private podCIDR = '';
+  private runtimeName = 'unknown';
+  private runtimeVersion = '';
+  private lastStatusReport = 0;
+  private lastReady?: string;
+  private readyTransition = '';
+  private stopped = false;
+  private bootID = randomUUID();
+  /** Counters, for tests. */
+  readonly stats = { leaseRenewals: 0, nodeStatusUpdates: 0, podSyncs: 0, podDeletes: 0, errors: 0 };
+
+  constructor(opts: KubeletOptions) {
+    this.o = opts;
+    this.nodeName = opts.nodeName;
+    this.log = logger('kubelet', { node: opts.nodeName });
+    this.ownsTicker = !opts.ticker;
+    this.ticker = opts.ticker ?? new Ticker();
+    this.limiter = opts.limiter ?? new Limiter(16);
+    this.status = opts.statusManager ?? new StatusManager(opts.client, this.limiter, this.ticker);
+  }
+
+  /** The pod CIDR in use (from the Node, or the option). */
+  get nodePodCIDR(): string {
+    return this.podCIDR;
+  }
+
+  /** Register the node, take the lease, and start handling pods. Resolves once registered. */
+  async start(): Promise<void> {
+    const v = await this.o.runtime.version();
+    this.runtimeName = v.runtimeName;
+    this.runtimeVersion = v.runtimeVersion;
+    await this.register();
+    await this.limiter.run(() => this.renewLease()).catch((e) => this.fail('lease', e));
+    const hb = this.o.heartbeatMs ?? 10_000;
+    this.cancels.push(this.ticker.every(hb, () => void this.heartbeat(), (this.o.heartbeatOffsetMs ?? 0) % hb || hb));
+    if (this.o.runtime.watchContainerEvents) {
+      this.cancels.push(
+        this.o.runtime.watchContainerEvents((ev) => {
+          const rec = this.bySandbox.get(ev.podSandboxId);
+          if (rec) this.kick(rec);
+        }),
+      );
+    } else {
+      this.cancels.push(this.ticker.every(this.o.relistMs ?? 1000, () => this.relist()));
+    }
+    this.cancels.push(this.o.podSource.subscribe(this.nodeName, { podChanged: (p) => this.podChanged(p), podRemoved: (p) => this.podRemoved(p) }));
+  }
+
+  /** Stop timers and watches. Containers keep running, as when a real kubelet exits. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const c of this.cancels.splice(0)) c();
+    for (const rec of this.pods.values()) rec.wake?.();
+    if (this.ownsTicker) this.ticker.stop();
+  }
+
+  /** Pods this kubelet is handling. */
+  get podCount(): number {
+    return this.pods.size;
+  }
+
+  // ---- node ----
+
+  private nodeConditions(runtimeReady: boolean, reason: string, now: string): KObject[] {
+    const ready = runtimeReady ? 'True' : 'False';
+    if (ready !== this.lastReady) {
+      this.lastReady = ready;
+      this.readyTransition = now;
+    }
+    const cond = (type: string, status: string, r: string, message: string, transition: string) => ({ type, status, lastHeartbeatTime: now, lastTransitionTime: transition, reason: r, message });
+    const since = this.readyTransition;
+    return [
+      cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available', since),
+      cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure', since),
+      cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available', since),
+      runtimeReady ? cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status', since) : cond('Ready', 'False', 'KubeletNotReady', reason, since),
+    ];
+  }
+
+  private async runtimeReadiness(): Promise<{ ok: boolean; reason: string }> {
+    try {
+      const st = await this.o.runtime.status();
+      const bad = st.conditions.filter((c) => (c.type === 'RuntimeReady' || c.type === 'NetworkReady') && !c.status);
+      if (!bad.length) return { ok: true, reason: '' };
+      return { ok: false, reason: bad.map((c) => `container runtime ${c.type === 'NetworkReady' ? 'network ' : ''}not ready: ${c.type}=false reason:${c.reason ?? ''} message:${c.message ?? ''}`).join(', ') };
+    } catch (e) {
+      return { ok: false, reason: `container runtime status check may not have completed yet: ${(e as Error).message}` };
+    }
+  }
+
+  private async nodeStatus(): Promise<KObject> {
+    const now = rfc3339();
+    const r = await this.runtimeReadiness();
+    return {
+      capacity: this.o.capacity ?? defaultCapacity,
+      allocatable: this.o.allocatable ?? this.o.capacity ?? defaultAllocatable,
+      conditions: this.nodeConditions(r.ok, r.reason, now),
+      addresses: [
+        { type: 'InternalIP', address: this.o.nodeIP },
+        { type: 'Hostname', address: this.nodeName },
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      nodeInfo: {
+        machineID: this.bootID.replace(/-/g, ''),
+        systemUUID: this.bootID,
+        bootID: this.bootID,
+        kernelVersion: '6.1.0-k8ts',
+        osImage: 'Debian GNU/Linux 12 (bookworm)',
+        containerRuntimeVersion: `${this.runtimeName}://${this.runtimeVersion}`,
+        kubeletVersion: KUBELET_VERSION,
+        kubeProxyVersion: '',
+        operatingSystem: 'linux',
+        architecture: 'amd64',
+        ...this.o.nodeInfo,
+      },
+    };
+  }
+
+  private async register(): Promise<void> {
+    const labels = {
+      'kubernetes.io/hostname': this.nodeName,
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/arch': this.o.nodeInfo?.architecture ?? 'amd64',
+      'beta.kubernetes.io/os': 'linux',
+      'beta.kubernetes.io/arch': this.o.nodeInfo?.architecture ?? 'amd64',
+      ...this.o.labels,
+    };
+    const spec: KObject = this.o.podCIDR ? { podCIDR: this.o.podCIDR, podCIDRs: [this.o.podCIDR] } : {};
+    if (this.o.podCIDR) await this.o.runtime.updateRuntimeConfig({ podCIDR: this.o.podCIDR });
+    const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: this.nodeName, labels, annotations: { 'node.alpha.kubernetes.io/ttl': '0' } }, spec, status: await this.nodeStatus() };
+    let got: KObject;
+    try {
+      got = await this.limiter.run(() => this.o.client.create(resources.nodes, undefined, node));
+    } catch (e) {
+      if (!isCode(e, 409)) throw e;
+      // Registered before (a restart): reuse it and refresh its status.
+      got = await this.limiter.run(() => this.o.client.get(resources.nodes, '', this.nodeName));
+      if (!got.spec?.podCIDR && this.o.podCIDR) {
+        got = await this.limiter.run(() => this.o.client.patch(resources.nodes, undefined, this.nodeName, { spec }, 'strategic'));
+      }
+      await this.limiter.run(() => this.o.client.patch(resources.nodes, undefined, this.nodeName, { status: node.status }, 'strategic', { subresource: 'status' }));
+    }
+    this.nodeUID = got.metadata.uid;
+    this.podCIDR = got.spec?.podCIDR ?? this.o.podCIDR ?? '';
+    this.lastStatusReport = Date.now();
+    if (this.podCIDR && this.podCIDR !== this.o.podCIDR) {
+      // The cluster assigned another range: the network becomes ready with it.
+      await this.o.runtime.updateRuntimeConfig({ podCIDR: this.podCIDR });
+      await this.reportNodeStatus();
+    }
+    this.log.debug('node registered', { podCIDR: this.podCIDR });
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.limiter.run(() => this.renewLease());
+    } catch (e) {
+      this.fail('lease renewal', e);
+    }
+    // Status: on change at once, otherwise every nodeStatusReportMs.
+    try {
+      const r = await this.runtimeReadiness();
+      const changed = (r.ok ? 'True' : 'False') !== this.lastReady;
+      if (changed || Date.now() - this.lastStatusReport >= (this.o.nodeStatusReportMs ?? 60_000)) await this.reportNodeStatus();
+    } catch (e) {
+      this.fail('node status', e);
+    }
+  }
+
+  /** Write the node status now. */
+  async reportNodeStatus(): Promise<void> {
+    const status = await this.nodeStatus();
+    await this.limiter.run(() => this.o.client.patch(resources.nodes, undefined, this.nodeName, { status }, 'strategic', { subresource: 'status' }));
+    this.lastStatusReport = Date.now();
+    this.stats.nodeStatusUpdates++;
+  }
+
+  private leaseObject(): KObject {
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name: this.nodeName,
+        namespace: NODE_LEASE_NAMESPACE,
+        ...(this.leaseRV ? { resourceVersion: this.leaseRV } : {}),
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: this.nodeName, uid: this.nodeUID }],
+      },
+      spec: { holderIdentity: this.nodeName, leaseDurationSeconds: this.o.leaseDurationSeconds ?? 40, renewTime: microTime() },
+    };
+  }
+
+  /** Create or renew the node Lease (PUT from the last resourceVersion; re-read on conflict). */
+  async renewLease(): Promise<void> {
+    const c = this.o.client;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const out = this.leaseRV ? await c.update(resources.leases, this.leaseObject()) : await c.create(resources.leases, NODE_LEASE_NAMESPACE, this.leaseObject());
+        this.leaseRV = out.metadata.resourceVersion;
+        this.stats.leaseRenewals++;
+        return;
+      } catch (e) {
+        if (isCode(e, 409) && !this.leaseRV) {
+          this.leaseRV = (await c.get(resources.leases, NODE_LEASE_NAMESPACE, this.nodeName)).metadata.resourceVersion;
+        } else if (isCode(e, 409)) {
+          this.leaseRV = (await c.get(resources.leases, NODE_LEASE_NAMESPACE, this.nodeName).catch(() => ({ metadata: { resourceVersion: '' } }))).metadata.resourceVersion;
+        } else if (isCode(e, 404)) {
+          this.leaseRV = '';
+        } else throw e;
+      }
+    }
+  }
+
+  private fail(what: string, e: unknown): void {
+    this.stats.errors++;
+    if (!this.stopped) this.log.warn(`${what} failed`, { err: e });
+  }
+
+  // ---- pods ----
+
+  private podChanged(pod: KObject): void {
+    const uid: string = pod.metadata.uid;
+    let rec = this.pods.get(uid);
+    if (!rec) {
+      rec = { pod, uid, startTime: pod.status?.startTime ?? rfc3339(), working: false, again: false, removed: false, killed: false, deleteSent: false, finished: false };
+      this.pods.set(uid, rec);
+    }
+    rec.pod = pod;
+    this.kick(rec);
+  }
+
+  private podRemoved(pod: KObject): void {
+    const rec = this.pods.get(pod.metadata.uid);
+    if (!rec) return;
+    rec.pod = pod;
+    rec.removed = true;
+    this.kick(rec);
+  }
+
+  private relist(): void {
+    for (const rec of this.pods.values()) if (rec.sandboxId && !rec.finished) this.kick(rec);
+  }
+
+  /** Run the pod's worker, or make the running one go round once more. */
+  private kick(rec: PodRecord): void {
+    if (this.stopped) return;
+    if (rec.working) {
+      rec.again = true;
+      return;
+    }
+    rec.working = true;
+    void (async () => {
+      do {
+        rec.again = false;
+        try {
+          await this.syncPod(rec);
+        } catch (e) {
+          this.fail(`sync of pod ${rec.pod.metadata.namespace}/${rec.pod.metadata.name}`, e);
+          if (!rec.removed && !this.stopped) this.schedule(rec, 1000);
+        }
+      } while (rec.again && !this.stopped);
+      rec.working = false;
+    })();
+  }
+
+  private schedule(rec: PodRecord, ms: number): void {
+    rec.wake?.();
+    rec.wake = this.ticker.after(ms, () => {
+      rec.wake = undefined;
+      this.kick(rec);
+    });
+  }
+
+  private sandboxConfig(pod: KObject): PodSandboxConfig {
+    const m = pod.metadata;
+    const spec = pod.spec ?? {};
+    const ports = (spec.containers ?? []).flatMap((c: KObject) => (c.ports ?? []).filter((p: KObject) => p.hostPort).map((p: KObject) => ({ protocol: p.protocol ?? 'TCP', containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIP })));
+    return {
+      metadata: { name: m.name, namespace: m.namespace, uid: m.uid, attempt: 0 },
+      hostname: spec.hostname ?? m.name,
+      logDirectory: `/var/log/pods/${m.namespace}_${m.name}_${m.uid}`,
+      portMappings: ports,
+      labels: { [criLabels.podName]: m.name, [criLabels.podNamespace]: m.namespace, [criLabels.podUID]: m.uid },
+      annotations: { ...m.annotations, [criLabels.restartPolicy]: spec.restartPolicy ?? 'Always' },
+      linux: { securityContext: { namespaceOptions: { network: spec.hostNetwork ? 'NODE' : 'POD', pid: spec.hostPID ? 'NODE' : spec.shareProcessNamespace ? 'POD' : 'CONTAINER', ipc: spec.hostIPC ? 'NODE' : 'POD' } } },
+    };
+  }
+
+  private containerConfig(pod: KObject, c: KObject, attempt: number, init: boolean): ContainerConfig {
+    const m = pod.metadata;
+    return {
+      metadata: { name: c.name, attempt },
+      image: { image: c.image },
+      command: c.command,
+      args: c.args,
+      workingDir: c.workingDir,
+      envs: (c.env ?? []).filter((e: KObject) => e.value !== undefined).map((e: KObject) => ({ key: e.name, value: String(e.value) })),
+      labels: { [criLabels.podName]: m.name, [criLabels.podNamespace]: m.namespace, [criLabels.podUID]: m.uid, [criLabels.containerName]: c.name },
+      annotations: {
+        [criLabels.containerRestartCount]: String(attempt),
+        [criLabels.podTerminationGracePeriod]: String(pod.spec?.terminationGracePeriodSeconds ?? 30),
+        ...(init ? { [criLabels.containerType]: 'init' } : {}),
+      },
+      logPath: `${c.name}/${attempt}.log`,
+      stdin: !!c.stdin,
+      stdinOnce: !!c.stdinOnce,
+      tty: !!c.tty,
+    };
+  }
+
+  private async view(rec: PodRecord): Promise<PodRuntimeView> {
+    const rt = this.o.runtime;
+    if (!rec.sandboxId) return { containers: [] };
+    let sandbox;
+    try {
+      sandbox = await rt.podSandboxStatus(rec.sandboxId);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      return { containers: [] };
+    }
+    const list = await rt.listContainers({ podSandboxId: rec.sandboxId });
+    const containers: ContainerStatus[] = [];
+    for (const c of list) {
+      try {
+        containers.push(await rt.containerStatus(c.id));
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }
+    return { sandbox, containers };
+  }
+
+  private writeStatus(rec: PodRecord, view: PodRuntimeView, terminating: boolean): KObject {
+    if (view.sandbox?.network?.ip) rec.podIP = view.sandbox.network.ip;
+    const status = computePodStatus(rec.pod, view, {
+      hostIP: this.o.nodeIP,
+      runtimeName: this.runtimeName,
+      now: rfc3339(),
+      startTime: rec.startTime,
+      podIP: rec.podIP,
+      waiting: rec.waiting,
+      terminating,
+    });
+    this.status.set(rec.pod, status);
+    return status;
+  }
+
+  private async syncPod(rec: PodRecord): Promise<void> {
+    this.stats.podSyncs++;
+    const rt = this.o.runtime;
+    const pod = rec.pod;
+    if (rec.removed) {
+      await this.teardown(rec);
+      return;
+    }
+    if (pod.metadata.deletionTimestamp) {
+      await this.terminate(rec);
+      return;
+    }
+    const apiPhase = pod.status?.phase;
+    if (rec.finished || (!rec.sandboxId && (apiPhase === 'Succeeded' || apiPhase === 'Failed'))) return;
+
+    if (!rec.sandboxId) {
+      const id = await rt.runPodSandbox(this.sandboxConfig(pod));
+      rec.sandboxId = id;
+      this.bySandbox.set(id, rec);
+    }
+    let view = await this.view(rec);
+    if (view.sandbox?.state !== 'SANDBOX_READY') {
+      // The sandbox died under us: the pod cannot continue (upstream would recreate; fake never does this).
+      rec.finished = true;
+      this.writeStatus(rec, view, true);
+      return;
+    }
+    rec.waiting = undefined;
+    const acted = await this.computeActions(rec, view);
+    if (acted) view = await this.view(rec);
+    const status = this.writeStatus(rec, view, false);
+    if (status.phase === 'Succeeded' || status.phase === 'Failed') {
+      rec.finished = true;
+      await rt.stopPodSandbox(rec.sandboxId!);
+    }
+  }
+
+  /** Start what should run next; true when something was started. */
+  private async computeActions(rec: PodRecord, view: PodRuntimeView): Promise<boolean> {
+    const pod = rec.pod;
+    const policy: string = pod.spec?.restartPolicy ?? 'Always';
+    const byName = latestByName(view.containers);
+    let acted = false;
+    for (const c of pod.spec?.initContainers ?? []) {
+      const e = byName.get(c.name);
+      if (!e) {
+        await this.startContainer(rec, c, 0, view);
+        return true;
+      }
+      const st = e.latest;
+      if (st.state === 'CONTAINER_RUNNING' || st.state === 'CONTAINER_CREATED') return false;
+      if (st.state === 'CONTAINER_EXITED' && st.exitCode === 0) continue;
+      // A failed init container: the pod fails (Never) or it is retried with back-off.
+      if (policy === 'Never') return false;
+      return this.restart(rec, c, st, view);
+    }
+    for (const c of pod.spec?.containers ?? []) {
+      const e = byName.get(c.name);
+      if (!e) {
+        await this.startContainer(rec, c, 0, view);
+        acted = true;
+        continue;
+      }
+      const st = e.latest;
+      if (st.state !== 'CONTAINER_EXITED') continue;
+      const again = policy === 'Always' || (policy === 'OnFailure' && st.exitCode !== 0);
+      if (again && (await this.restart(rec, c, st, view))) acted = true;
+    }
+    return acted;
+  }
+
+  /** Restart an exited container unless it is in back-off; then remember why it waits. */
+  private async restart(rec: PodRecord, spec: KObject, last: ContainerStatus, view: PodRuntimeView): Promise<boolean> {
+    const now = Date.now();
+    const initial = this.o.backoffInitialMs ?? 10_000;
+    const max = this.o.backoffMaxMs ?? 300_000;
+    const b = rec.backoff?.get(spec.name);
+    if (b && now < b.until) {
+      const m = rec.pod.metadata;
+      (rec.waiting ??= {})[spec.name] = {
+        reason: 'CrashLoopBackOff',
+        message: `back-off ${formatDelay(b.delayMs)} restarting failed container=${spec.name} pod=${m.name}_${m.namespace}(${m.uid})`,
+      };
+      this.schedule(rec, b.until - now);
+      return false;
+    }
+    // Back-off doubles from the initial delay up to the cap, and resets after 2× the cap without trouble.
+    const delayMs = !b || now - b.until > 2 * max ? initial : Math.min(b.delayMs * 2, max);
+    (rec.backoff ??= new Map()).set(spec.name, { delayMs, until: now + delayMs });
+    await this.startContainer(rec, spec, last.metadata.attempt + 1, view);
+    return true;
+  }
+
+  private async startContainer(rec: PodRecord, spec: KObject, attempt: number, view: PodRuntimeView): Promise<void> {
+    const rt = this.o.runtime;
+    const pull = spec.imagePullPolicy ?? (String(spec.image).endsWith(':latest') || !/:[^/]+$/.test(String(spec.image)) ? 'Always' : 'IfNotPresent');
+    const image = { image: spec.image };
+    if (pull === 'Always' || !(await rt.imageStatus(image))) await rt.pullImage(image);
+    const sbConfig = this.sandboxConfig(rec.pod);
+    const id = await rt.createContainer(rec.sandboxId!, this.containerConfig(rec.pod, spec, attempt, (rec.pod.spec?.initContainers ?? []).some((c: KObject) => c.name === spec.name)), sbConfig);
+    await rt.startContainer(id);
+    // Keep the latest exited attempt for lastState; older ones go.
+    for (const c of view.containers) {
+      if ((c.labels[criLabels.containerName] ?? c.metadata.name) === spec.name && c.metadata.attempt < attempt - 1) await rt.removeContainer(c.id);
+    }
+  }
+
+  /** deletionTimestamp set: stop containers, write the final status, confirm the delete. */
+  private async terminate(rec: PodRecord): Promise<void> {
+    const rt = this.o.runtime;
+    const pod = rec.pod;
+    if (!rec.killed) {
+      const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+      const view = await this.view(rec);
+      await Promise.all(view.containers.filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED').map((c) => rt.stopContainer(c.id, grace).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))));
+      if (rec.sandboxId) await rt.stopPodSandbox(rec.sandboxId);
+      rec.killed = true;
+      rec.wake?.();
+    }
+    this.writeStatus(rec, await this.view(rec), true);
+    await this.status.flush(rec.uid);
+    if (rec.deleteSent || rec.removed) return;
+    rec.deleteSent = true;
+    try {
+      await this.limiter.run(() => this.o.client.delete(resources.pods, pod.metadata.namespace, pod.metadata.name, { gracePeriodSeconds: 0, preconditions: { uid: rec.uid } }));
+      this.stats.podDeletes++;
+    } catch (e) {
+      if (!isCode(e, 404, 409)) {
+        rec.deleteSent = false;
+        throw e;
+      }
+    }
+  }
+
+  /** The pod object is gone: free everything it held in the runtime. */
+  private async teardown(rec: PodRecord): Promise<void> {
+    const rt = this.o.runtime;
+    rec.wake?.();
+    if (rec.sandboxId) {
+      const view = await this.view(rec);
+      for (const c of view.containers) {
+        if (c.state === 'CONTAINER_RUNNING') await rt.stopContainer(c.id, 0).catch(() => undefined);
+        await rt.removeContainer(c.id).catch(() => undefined);
+      }
+      await rt.stopPodSandbox(rec.sandboxId).catch(() => undefined);
+      await rt.removePodSandbox(rec.sandboxId);
+      this.bySandbox.delete(rec.sandboxId);
+    }
+    this.pods.delete(rec.uid);
+    this.status.forget(rec.uid);
+  }
+}
+
+function formatDelay(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : '0s'}`;
+}

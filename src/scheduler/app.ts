@@ -1,0 +1,260 @@
+/**
+ * The scheduler as a control-plane component: a {@link ClusterSource} over shared informers
+ * (nodes, pods, namespaces, PodDisruptionBudgets) and the REST API (pods/binding, pods/status,
+ * events, deletes), driving a {@link Scheduler}.
+ *
+ * Each start builds a fresh Scheduler (cache, queue) from the informers' caches, so a component
+ * stopped on losing a lease and started again on regaining it sees the cluster as it is then.
+ */
+import { StatusError } from '../api/errors.js';
+import { logger, type Logger } from '../base/log.js';
+import {
+  DeletedFinalStateUnknown,
+  EventReason,
+  resources,
+  type Component,
+  type ComponentContext,
+  type EventRecorder,
+  type HandlerRegistration,
+  type KObject,
+  type RestClient,
+  type SharedInformer,
+} from '../client/index.js';
+import type { PodDisruptionBudget } from './framework/preemption.js';
+import { DefaultSchedulerName, type Node, type Pod } from './framework/types.js';
+import { Scheduler, type ClusterEventHandlers, type ClusterSource, type SchedulerOptions, type SchedulingFailure } from './scheduler.js';
+
+/** Options for {@link SchedulerComponent}. */
+export interface SchedulerComponentOptions extends SchedulerOptions {
+  /** How long start waits for the informers' first lists, ms; 0 (default): no limit. */
+  cacheSyncTimeoutMs?: number;
+}
+
+const unwrap = <T>(o: T | DeletedFinalStateUnknown<T>): T => (o instanceof DeletedFinalStateUnknown ? o.obj : o);
+const isAssigned = (p: Pod): boolean => !!p.spec?.nodeName;
+const beingDeleted = (p: Pod): boolean => !!p.metadata?.deletionTimestamp;
+
+/** RFC 3339 with whole seconds, metav1.Time's wire form. */
+function nowTime(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof StatusError && e.code === 404;
+}
+
+/** The shared informers the scheduler reads. */
+export interface SchedulerInformers {
+  nodes: SharedInformer<Node>;
+  pods: SharedInformer<Pod>;
+  namespaces: SharedInformer<KObject>;
+  pdbs: SharedInformer<PodDisruptionBudget>;
+}
+
+/** A {@link ClusterSource} backed by shared informers and the API server. */
+export class ApiClusterSource implements ClusterSource {
+  constructor(
+    private readonly client: RestClient,
+    private readonly informers: SchedulerInformers,
+    private readonly recorder: EventRecorder,
+    private readonly log: Logger,
+  ) {}
+
+  subscribe(h: ClusterEventHandlers): () => void {
+    // Nodes first, so the initial pods land on known nodes.
+    const regs: HandlerRegistration[] = [
+      this.informers.nodes.addEventHandler({
+        onAdd: (n) => h.addNode(n),
+        onUpdate: (o, n) => {
+          if (o !== n) h.updateNode(o, n);
+        },
+        onDelete: (n) => h.deleteNode(unwrap(n)),
+      }),
+      this.informers.pods.addEventHandler({
+        onAdd: (p) => {
+          // An unassigned pod on its way out is not worth a scheduling attempt.
+          if (!isAssigned(p) && beingDeleted(p)) return;
+          h.addPod(p);
+        },
+        onUpdate: (o, n) => {
+          if (o === n) return;
+          if (!isAssigned(n) && beingDeleted(n)) h.deletePod(n);
+          else h.updatePod(o, n);
+        },
+        onDelete: (p) => h.deletePod(unwrap(p)),
+      }),
+    ];
+    return () => {
+      for (const r of regs) r.remove();
+    };
+  }
+
+  async bind(pod: Pod, nodeName: string): Promise<void> {
+    const ns = pod.metadata?.namespace ?? 'default';
+    const name = pod.metadata!.name!;
+    const binding = {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name, namespace: ns, ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}) },
+      target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+    };
+    try {
+      await this.client.send('POST', this.client.path(resources.pods, ns, name, 'binding'), binding);
+    } catch (e) {
+      // Bound already (an earlier attempt whose response we lost, or another scheduler): done.
+      if (!(e instanceof StatusError && e.code === 409 && /already assigned/.test(e.message))) throw e;
+      return;
+    }
+    this.recorder.event(pod as KObject, 'Normal', EventReason.Scheduled, `Successfully assigned ${ns}/${name} to ${nodeName}`);
+  }
+
+  async recordFailure(pod: Pod, failure: SchedulingFailure): Promise<void> {
+    const ns = pod.metadata?.namespace ?? 'default';
+    const name = pod.metadata!.name!;
+    this.recorder.event(pod as KObject, 'Warning', EventReason.FailedScheduling, failure.message);
+    // Upstream skips pods deleted or bound meanwhile.
+    const cur = this.informers.pods.lister.get(ns, name) ?? pod;
+    if (cur.metadata?.uid !== pod.metadata?.uid || isAssigned(cur) || beingDeleted(cur)) return;
+    const old = (cur.status?.conditions ?? []).find((c) => c.type === 'PodScheduled');
+    const nominatedChanges = failure.nominatedNodeName !== undefined && failure.nominatedNodeName !== (cur.status?.nominatedNodeName ?? '');
+    const conditionChanges = !old || old.status !== 'False' || old.reason !== failure.reason || old.message !== failure.message;
+    if (!conditionChanges && !nominatedChanges) return;
+    const condition = {
+      type: 'PodScheduled',
+      status: 'False',
+      reason: failure.reason,
+      message: failure.message,
+      lastProbeTime: null,
+      lastTransitionTime: old && old.status === 'False' && old.lastTransitionTime ? old.lastTransitionTime : nowTime(),
+    };
+    const status: KObject = { conditions: [condition] };
+    if (nominatedChanges) status.nominatedNodeName = failure.nominatedNodeName || null;
+    try {
+      await this.client.patch(resources.pods, ns, name, { metadata: { uid: pod.metadata?.uid }, status }, 'strategic', { subresource: 'status' });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  async preemptVictim(victim: Pod, preemptor: Pod, nodeName: string): Promise<void> {
+    const ns = victim.metadata?.namespace ?? 'default';
+    const name = victim.metadata!.name!;
+    const uid = victim.metadata?.uid;
+    try {
+      // DisruptionTarget tells the victim's owner why it goes (upstream does this before the delete).
+      const condition = {
+        type: 'DisruptionTarget',
+        status: 'True',
+        reason: 'PreemptionByScheduler',
+        message: `${preemptor.spec?.schedulerName || DefaultSchedulerName}: preempting to accommodate a higher priority pod`,
+        lastTransitionTime: nowTime(),
+      };
+      await this.client.patch(resources.pods, ns, name, { metadata: { uid }, status: { conditions: [condition] } }, 'strategic', { subresource: 'status' });
+      await this.client.delete(resources.pods, ns, name, uid ? { preconditions: { uid } } : {});
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    this.log.info('preempted victim', { victim: `${ns}/${name}`, preemptor: `${preemptor.metadata?.namespace}/${preemptor.metadata?.name}`, node: nodeName });
+    this.recorder.event(victim as KObject, 'Normal', EventReason.Preempted, `Preempted by pod ${preemptor.metadata?.uid ?? ''} on node ${nodeName}`);
+  }
+
+  namespaceLabels(namespace: string): Record<string, string> | undefined {
+    return this.informers.namespaces.lister.get(undefined, namespace)?.metadata?.labels;
+  }
+
+  podDisruptionBudgets(): readonly PodDisruptionBudget[] {
+    return this.informers.pdbs.lister.list();
+  }
+}
+
+/**
+ * kube-scheduler as a {@link Component} named `scheduler`. Start and stop are idempotent, and a
+ * stopped component can be started again (each start schedules with a fresh cache and queue).
+ */
+export class SchedulerComponent implements Component {
+  readonly name = 'scheduler';
+  private readonly opts: SchedulerComponentOptions;
+  private readonly log: Logger;
+  private current: Scheduler | null = null;
+  private recorder: EventRecorder | null = null;
+  /** Start and stop run one at a time, in call order. */
+  private chain: Promise<void> = Promise.resolve();
+  private running = false;
+  /** Bumped by stop, so a start waiting for cache sync gives up. */
+  private epoch = 0;
+  private wakeStop: (() => void) | null = null;
+
+  constructor(opts: SchedulerComponentOptions = {}) {
+    this.opts = opts;
+    this.log = opts.log ?? logger('scheduler');
+  }
+
+  /** The running Scheduler (cache, queue, stats), or null when stopped. */
+  get scheduler(): Scheduler | null {
+    return this.current;
+  }
+
+  start(ctx: ComponentContext): Promise<void> {
+    const epoch = this.epoch;
+    return this.serialize(() => this.doStart(ctx, epoch));
+  }
+
+  stop(): Promise<void> {
+    this.epoch++;
+    this.wakeStop?.();
+    return this.serialize(() => this.doStop());
+  }
+
+  private serialize(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async doStart(ctx: ComponentContext, epoch: number): Promise<void> {
+    if (this.running || epoch !== this.epoch) return;
+    const f = ctx.informers;
+    const informers: SchedulerInformers = {
+      nodes: f.forResource<Node>(resources.nodes),
+      pods: f.forResource<Pod>(resources.pods),
+      namespaces: f.forResource(resources.namespaces),
+      pdbs: f.forResource<PodDisruptionBudget>(resources.poddisruptionbudgets),
+    };
+    f.start();
+    // Scheduling before the caches are full could overcommit nodes whose pods are not listed yet.
+    const stopped = new Promise<false>((resolve) => (this.wakeStop = () => resolve(false)));
+    const timeoutMs = this.opts.cacheSyncTimeoutMs || undefined;
+    const synced = await Promise.race([
+      Promise.all(Object.values(informers).map((i: SharedInformer<any>) => i.waitForSync({ timeoutMs }))).then((r) => r.every(Boolean)),
+      stopped,
+    ]);
+    this.wakeStop = null;
+    if (epoch !== this.epoch) return;
+    if (!synced) throw new Error('scheduler: timed out waiting for informer caches to sync');
+    // Events report as the profile's scheduler name, as upstream's do.
+    const recorder = ctx.recorder(this.opts.profile?.schedulerName ?? DefaultSchedulerName);
+    const scheduler = new Scheduler(new ApiClusterSource(ctx.client, informers, recorder, this.log), {
+      ...this.opts,
+      log: this.log,
+    });
+    scheduler.start();
+    this.current = scheduler;
+    this.recorder = recorder;
+    this.running = true;
+    this.log.info('scheduler started', { nodes: informers.nodes.indexer.list().length, queue: scheduler.queue.stats() });
+  }
+
+  private async doStop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    const s = this.current;
+    const r = this.recorder;
+    this.current = null;
+    this.recorder = null;
+    // Unsubscribes from the informers (which stay running for others) and waits for bindings.
+    await s?.stop();
+    await r?.flush();
+    this.log.info('scheduler stopped');
+  }
+}
