@@ -5,7 +5,7 @@
  *   3. create latency p50/p99 at a fixed rate (default 1,000/s);
  *   4. list of 10,000 pods;
  *   5. watch delivery latency with 500 concurrent watchers.
- * Usage: node --import tsx bench/api/run.ts [--quick]
+ * Usage: node --import tsx bench/api/run.ts [--quick] [--with-control-plane]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
@@ -15,6 +15,9 @@ import { join, resolve } from 'node:path';
 import https from 'node:https';
 
 const quick = process.argv.includes('--quick');
+const watchOnly = process.argv.includes('--watch-only');
+// The API server alone by default; --with-control-plane keeps the scheduler and controllers running.
+const serverFlags = process.argv.includes('--with-control-plane') ? [] : ['--disable-scheduler', '--disable-controller-manager'];
 const bin = resolve('bin/k8ts');
 
 function pct(xs: number[], p: number): number {
@@ -89,7 +92,10 @@ function pod(name: string, extra: Record<string, string> = {}) {
 async function startServer(dataDir: string): Promise<{ proc: ChildProcess; port: number; conn: Conn; coldStartMs: number }> {
   const port = await freePort();
   const t0 = performance.now();
-  const proc = spawn(bin, ['server', '--data-dir', dataDir, '--port', String(port), '--disable-agent'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } });
+  const serverCmd = process.env.BENCH_SERVER_NODE_ARGS ? [process.execPath, [...process.env.BENCH_SERVER_NODE_ARGS.split(' '), resolve('dist/cli/main.js')]] as const : [bin, []] as const;
+  const proc = spawn(serverCmd[0], [...serverCmd[1], 'server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', ...serverFlags], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } });
+  let exited = false;
+  proc.once('exit', () => (exited = true));
   const probe = new https.Agent({ rejectUnauthorized: false, keepAlive: false });
   for (;;) {
     const ok = await new Promise<boolean>((res) => {
@@ -100,6 +106,7 @@ async function startServer(dataDir: string): Promise<{ proc: ChildProcess; port:
       r.on('error', () => res(false));
     });
     if (ok) break;
+    if (exited) throw new Error('the server exited before it was ready');
     await new Promise((r) => setTimeout(r, 5));
   }
   const coldStartMs = performance.now() - t0;
@@ -114,6 +121,12 @@ async function startServer(dataDir: string): Promise<{ proc: ChildProcess; port:
 function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+/** user+system CPU time of a process, in ms. */
+function cpuMsOf(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
 async function stopServer(proc: ChildProcess): Promise<void> {
@@ -164,52 +177,50 @@ async function fixedRate(c: Conn, rate: number, durationMs: number, ns: string):
   return lat;
 }
 
-async function watchLatency(c: Conn, watchers: number, events: number, ns: string): Promise<number[]> {
+/**
+ * Watch delivery: `watchers` watches spread over 4 client processes (as that many real clients
+ * would be), one create every 20 ms; latency = event arrival − create sent (an upper bound on
+ * commit → event, since it includes the create's own request time).
+ */
+async function watchLatency(c: Conn, dataDir: string, watchers: number, events: number, ns: string): Promise<number[]> {
   const list = JSON.parse((await request(c, 'GET', `/api/v1/namespaces/${ns}/pods?limit=1`)).body);
   const rv = list.metadata.resourceVersion;
-  const lat: number[] = [];
-  const sent = new Map<string, number>();
-  let ready = 0;
-  const agents: https.Agent[] = [];
-  const reqs: ReturnType<typeof https.get>[] = [];
-  await new Promise<void>((allReady) => {
-    for (let i = 0; i < watchers; i++) {
-      const agent = new https.Agent({ keepAlive: true, ca: c.ca, cert: c.cert, key: c.key });
-      agents.push(agent);
-      const r = https.get({ host: '127.0.0.1', port: c.port, path: `/api/v1/namespaces/${ns}/pods?watch=true&resourceVersion=${rv}`, agent }, (m) => {
-        let buf = '';
-        m.setEncoding('utf8');
-        m.on('data', (d: string) => {
-          buf += d;
-          let nl;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            const now = performance.now();
-            const name = /"name":"(w-\d+)"/.exec(line)?.[1];
-            const t = name ? sent.get(name) : undefined;
-            if (t !== undefined) lat.push(now - t);
-          }
-        });
-        if (++ready === watchers) allReady();
-      });
-      reqs.push(r);
-    }
+  const tls = join(dataDir, 'tls');
+  const procs = 4;
+  const children = Array.from({ length: procs }, (_, i) => {
+    const n = Math.floor(watchers / procs) + (i < watchers % procs ? 1 : 0);
+    return spawn(process.execPath, ['--import', 'tsx', resolve('bench/api/watchers.ts'), String(c.port), ns, rv, String(n), join(tls, 'ca.crt'), join(tls, 'admin.crt'), join(tls, 'admin.key')], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
   });
+  const outputs = children.map((ch) => {
+    let text = '';
+    ch.stdout!.setEncoding('utf8');
+    ch.stdout!.on('data', (d: string) => (text += d));
+    return { ready: () => text.startsWith('ready'), done: () => text.endsWith('end\n'), text: () => text };
+  });
+  while (!outputs.every((o) => o.ready())) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 300));
+  const sent = new Map<string, number>();
   for (let i = 0; i < events; i++) {
     const name = `w-${i}`;
-    sent.set(name, performance.now());
+    sent.set(name, performance.timeOrigin + performance.now());
     const r = await request(c, 'POST', `/api/v1/namespaces/${ns}/pods`, pod(name));
     if (r.code !== 201) throw new Error(`create: ${r.code}`);
     await new Promise((r2) => setTimeout(r2, 20));
   }
-  const want = watchers * events;
-  const deadline = Date.now() + 20_000;
-  while (lat.length < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  for (const r of reqs) r.destroy();
-  for (const a of agents) a.destroy();
-  if (lat.length < want) console.error(`watch: only ${lat.length}/${want} deliveries`);
+  await new Promise((r) => setTimeout(r, 1000));
+  for (const ch of children) ch.stdin!.end();
+  while (!outputs.every((o) => o.done())) await new Promise((r) => setTimeout(r, 20));
+  const lat: number[] = [];
+  for (const o of outputs) {
+    for (const line of o.text().split('\n')) {
+      const [name, t] = line.split(' ');
+      const s0 = sent.get(name);
+      if (s0 !== undefined && t) lat.push(Number(t) - s0);
+    }
+  }
+  if (lat.length < watchers * events) console.error(`watch: only ${lat.length}/${watchers * events} deliveries`);
   return lat;
 }
 
@@ -240,12 +251,12 @@ async function main(): Promise<void> {
     await ensureNamespace(c, 'rate');
     await ensureNamespace(c, 'watch');
     // 2. sustained creates.
-    for (const conc of quick ? [32] : [8, 32, 64]) {
+    for (const conc of watchOnly ? [] : quick ? [32] : [8, 32, 64]) {
       const rate = await sustainedCreates(c, conc, quick ? 3000 : 8000, 'bench');
       results.push([`durable pod creates/s, ${conc} concurrent keep-alive clients`, `${rate.toFixed(0)} /s`]);
     }
     // 3. fixed-rate latency.
-    const lat = await fixedRate(c, 1000, quick ? 3000 : 10000, 'rate');
+    const lat = watchOnly ? [0] : await fixedRate(c, 1000, quick ? 3000 : 10000, 'rate');
     results.push(['create latency at 1,000/s: p50', `${pct(lat, 50).toFixed(2)} ms`]);
     results.push(['create latency at 1,000/s: p99', `${pct(lat, 99).toFixed(2)} ms`]);
     // 4. list 10,000 pods (the rate namespace holds exactly 10,000 in a full run).
@@ -259,9 +270,12 @@ async function main(): Promise<void> {
     }
     results.push([`list of ${countRes.items.length} pods, JSON (median of 5)`, `${median(listTimes).toFixed(0)} ms`]);
     // 5. watch delivery with 500 watchers.
-    const wl = await watchLatency(c, quick ? 100 : 500, quick ? 20 : 50, 'watch');
+    const cpu0 = cpuMsOf(srv.proc.pid!);
+    const wl = await watchLatency(c, dataDir, quick ? 100 : 500, quick ? 20 : 50, 'watch');
+    const cpuPerEvent = (cpuMsOf(srv.proc.pid!) - cpu0) / (quick ? 20 : 50);
     results.push([`watch delivery, ${quick ? 100 : 500} watchers (create sent → event received): p50`, `${pct(wl, 50).toFixed(2)} ms`]);
     results.push([`watch delivery, ${quick ? 100 : 500} watchers: p99`, `${pct(wl, 99).toFixed(2)} ms`]);
+    results.push([`server CPU per create fanned out to ${quick ? 100 : 500} watchers (incl. watch setup)`, `${cpuPerEvent.toFixed(2)} ms`]);
     results.push(['RSS after the load', `${rssOf(srv.proc.pid!).toFixed(0)} MB`]);
     c.agent.destroy();
     await stopServer(srv.proc);
@@ -269,7 +283,7 @@ async function main(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
   }
   const w = Math.max(...results.map(([k]) => k.length));
-  console.log(`\nk8ts API benchmarks (${new Date().toISOString()}, ${quick ? 'quick' : 'full'})`);
+  console.log(`\nk8ts API benchmarks (${new Date().toISOString()}, ${quick ? 'quick' : 'full'}, server flags: ${serverFlags.join(' ') || 'none'})`);
   for (const [k, v] of results) console.log(`${k.padEnd(w)}  ${v}`);
 }
 

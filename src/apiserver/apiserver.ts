@@ -643,7 +643,6 @@ export class APIServer {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
       res.flushHeaders();
     };
-    const lineCache = new WeakMap<object, string>();
     const send = (ev: { type: string; object: KObject }) => {
       sendHeader();
       let line: string;
@@ -651,8 +650,7 @@ export class APIServer {
         line = JSON.stringify({ type: ev.type, object: toTable(store.strategy, [ev.object], { include, version: tv, withColumns: first }) });
         first = false;
       } else {
-        // Shared objects are serialised once per event for all watchers.
-        line = lineCache.get(ev.object) ?? JSON.stringify(ev);
+        line = serializedEvent(ev);
       }
       res.write(line + '\n');
     };
@@ -729,6 +727,19 @@ export class APIServer {
     }
     this.json(res, st.code, st);
   }
+}
+
+/**
+ * Watch events carry objects shared by every watcher of a change (the store decodes each revision
+ * once), so each event line is serialised once for all of them.
+ */
+const eventLines = new WeakMap<object, Map<string, string>>();
+function serializedEvent(ev: { type: string; object: KObject }): string {
+  let byType = eventLines.get(ev.object);
+  if (!byType) eventLines.set(ev.object, (byType = new Map()));
+  let line = byType.get(ev.type);
+  if (line === undefined) byType.set(ev.type, (line = JSON.stringify(ev)));
+  return line;
 }
 
 function includeObject(query: URLSearchParams): IncludeObject {

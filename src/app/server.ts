@@ -156,6 +156,20 @@ function loadOrCreateToken(path: string): string {
   return token;
 }
 
+/**
+ * Servers on temporary data dirs (tests, the library) share one PKI per process: issuing
+ * certificates is most of a cold start, and such servers keep nothing anyway.
+ */
+let ephemeralPKI: { sans: string; pki: Promise<PKI> } | undefined;
+function seedPKI(dir: string, pki: PKI): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const files: [string, KeyPairPEM][] = [['ca', pki.ca], ['serving', pki.serving], ['admin', pki.admin], ['controller-manager', pki.controller]];
+  for (const [name, kp] of files) {
+    writeAtomic(join(dir, `${name}.key`), kp.key);
+    writeAtomic(join(dir, `${name}.crt`), kp.cert, 0o644);
+  }
+}
+
 /** The first address of the Service range, which the `kubernetes` Service takes (10.43.0.1). */
 function firstServiceIP(cidr: string): string | undefined {
   const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
@@ -173,7 +187,19 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const temporary = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'k8ts-'));
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const pki = await ensurePKI(join(dataDir, 'tls'), opts.tlsSANs ?? []);
+  const tlsDir = join(dataDir, 'tls');
+  let pki: PKI;
+  const sans = JSON.stringify(opts.tlsSANs ?? []);
+  if (temporary) {
+    if (ephemeralPKI?.sans !== sans) {
+      const seedDir = mkdtempSync(join(tmpdir(), 'k8ts-pki-'));
+      ephemeralPKI = { sans, pki: ensurePKI(seedDir, opts.tlsSANs ?? []).finally(() => rmSync(seedDir, { recursive: true, force: true })) };
+    }
+    pki = await ephemeralPKI.pki;
+    seedPKI(tlsDir, pki);
+  } else {
+    pki = await ensurePKI(tlsDir, opts.tlsSANs ?? []);
+  }
   const token = loadOrCreateToken(join(dataDir, 'token'));
 
   const metrics = new Registry();

@@ -23,8 +23,20 @@ export const anonymous: UserInfo = { username: 'system:anonymous', groups: ['sys
 
 /** Client certificates verified by the TLS layer against the cluster CA. */
 export class X509Authenticator implements Authenticator {
+  // A connection's certificate never changes: read it once per connection, not per request
+  // (getPeerCertificate builds a large object and showed up high in profiles).
+  private readonly bySocket = new WeakMap<object, UserInfo | null>();
+
   authenticate(req: IncomingMessage): UserInfo | undefined {
     const sock = req.socket as TLSSocket;
+    const cached = this.bySocket.get(sock);
+    if (cached !== undefined) return cached ?? undefined;
+    const user = this.fromSocket(sock);
+    this.bySocket.set(sock, user ?? null);
+    return user;
+  }
+
+  private fromSocket(sock: TLSSocket): UserInfo | undefined {
     if (!sock.authorized || typeof sock.getPeerCertificate !== 'function') return undefined;
     const c = sock.getPeerCertificate();
     if (!c || !c.subject) return undefined;

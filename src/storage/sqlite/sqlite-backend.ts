@@ -11,8 +11,9 @@
  *
  * Writes are group-committed: all writes issued in one event-loop turn run in one transaction,
  * each with its own CAS check and revision, and their promises settle after the commit is on disk
- * (WAL, synchronous=FULL). Watches are fed from the commit path, never by polling.
+ * (WAL; each group commit's WAL fsync runs in the thread pool before anything is acknowledged). Watches are fed from the commit path, never by polling.
  */
+import { closeSync, fdatasync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import {
   type Backend,
@@ -124,6 +125,9 @@ CREATE TABLE IF NOT EXISTS current (
 ) WITHOUT ROWID;
 `;
 
+/** What one group commit produced. */
+type GroupResult = { rev: number; outcomes: OpOutcome[]; events: WatchEvent[] };
+
 /** Statement pair: one for a bounded key range, one for a prefix with no upper bound. */
 interface RangeStmt<R> {
   bounded: Database.Statement<[Record<string, unknown>], R>;
@@ -142,6 +146,14 @@ export class SqliteBackend implements Backend {
 
   private pending: WriteOp[] = [];
   private flushScheduled = false;
+  /** The last revision handed to watchers; commits above it await their WAL fsync. */
+  private publishedRev: number;
+  /** Descriptor of the WAL file, fdatasync'ed off the event loop after each group commit (file databases). */
+  private readonly walFd: number | undefined;
+  /** Committed groups whose fsync has not completed, in commit order. */
+  private unsynced: { firstRev: number; result: GroupResult; ops: WriteOp[] }[] = [];
+  private syncing = false;
+  private readonly syncWaiters: (() => void)[] = [];
 
   private readonly watchers = new Set<SqliteWatcher>();
   /** Live watchers grouped by prefix, so each commit is filtered once per distinct prefix. */
@@ -164,11 +176,12 @@ export class SqliteBackend implements Backend {
   private readonly s: ReturnType<typeof prepare>;
   private readonly compactTxn: Database.Transaction<(from: number, to: number, target: number) => void>;
   private readonly groupTxn: Database.Transaction<
-    (ops: WriteOp[], base: number) => { rev: number; outcomes: OpOutcome[]; events: WatchEvent[] }
+    (ops: WriteOp[], base: number) => GroupResult
   >;
 
-  private constructor(db: Database.Database, opts: SqliteBackendOptions) {
+  private constructor(db: Database.Database, opts: SqliteBackendOptions, walFd?: number) {
     this.db = db;
+    this.walFd = walFd;
     this.watchBufferLimit = opts.watchBufferLimit ?? 10_000;
     this.ringSize = opts.watchRingSize ?? 4096;
     this.progressIntervalMs = opts.progressNotifyIntervalMs ?? 1000;
@@ -181,6 +194,7 @@ export class SqliteBackend implements Backend {
     this.compacted = meta('compacted');
     this.compactDone = meta('compact_done');
     this.ringStart = this.rev;
+    this.publishedRev = this.rev;
 
     this.groupTxn = db.transaction((ops: WriteOp[], base: number) => this.applyOps(ops, base));
     this.compactTxn = db.transaction((from: number, to: number, target: number) => {
@@ -207,14 +221,18 @@ export class SqliteBackend implements Backend {
   static open(opts: SqliteBackendOptions): SqliteBackend {
     const db = new Database(opts.path);
     try {
-      if (opts.path !== ':memory:') db.pragma('journal_mode = WAL');
-      // FULL: a commit returns only after the WAL is fsynced, so an acknowledged write survives kill -9 and power loss.
-      db.pragma('synchronous = FULL');
+      const file = opts.path !== ':memory:' && opts.path !== '';
+      if (file) db.pragma('journal_mode = WAL');
+      // NORMAL: SQLite syncs the WAL at checkpoints, and the database after them; each commit's own
+      // fsync is done by this class on the WAL file in the thread pool, so the event loop never
+      // blocks on the disk, and nothing is acknowledged (or shown to watchers) before it is durable.
+      db.pragma(file ? 'synchronous = NORMAL' : 'synchronous = OFF');
       db.pragma('cache_size = -65536');
       db.pragma('temp_store = MEMORY');
       db.pragma('journal_size_limit = 67108864');
       db.exec(SCHEMA);
-      return new SqliteBackend(db, opts);
+      const walFd = file ? openSync(`${opts.path}-wal`, 'r') : undefined;
+      return new SqliteBackend(db, opts, walFd);
     } catch (err) {
       db.close();
       throw err;
@@ -320,7 +338,7 @@ export class SqliteBackend implements Backend {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
-    let result: { rev: number; outcomes: OpOutcome[]; events: WatchEvent[] };
+    let result: GroupResult;
     try {
       result = this.groupTxn.immediate(ops, this.rev);
     } catch (err) {
@@ -330,7 +348,39 @@ export class SqliteBackend implements Backend {
     }
     const firstRev = this.rev + 1;
     this.rev = result.rev;
-    if (result.events.length > 0) this.publish({ firstRev, lastRev: result.rev, events: result.events });
+    if (this.walFd === undefined) {
+      this.settle({ firstRev, result, ops });
+      return;
+    }
+    this.unsynced.push({ firstRev, result, ops });
+    this.syncWal();
+  }
+
+  /**
+   * Group fsync: one fdatasync of the WAL covers every group committed before it started; groups
+   * committed meanwhile wait for the next one. Settles groups in commit order.
+   */
+  private syncWal(): void {
+    if (this.syncing || this.unsynced.length === 0) {
+      if (!this.syncing) for (const w of this.syncWaiters.splice(0)) w();
+      return;
+    }
+    const groups = this.unsynced.splice(0);
+    this.syncing = true;
+    fdatasync(this.walFd!, (err) => {
+      this.syncing = false;
+      for (const g of groups) {
+        if (err) for (const op of g.ops) op.reject(err);
+        else this.settle(g);
+      }
+      this.syncWal();
+    });
+  }
+
+  /** A durable group: feed watchers, then answer the callers. */
+  private settle(g: { firstRev: number; result: GroupResult; ops: WriteOp[] }): void {
+    const { result, ops } = g;
+    if (result.events.length > 0) this.publish({ firstRev: g.firstRev, lastRev: result.rev, events: result.events });
     for (let i = 0; i < ops.length; i++) {
       const outcome = result.outcomes[i]!;
       if ('ok' in outcome) ops[i]!.resolve(outcome.ok);
@@ -339,7 +389,7 @@ export class SqliteBackend implements Backend {
   }
 
   /** Runs inside the group transaction. Each op gets its own CAS check against the state left by the ops before it. */
-  private applyOps(ops: WriteOp[], base: number): { rev: number; outcomes: OpOutcome[]; events: WatchEvent[] } {
+  private applyOps(ops: WriteOp[], base: number): GroupResult {
     const s = this.s;
     let rev = base;
     const outcomes: OpOutcome[] = [];
@@ -442,7 +492,7 @@ export class SqliteBackend implements Backend {
         const events = batch.events.filter((e) => e.kv.modRevision > w.cursor && e.kv.key.startsWith(w.prefix));
         w.queue.push(events, true);
       }
-      w.cursor = Math.max(w.cursor, this.rev);
+      w.cursor = Math.max(w.cursor, this.publishedRev);
       w.live = true;
       let set = this.liveByPrefix.get(w.prefix);
       if (!set) this.liveByPrefix.set(w.prefix, (set = new Set()));
@@ -450,7 +500,7 @@ export class SqliteBackend implements Backend {
       return;
     }
     // Rows above the cursor are never compacted away (cursor >= compacted), so reading in steps is gap-free.
-    const upper = Math.min(w.cursor + REPLAY_WINDOW, this.rev);
+    const upper = Math.min(w.cursor + REPLAY_WINDOW, this.publishedRev);
     const rows = range(this.s.replay, w.end, { from: w.cursor, to: upper, start: w.prefix, limit: REPLAY_CHUNK });
     const events = rows.map((r) => this.rowToEvent(r));
     w.cursor = rows.length === REPLAY_CHUNK ? rows[rows.length - 1]!.rev : upper;
@@ -476,6 +526,7 @@ export class SqliteBackend implements Backend {
 
   /** Append a commit to the ring and hand it to live watchers. */
   private publish(batch: CommitBatch): void {
+    this.publishedRev = batch.lastRev;
     this.ring.push(batch);
     this.ringEvents += batch.events.length;
     while (this.ring.length > 1 && this.ringEvents > this.ringSize) {
@@ -498,7 +549,7 @@ export class SqliteBackend implements Backend {
   private ensureProgressTimer(): void {
     if (this.progressTimer) return;
     this.progressTimer = setInterval(() => {
-      for (const w of this.watchers) if (w.progress && w.live) w.queue.progress(this.rev);
+      for (const w of this.watchers) if (w.progress && w.live) w.queue.progress(this.publishedRev);
     }, this.progressIntervalMs);
     this.progressTimer.unref();
   }
@@ -548,12 +599,17 @@ export class SqliteBackend implements Backend {
     this.closing = (async () => {
       // Commit what callers already handed us; new writes are refused from here on.
       while (this.pending.length > 0) this.flush();
+      await new Promise<void>((r) => {
+        this.syncWaiters.push(r);
+        this.syncWal();
+      });
       if (this.compactTimer) clearInterval(this.compactTimer);
       if (this.progressTimer) clearInterval(this.progressTimer);
       await this.compactChain.catch(() => {});
       this.closed = true;
       for (const w of [...this.watchers]) w.queue.close(undefined);
       this.db.close();
+      if (this.walFd !== undefined) closeSync(this.walFd);
     })();
     return this.closing;
   }
