@@ -8,6 +8,7 @@
  * it list again, turning objects that vanished meanwhile into {@link DeletedFinalStateUnknown}
  * tombstones. Handlers run synchronously after the cache has been updated, in event order.
  */
+import { abortableSleep } from '../base/sleep.js';
 import { StatusError } from '../api/errors.js';
 import { logger } from '../base/log.js';
 import {
@@ -103,20 +104,6 @@ function isTransient(err: unknown): boolean {
   return (code !== undefined && transientCodes.has(code)) || (err as Error)?.name === 'TimeoutError';
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 interface Registration<T> {
   handler: ResourceEventHandler<T>;

@@ -6,6 +6,7 @@
  * could not renew within renewDeadline. Every write carries the resourceVersion it read, so two
  * candidates can never both succeed.
  */
+import { abortableSleep } from '../base/sleep.js';
 import { StatusError } from '../api/errors.js';
 import { logger } from '../base/log.js';
 import type { KObject, ResourceRef, RestClient } from './rest-client.js';
@@ -91,20 +92,6 @@ function recordOf(lease: KObject): LeaderElectionRecord {
   };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /**
  * One candidate. `run()` campaigns until it leads, leads until it loses the lease or is stopped,
@@ -182,7 +169,7 @@ export class LeaderElector {
       const ok = await this.tryAcquireOrRenew(signal, renewDeadlineMs);
       this.maybeReportTransition();
       if (ok) return true;
-      await sleep(retryPeriodMs * (1 + Math.random() * JITTER_FACTOR), signal);
+      await abortableSleep(retryPeriodMs * (1 + Math.random() * JITTER_FACTOR), signal);
     }
     return false;
   }
@@ -201,14 +188,14 @@ export class LeaderElector {
         if (ok) break;
         const wait = Math.min(retryPeriodMs, deadline - performance.now());
         if (wait <= 0) break;
-        await sleep(wait, signal);
+        await abortableSleep(wait, signal);
       }
       if (signal.aborted) return;
       if (!ok) {
         log.warn('failed to renew lease; giving up leadership', { lease: this.leaseName(), identity: this.config.identity });
         return;
       }
-      await sleep(retryPeriodMs, signal);
+      await abortableSleep(retryPeriodMs, signal);
     }
   }
 

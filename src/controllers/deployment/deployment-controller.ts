@@ -20,7 +20,8 @@ import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
 import { runWorkers, WorkQueue } from '../../client/workqueue.js';
 import { getControllerOf, isControlledBy, newControllerRef, resolveControllerRef } from '../common/controller-ref.js';
-import { claimObjects, recheckOwner } from './claim.js';
+import { claimObjects, recheckOwner } from '../common/claim.js';
+import { selectingControllers } from '../common/selecting.js';
 import {
   activeReplicaSets,
   byCreation,
@@ -145,16 +146,9 @@ export class DeploymentController implements Component {
 
   /** Deployments whose (non-empty) selector matches an orphan ReplicaSet's labels. */
   private deploymentsForRS(rs: KObject): KObject[] {
-    const labels = rs.metadata?.labels ?? {};
-    return this.dLister.list(rs.metadata?.namespace).filter((d) => {
-      try {
-        const sel = labelSelectorFromObject(d.spec?.selector);
-        return !selectorIsEmpty(sel) && selectorMatches(sel, labels);
-      } catch {
-        return false;
-      }
-    });
+    return selectingControllers(this.dLister.list(rs.metadata?.namespace), rs);
   }
+
 
   private onAddRS(rs: KObject): void {
     if (rs.metadata?.deletionTimestamp) return this.onDeleteRS(rs);

@@ -25,7 +25,8 @@ import { resources } from '../../client/resources.js';
 import { runWorkers, WorkQueue } from '../../client/workqueue.js';
 import { UIDTrackingControllerExpectations } from '../common/expectations.js';
 import { getControllerOf, newControllerRef, resolveControllerRef } from '../common/controller-ref.js';
-import { claimObjects, recheckOwner } from './claim.js';
+import { claimObjects, recheckOwner } from '../common/claim.js';
+import { selectingControllers } from '../common/selecting.js';
 import { isPodActive, isPodAvailable, isPodReady, podFromTemplate, podsToDelete, slowStartBatch } from './pods.js';
 
 const log = logger('replicaset-controller');
@@ -127,16 +128,9 @@ export class ReplicaSetController implements Component {
 
   /** ReplicaSets in the pod's namespace whose (non-empty) selector matches it: candidates to adopt an orphan. */
   private replicaSetsForPod(pod: KObject): KObject[] {
-    const labels = pod.metadata?.labels ?? {};
-    return this.rsLister.list(pod.metadata?.namespace).filter((rs) => {
-      try {
-        const sel = labelSelectorFromObject(rs.spec?.selector);
-        return !selectorIsEmpty(sel) && selectorMatches(sel, labels);
-      } catch {
-        return false;
-      }
-    });
+    return selectingControllers(this.rsLister.list(pod.metadata?.namespace), pod);
   }
+
 
   private onAddPod(pod: KObject): void {
     // A pod already being deleted when first seen (e.g. after a restart) is not a creation.

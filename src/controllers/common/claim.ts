@@ -5,7 +5,7 @@
  */
 import { StatusError } from '../../api/errors.js';
 import type { KObject, ResourceRef, RestClient } from '../../client/rest-client.js';
-import { getControllerOf, newControllerRef, type OwnerReference } from '../common/controller-ref.js';
+import { getControllerOf, newControllerRef, type OwnerReference } from './controller-ref.js';
 
 /** What {@link claimObjects} needs to know about the controller. */
 export interface ClaimOwner {

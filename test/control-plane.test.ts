@@ -1,0 +1,97 @@
+// The control plane through the real kubectl, on hollow nodes: Deployments become Ready pods,
+// deleted pods are replaced, scaling and rollouts (status, undo, restart) behave as upstream, and
+// foreground deletion removes dependents first.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventually, startTestCluster, type TestCluster } from './helpers.js';
+import { RestClient } from '../src/client/rest-client.js';
+import { startHollowNodes, type HollowNodes } from '../src/kubelet/hollow.js';
+
+describe('control plane on hollow nodes, driven by kubectl', () => {
+  let c: TestCluster;
+  let client: RestClient;
+  let nodes: HollowNodes;
+  before(async () => {
+    c = await startTestCluster();
+    client = new RestClient({ server: c.server.url, ca: c.server.ca, cert: c.server.adminCert.cert, key: c.server.adminCert.key });
+    nodes = await startHollowNodes({ client, count: 3, namePrefix: 'hollow-', runDurationMs: 300 });
+  });
+  after(async () => {
+    await nodes?.stop();
+    client?.close();
+    await c?.stop();
+  });
+
+  const readyPods = async (selector: string) => {
+    const pods = JSON.parse(await c.ok(['get', 'pods', '-l', selector, '-o', 'json'])).items as any[];
+    return pods.filter((p) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'True'));
+  };
+
+  it('hollow nodes register as Ready nodes', async () => {
+    const out = await c.ok(['get', 'nodes']);
+    for (const n of nodes.nodeNames) assert.match(out, new RegExp(`^${n}\\s+Ready\\s`, 'm'));
+  });
+
+  it('a Deployment of 2 replicas yields 2 Ready pods bound to nodes', async () => {
+    await c.ok(['create', 'deployment', 'web', '--image=nginx:1.27', '--replicas=2']);
+    await c.ok(['rollout', 'status', 'deployment/web', '--timeout=60s'], { timeoutMs: 70_000 });
+    const pods = await readyPods('app=web');
+    assert.equal(pods.length, 2);
+    for (const p of pods) {
+      assert.ok(nodes.nodeNames.includes(p.spec.nodeName), `bound to a hollow node: ${p.spec.nodeName}`);
+      assert.match(p.status.podIP, /^\d+\.\d+\.\d+\.\d+$/);
+    }
+    const d = JSON.parse(await c.ok(['get', 'deploy', 'web', '-o', 'json']));
+    assert.equal(d.status.readyReplicas, 2);
+    assert.equal(d.metadata.annotations['deployment.kubernetes.io/revision'], '1');
+  });
+
+  it('a deleted pod is replaced', async () => {
+    const [victim] = await readyPods('app=web');
+    await c.ok(['delete', 'pod', victim.metadata.name, '--wait=true'], { timeoutMs: 40_000 });
+    await eventually(async () => {
+      const pods = await readyPods('app=web');
+      return pods.length === 2 && pods.every((p) => p.metadata.name !== victim.metadata.name);
+    }, 30_000, 250);
+  });
+
+  it('scales 2 → 10 → 0', async () => {
+    await c.ok(['scale', 'deployment/web', '--replicas=10']);
+    await c.ok(['rollout', 'status', 'deployment/web', '--timeout=60s'], { timeoutMs: 70_000 });
+    assert.equal((await readyPods('app=web')).length, 10);
+    await c.ok(['scale', 'deployment/web', '--replicas=0']);
+    await eventually(async () => (JSON.parse(await c.ok(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.length === 0), 30_000, 250);
+    await c.ok(['scale', 'deployment/web', '--replicas=2']);
+    await c.ok(['rollout', 'status', 'deployment/web', '--timeout=60s'], { timeoutMs: 70_000 });
+  });
+
+  it('a rolling update to a new image completes, and rollout undo returns to the old one', async () => {
+    await c.ok(['set', 'image', 'deployment/web', 'nginx=nginx:1.28']);
+    await c.ok(['rollout', 'status', 'deployment/web', '--timeout=60s'], { timeoutMs: 70_000 });
+    assert.equal(await c.ok(['get', 'deploy', 'web', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']), 'nginx:1.28');
+    const history = await c.ok(['rollout', 'history', 'deployment/web']);
+    assert.match(history, /^1\s+<none>$/m);
+    assert.match(history, /^2\s+<none>$/m);
+    await c.ok(['rollout', 'undo', 'deployment/web']);
+    await c.ok(['rollout', 'status', 'deployment/web', '--timeout=60s'], { timeoutMs: 70_000 });
+    assert.equal(await c.ok(['get', 'deploy', 'web', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']), 'nginx:1.27');
+    const pods = await readyPods('app=web');
+    assert.equal(pods.length, 2);
+    for (const p of pods) assert.equal(p.spec.containers[0].image, 'nginx:1.27');
+  });
+
+  it('rollout restart rolls a new ReplicaSet', async () => {
+    const before = JSON.parse(await c.ok(['get', 'rs', '-l', 'app=web', '-o', 'json'])).items.length;
+    await c.ok(['rollout', 'restart', 'deployment/web']);
+    await c.ok(['rollout', 'status', 'deployment/web', '--timeout=60s'], { timeoutMs: 70_000 });
+    const after = JSON.parse(await c.ok(['get', 'rs', '-l', 'app=web', '-o', 'json'])).items.length;
+    assert.equal(after, before + 1);
+  });
+
+  it('deleting a Deployment with foreground propagation removes its ReplicaSets and pods first', async () => {
+    await c.ok(['delete', 'deployment', 'web', '--cascade=foreground'], { timeoutMs: 60_000 });
+    assert.match((await c.kubectl(['get', 'deploy', 'web'])).stderr, /not found/);
+    assert.equal(JSON.parse(await c.ok(['get', 'rs', '-l', 'app=web', '-o', 'json'])).items.length, 0);
+    await eventually(async () => JSON.parse(await c.ok(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.length === 0, 30_000, 250);
+  });
+});
