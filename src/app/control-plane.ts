@@ -36,7 +36,8 @@ export class LeaderGroup {
   readonly identity: string;
 
   constructor(private readonly opts: LeaderGroupOptions) {
-    this.identity = opts.identity ?? `${hostname()}_${randomUUID()}`;
+    // The PID lets an operator (and the failover test) tell which process holds a lease.
+    this.identity = opts.identity ?? `${hostname()}_${process.pid}_${randomUUID()}`;
   }
 
   /** Begin campaigning; components start once the lease is held. */
