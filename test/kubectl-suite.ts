@@ -252,6 +252,11 @@ export function kubectlSuite(label: string, kubectlPath?: string): void {
       const out = await c.ok(['get', 'events']);
       assert.match(out, /^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE$/m);
       assert.match(out, /Normal\s+Testing\s+pod\/demo\s+hello from the test/);
+      // One store serves both event APIs: `kubectl events` reads events.k8s.io/v1.
+      const v1 = JSON.parse(await c.ok(['get', 'events.v1.events.k8s.io', 'demo.1', '-o', 'json']));
+      assert.equal(v1.note, 'hello from the test');
+      assert.equal(v1.regarding.name, 'demo');
+      assert.match(await c.ok(['events']), /Testing\s+Pod\/demo\s+hello from the test/);
     });
 
     it('bad input gets upstream-style errors', async () => {

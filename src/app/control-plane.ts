@@ -12,6 +12,8 @@ import { SchedulerComponent } from '../scheduler/index.js';
 import { ReplicaSetController } from '../controllers/replicaset/replicaset-controller.js';
 import { DeploymentController } from '../controllers/deployment/deployment-controller.js';
 import { GarbageCollector } from '../controllers/garbagecollector/garbage-collector.js';
+import { JobController } from '../controllers/job/job-controller.js';
+import { CronJobController } from '../controllers/cronjob/cronjob-controller.js';
 
 const log = logger('control-plane');
 
@@ -129,7 +131,7 @@ export function startControlPlane(client: RestClient, opts: ControlPlaneOptions 
       new LeaderGroup({
         client,
         leaseName: 'kube-controller-manager',
-        components: [new ReplicaSetController(), new DeploymentController(), new GarbageCollector()],
+        components: [new ReplicaSetController(), new DeploymentController(), new GarbageCollector(), new JobController(), new CronJobController()],
         ...timing,
       }),
     );

@@ -24,7 +24,7 @@ describe('CronJob schedule helpers', () => {
     { name: 'nothing is due before the first scheduled time', obj: cj(), now: t0 + 4 * MIN, missed: 0 },
     { name: 'the latest of several missed times is the one to run', obj: cj(), now: t0 + 17 * MIN, recent: t0 + 15 * MIN, missed: 3 },
     { name: 'a time already scheduled is not due again', obj: cj({ lastScheduleTime: iso(t0 + 15 * MIN) }), now: t0 + 17 * MIN, missed: 0 },
-    { name: 'startingDeadlineSeconds limits how far back missed times are counted', obj: cj({}, { startingDeadlineSeconds: 400 }), now: t0 + 17 * MIN, recent: t0 + 15 * MIN, missed: 2 },
+    { name: 'startingDeadlineSeconds limits how far back missed times are counted', obj: cj({}, { startingDeadlineSeconds: 500 }), now: t0 + 17 * MIN, recent: t0 + 15 * MIN, missed: 2 },
   ];
   for (const c of cases) {
     it(`finds the most recent schedule time: ${c.name}.`, () => {

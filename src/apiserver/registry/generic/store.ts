@@ -176,7 +176,8 @@ export class Store {
     this.gr = { group: i.group, resource: i.resource };
     this.apiVersion = i.group ? `${i.group}/${i.version}` : i.version;
     this.listKind = i.listKind ?? `${i.kind}List`;
-    this.keyRoot = `${keyPrefix}/${i.group ? `${i.group}/` : ''}${i.resource}`;
+    const stored = strategy.storedAs ?? i;
+    this.keyRoot = `${keyPrefix}/${stored.group ? `${stored.group}/` : ''}${stored.resource}`;
   }
 
   /** The storage key of one object. */
@@ -189,7 +190,8 @@ export class Store {
   }
 
   private decode(kv: KeyValue): KObject {
-    const obj = JSON.parse(kv.value) as KObject;
+    let obj = JSON.parse(kv.value) as KObject;
+    if (this.strategy.storedAs) obj = this.strategy.storedAs.fromStorage(obj);
     obj.apiVersion = this.apiVersion;
     obj.kind = this.strategy.info.kind;
     (obj.metadata ??= {}).resourceVersion = String(kv.modRevision);
@@ -197,7 +199,7 @@ export class Store {
   }
   /** Decode through the shared cache; callers must not mutate the result. */
   private decodeShared(kv: KeyValue): KObject {
-    const ck = `${kv.key}@${kv.modRevision}`;
+    const ck = `${this.apiVersion}|${kv.key}@${kv.modRevision}`;
     let o = decodeCache.get(ck);
     if (!o) {
       o = this.decode(kv);
@@ -208,6 +210,8 @@ export class Store {
   }
   private encode(obj: KObject): string {
     const { resourceVersion: _rv, selfLink: _sl, ...meta } = obj.metadata ?? {};
+    const conv = this.strategy.storedAs;
+    if (conv) return JSON.stringify({ ...conv.toStorage({ ...obj, metadata: meta }), metadata: meta, apiVersion: conv.apiVersion, kind: conv.kind });
     return JSON.stringify({ ...obj, metadata: meta, apiVersion: this.apiVersion, kind: this.strategy.info.kind });
   }
 

@@ -87,6 +87,23 @@ export interface Strategy {
   returnDeletedObject?: boolean;
   /** Hooks around storage for kinds that allocate (Service IPs and ports). */
   hooks?: StoreHooks;
+  /**
+   * Another API version's storage: objects live under `resource` of `group` in that version's
+   * shape (upstream stores events.k8s.io/v1 Events as core/v1 Events), converted on the way in and out.
+   */
+  storedAs?: StorageConversion;
+}
+
+/** Where and in what shape a kind served in another version is stored. */
+export interface StorageConversion {
+  group: string;
+  resource: string;
+  apiVersion: string;
+  kind: string;
+  /** This API's object → the stored shape. */
+  toStorage(obj: KObject): KObject;
+  /** The stored shape → this API's object. */
+  fromStorage(obj: KObject): KObject;
 }
 
 /** Where a kind keeps its replica count and selector, for `/scale`. */

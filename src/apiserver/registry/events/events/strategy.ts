@@ -1,6 +1,6 @@
 /** events.k8s.io/v1 events: the strict validation of that API and the events table. */
 import { validateEventsV1Event, validateEventsV1EventUpdate } from '../../../../api/validation/groups.js';
-import type { KObject, Strategy } from '../../generic/strategy.js';
+import type { KObject, StorageConversion, Strategy } from '../../generic/strategy.js';
 import { eventColumns, eventRow } from '../../core/events/strategy.js';
 
 /** Field-selector values, under both the events.k8s.io and the core/v1 names. */
@@ -18,6 +18,38 @@ export function eventsV1SelectableFields(ev: KObject): Record<string, string> {
   f.type = ev.type ?? '';
   return f;
 }
+
+/** Fields that differ between events.k8s.io/v1 and core/v1 Events: [events/v1, core/v1]. */
+const renamed: [string, string][] = [
+  ['regarding', 'involvedObject'],
+  ['note', 'message'],
+  ['deprecatedSource', 'source'],
+  ['deprecatedFirstTimestamp', 'firstTimestamp'],
+  ['deprecatedLastTimestamp', 'lastTimestamp'],
+  ['deprecatedCount', 'count'],
+  ['reportingController', 'reportingComponent'],
+];
+
+function rename(obj: KObject, pairs: [string, string][]): KObject {
+  const out: KObject = { ...obj };
+  for (const [from, to] of pairs) {
+    if (from in out) {
+      if (out[from] !== undefined && out[from] !== null) out[to] = out[from];
+      delete out[from];
+    }
+  }
+  return out;
+}
+
+/** events.k8s.io/v1 Events are stored as core/v1 Events, as upstream does, so both APIs see every event. */
+export const eventsV1Storage: StorageConversion = {
+  group: '',
+  resource: 'events',
+  apiVersion: 'v1',
+  kind: 'Event',
+  toStorage: (ev) => rename(ev, renamed),
+  fromStorage: (ev) => rename(ev, renamed.map(([a, b]) => [b, a])),
+};
 
 /** The events.k8s.io events strategy. */
 export function eventsV1Strategy(): Strategy {
@@ -52,5 +84,6 @@ export function eventsV1Strategy(): Strategy {
         ),
     },
     selectableFields: eventsV1SelectableFields,
+    storedAs: eventsV1Storage,
   };
 }
