@@ -88,6 +88,18 @@ describe('control plane on hollow nodes, driven by kubectl', () => {
     assert.equal(after, before + 1);
   });
 
+  it('a Job with completions=5 and parallelism=2 completes', async () => {
+    const f = c.writeFile(
+      'job.yaml',
+      'apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: five\nspec:\n  completions: 5\n  parallelism: 2\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [echo, hi]\n',
+    );
+    await c.ok(['apply', '-f', f]);
+    await c.ok(['wait', '--for=condition=complete', 'job/five', '--timeout=60s'], { timeoutMs: 70_000 });
+    const job = JSON.parse(await c.ok(['get', 'job', 'five', '-o', 'json']));
+    assert.equal(job.status.succeeded, 5);
+    assert.match(await c.ok(['get', 'jobs']), /^five\s+Complete\s+5\/5\s/m);
+  });
+
   it('deleting a Deployment with foreground propagation removes its ReplicaSets and pods first', async () => {
     await c.ok(['delete', 'deployment', 'web', '--cascade=foreground'], { timeoutMs: 60_000 });
     assert.match((await c.kubectl(['get', 'deploy', 'web'])).stderr, /not found/);

@@ -14,6 +14,8 @@ import { DeploymentController } from '../controllers/deployment/deployment-contr
 import { GarbageCollector } from '../controllers/garbagecollector/garbage-collector.js';
 import { JobController } from '../controllers/job/job-controller.js';
 import { CronJobController } from '../controllers/cronjob/cronjob-controller.js';
+import { NodeLifecycleController } from '../controllers/nodelifecycle/node-lifecycle-controller.js';
+import { DaemonSetController } from '../controllers/daemonset/daemonset-controller.js';
 
 const log = logger('control-plane');
 
@@ -114,6 +116,8 @@ export interface ControlPlaneOptions {
   scheduler?: boolean;
   /** Run the controller manager (default true). */
   controllers?: boolean;
+  /** How long a node may stay silent before it is marked Unknown (upstream's --node-monitor-grace-period, 40 s). */
+  nodeMonitorGracePeriodMs?: number;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
@@ -131,7 +135,15 @@ export function startControlPlane(client: RestClient, opts: ControlPlaneOptions 
       new LeaderGroup({
         client,
         leaseName: 'kube-controller-manager',
-        components: [new ReplicaSetController(), new DeploymentController(), new GarbageCollector(), new JobController(), new CronJobController()],
+        components: [
+          new ReplicaSetController(),
+          new DeploymentController(),
+          new GarbageCollector(),
+          new JobController(),
+          new CronJobController(),
+          new DaemonSetController(),
+          new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs }),
+        ],
         ...timing,
       }),
     );

@@ -46,6 +46,8 @@ export interface ServerOptions {
   controllers?: boolean;
   /** Run the scheduler. Default: as `controllers`. */
   scheduler?: boolean;
+  /** Node lifecycle: how long a node may stay silent before it is marked Unknown (default 40 s). */
+  nodeMonitorGracePeriodMs?: number;
   /** Remove the data dir on stop (default: only when it was a temporary one). */
   removeDataDirOnStop?: boolean;
 }
@@ -276,7 +278,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const runScheduler = opts.scheduler ?? runControllers;
   if (runControllers || runScheduler) {
     const client = new RestClient({ server: url, ca: pki.ca.cert, cert: pki.controller.cert, key: pki.controller.key, userAgent: 'k8ts-controller-manager' });
-    const cp = startControlPlane(client, { scheduler: runScheduler, controllers: runControllers });
+    const cp = startControlPlane(client, { scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs });
     stoppers.push(() => cp.stop());
     if (runControllers) {
       const ns = new NamespaceController(client);

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setLogLevel, type Level } from '../base/log.js';
+import { parseDuration } from '../base/duration.js';
 
 export const serverHelp = `Run the k8ts control plane.
 
@@ -20,6 +21,7 @@ Flags:
   --disable-agent         Do not run a node agent in this process
   --disable-scheduler     Do not run the scheduler in this process
   --disable-controller-manager  Do not run the controllers in this process
+  --node-monitor-grace-period D  How long a silent node stays Ready before it turns Unknown (default 40s)
   --log-level LEVEL       debug, info, warn or error (default info)
   -h, --help              Show this help
 `;
@@ -36,6 +38,7 @@ export async function runServer(args: string[]): Promise<number> {
       'disable-agent': { type: 'boolean', default: false },
       'disable-scheduler': { type: 'boolean', default: false },
       'disable-controller-manager': { type: 'boolean', default: false },
+      'node-monitor-grace-period': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -58,6 +61,7 @@ export async function runServer(args: string[]): Promise<number> {
     serviceCIDR: values['service-cidr'],
     scheduler: !values['disable-scheduler'],
     controllers: !values['disable-controller-manager'],
+    nodeMonitorGracePeriodMs: values['node-monitor-grace-period'] ? parseDuration(values['node-monitor-grace-period']) : undefined,
   });
   if (!values['disable-agent']) {
     process.stderr.write('k8ts: the node agent is not available yet; running the control plane only (as with --disable-agent)\n');

@@ -13,6 +13,7 @@ describe('Endpoints controller', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness();
+    // Not 127.0.0.1: Endpoints validation refuses loopback addresses, as upstream's does.
     await h.run(new EndpointsController({ apiServerEndpoint: { ip: '192.168.5.10', port: 6443 }, batchPeriodMs: 100 }));
   });
   after(async () => h.stop());

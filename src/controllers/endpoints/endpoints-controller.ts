@@ -136,6 +136,7 @@ export class EndpointsController implements Component {
   private readonly batchMs: number;
   private readonly apiServer?: APIServerEndpoint;
   private readonly apiServerReconcileMs: number;
+  private warnedInvalidAPIServer = false;
 
   constructor(opts: EndpointsControllerOptions = {}) {
     this.workers = opts.workers ?? 5;
@@ -231,7 +232,14 @@ export class EndpointsController implements Component {
   async sync(svcKey: string): Promise<void> {
     const { namespace, name } = splitMetaNamespaceKey(svcKey);
     if (svcKey === KUBERNETES_KEY && this.apiServer) {
-      await this.syncAPIServer();
+      try {
+        await this.syncAPIServer();
+      } catch (e) {
+        // Invalid (e.g. a loopback address, which validation refuses) will not fix itself: say so once.
+        if (!(e instanceof StatusError && e.code === 422)) throw e;
+        if (!this.warnedInvalidAPIServer) log.error('cannot publish the API server endpoint', { endpoint: this.apiServer, err: errText(e) });
+        this.warnedInvalidAPIServer = true;
+      }
       this.queue.addAfter(KUBERNETES_KEY, this.apiServerReconcileMs);
       return;
     }
