@@ -88,6 +88,24 @@ describe('control plane on hollow nodes, driven by kubectl', () => {
     assert.equal(after, before + 1);
   });
 
+  it('a Service over the Deployment gets Endpoints and an EndpointSlice with the ready pod IPs', async () => {
+    await c.ok(['expose', 'deployment', 'web', '--port=80', '--target-port=8080']);
+    const ips = (await readyPods('app=web')).map((p) => p.status.podIP).sort();
+    await eventually(async () => {
+      const ep = JSON.parse(await c.ok(['get', 'endpoints', 'web', '-o', 'json']));
+      const got = (ep.subsets?.[0]?.addresses ?? []).map((a: any) => a.ip).sort();
+      return JSON.stringify(got) === JSON.stringify(ips) && ep.subsets[0].ports[0].port === 8080;
+    }, 20_000, 200);
+    const slices = JSON.parse(await c.ok(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json'])).items;
+    assert.equal(slices.length, 1);
+    assert.deepEqual(slices[0].endpoints.map((e: any) => e.addresses[0]).sort(), ips);
+  });
+
+  it('every namespace gets a default ServiceAccount', async () => {
+    await c.ok(['create', 'namespace', 'fresh']);
+    await eventually(async () => (await c.kubectl(['-n', 'fresh', 'get', 'serviceaccount', 'default'])).code === 0, 10_000, 200);
+  });
+
   it('a Job with completions=5 and parallelism=2 completes', async () => {
     const f = c.writeFile(
       'job.yaml',

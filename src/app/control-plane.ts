@@ -16,6 +16,10 @@ import { JobController } from '../controllers/job/job-controller.js';
 import { CronJobController } from '../controllers/cronjob/cronjob-controller.js';
 import { NodeLifecycleController } from '../controllers/nodelifecycle/node-lifecycle-controller.js';
 import { DaemonSetController } from '../controllers/daemonset/daemonset-controller.js';
+import { EndpointsController } from '../controllers/endpoints/endpoints-controller.js';
+import { EndpointSliceController } from '../controllers/endpointslice/endpointslice-controller.js';
+import { ServiceAccountsController } from '../controllers/serviceaccount/serviceaccounts-controller.js';
+import { PodGCController } from '../controllers/podgc/podgc-controller.js';
 
 const log = logger('control-plane');
 
@@ -143,6 +147,10 @@ export function startControlPlane(client: RestClient, opts: ControlPlaneOptions 
           new CronJobController(),
           new DaemonSetController(),
           new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs }),
+          new EndpointsController(),
+          new EndpointSliceController(),
+          new ServiceAccountsController(),
+          new PodGCController(),
         ],
         ...timing,
       }),
