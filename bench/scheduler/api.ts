@@ -58,7 +58,7 @@ async function freePort(): Promise<number> {
 async function startProcessServer(): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'k8ts-sched-bench-'));
   const port = await freePort();
-  const proc: ChildProcess = spawn(bin, ['server', '--data-dir', dataDir, '--port', String(port), '--disable-agent'], {
+  const proc: ChildProcess = spawn(bin, ['server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', '--disable-scheduler', '--disable-controller-manager'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, K8TS_LOG_LEVEL: 'warn' },
   });

@@ -77,7 +77,7 @@ async function createsPerSecond(callers: number, total: number): Promise<number>
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${(await import('node:os')).cpus().length} CPUs, value ${podJson(0).length} bytes`);
 
-  console.log('\nDurable creates/s (WAL, synchronous=FULL, group commit), median of 3 runs:');
+  console.log('\nDurable creates/s (WAL, group commit, WAL fsync in the thread pool before acknowledging), median of 3 runs:');
   for (const callers of [1, 16, 64, 256]) {
     const total = callers === 1 ? 2000 : 20_000;
     const runs: number[] = [];

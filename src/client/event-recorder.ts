@@ -9,6 +9,7 @@
  *    `lastTimestamp` of the existing event with a PATCH instead of creating another.
  * Recording never blocks or throws; writes happen in the background (see {@link EventRecorder.flush}).
  */
+import { setMaxListeners } from 'node:events';
 import { format } from 'node:util';
 import { StatusError } from '../api/errors.js';
 import { logger } from '../base/log.js';
@@ -180,6 +181,8 @@ export class EventRecorder {
     options: EventRecorderOptions,
   ) {
     if (!options.component) throw new Error('event recorder needs a component');
+    // Every in-flight event write listens on this one signal.
+    setMaxListeners(0, this.abort.signal);
     this.opts = {
       repeatWindowMs: 10 * 60_000,
       maxSimilarEvents: 10,
