@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-# Debian packages the project needs (none for the API server alone; the agent adds containerd, runc, CNI).
-apt_packages=(${K8TS_APT_PACKAGES:-})
+# Debian packages: the node agent's runtime (containerd, runc, CNI plugins, busybox for offline
+# test images), packet filtering for Services, and etcd for the multi-server store.
+apt_packages=(${K8TS_APT_PACKAGES:-containerd runc containernetworking-plugins busybox-static iptables nftables conntrack etcd-server etcd-client})
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
