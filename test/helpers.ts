@@ -6,7 +6,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { startServer, type RunningServer } from '../src/app/server.js';
+import { startServer, type RunningServer, type ServerOptions } from '../src/app/server.js';
 import { setLogLevel } from '../src/base/log.js';
 
 setLogLevel((process.env.K8TS_LOG_LEVEL as any) || 'warn');
@@ -37,8 +37,8 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(opts: { kubectl?: string; storagePath?: string } = {}): Promise<TestCluster> {
-  const server = await startServer({ storagePath: opts.storagePath });
+export async function startTestCluster(opts: { kubectl?: string; storagePath?: string; server?: ServerOptions } = {}): Promise<TestCluster> {
+  const server = await startServer({ storagePath: opts.storagePath, ...opts.server });
   const home = mkdtempSync(join(tmpdir(), 'k8ts-kubectl-home-'));
   const bin = opts.kubectl ?? kubectlBinary();
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, KUBECONFIG: server.kubeconfigPath };

@@ -48,6 +48,10 @@ export interface ServerOptions {
   scheduler?: boolean;
   /** Node lifecycle: how long a node may stay silent before it is marked Unknown (default 40 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** Seconds pods tolerate a not-ready node before eviction (default 300). */
+  defaultNotReadyTolerationSeconds?: number;
+  /** Seconds pods tolerate an unreachable node before eviction (default 300). */
+  defaultUnreachableTolerationSeconds?: number;
   /** Remove the data dir on stop (default: only when it was a temporary one). */
   removeDataDirOnStop?: boolean;
 }
@@ -218,7 +222,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   const tokens = new TokenAuthenticator();
   tokens.add(token, { username: `system:bootstrap:${token.split('.')[0]}`, groups: ['system:bootstrappers', 'system:nodes'] });
-  const strategies = builtinStrategies({ serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: opts.nodePortRange ?? [30000, 32767] });
+  const strategies = builtinStrategies({
+    serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16',
+    nodePortRange: opts.nodePortRange ?? [30000, 32767],
+    notReadyTolerationSeconds: opts.defaultNotReadyTolerationSeconds,
+    unreachableTolerationSeconds: opts.defaultUnreachableTolerationSeconds,
+  });
   const subresources = builtinSubresources();
   const apiserver: APIServer = new APIServer({
     backend,

@@ -22,9 +22,18 @@ Flags:
   --disable-scheduler     Do not run the scheduler in this process
   --disable-controller-manager  Do not run the controllers in this process
   --node-monitor-grace-period D  How long a silent node stays Ready before it turns Unknown (default 40s)
+  --default-not-ready-toleration-seconds N    Pods' toleration of a not-ready node (default 300)
+  --default-unreachable-toleration-seconds N  Pods' toleration of an unreachable node (default 300)
   --log-level LEVEL       debug, info, warn or error (default info)
   -h, --help              Show this help
 `;
+
+function seconds(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${flag}: invalid number of seconds "${v}"`);
+  return n;
+}
 
 export async function runServer(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -39,6 +48,8 @@ export async function runServer(args: string[]): Promise<number> {
       'disable-scheduler': { type: 'boolean', default: false },
       'disable-controller-manager': { type: 'boolean', default: false },
       'node-monitor-grace-period': { type: 'string' },
+      'default-not-ready-toleration-seconds': { type: 'string' },
+      'default-unreachable-toleration-seconds': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -62,6 +73,8 @@ export async function runServer(args: string[]): Promise<number> {
     scheduler: !values['disable-scheduler'],
     controllers: !values['disable-controller-manager'],
     nodeMonitorGracePeriodMs: values['node-monitor-grace-period'] ? parseDuration(values['node-monitor-grace-period']) : undefined,
+    defaultNotReadyTolerationSeconds: seconds('default-not-ready-toleration-seconds', values['default-not-ready-toleration-seconds']),
+    defaultUnreachableTolerationSeconds: seconds('default-unreachable-toleration-seconds', values['default-unreachable-toleration-seconds']),
   });
   if (!values['disable-agent']) {
     process.stderr.write('k8ts: the node agent is not available yet; running the control plane only (as with --disable-agent)\n');

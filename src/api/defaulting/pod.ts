@@ -171,6 +171,10 @@ export interface PodAdmissionOptions {
   priorityClass?: (name: string) => { value: number; preemptionPolicy?: string } | undefined;
   /** The value of the globalDefault PriorityClass, when one exists. */
   globalDefaultPriority?: { value: number; preemptionPolicy?: string };
+  /** DefaultTolerationSeconds: tolerationSeconds for node.kubernetes.io/not-ready (default 300). */
+  notReadyTolerationSeconds?: number;
+  /** DefaultTolerationSeconds: tolerationSeconds for node.kubernetes.io/unreachable (default 300). */
+  unreachableTolerationSeconds?: number;
 }
 
 /**
@@ -195,8 +199,12 @@ export function admitNewPod(pod: Obj, opts: PodAdmissionOptions = {}): Obj {
   const tolerations: Obj[] = Array.isArray(spec.tolerations) ? spec.tolerations : [];
   const tolerates = (k: string) =>
     tolerations.some((t) => (t?.operator === 'Exists' && !t?.key) || (t?.key === k && (!t?.effect || t?.effect === 'NoExecute')));
-  for (const k of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
-    if (!tolerates(k)) tolerations.push({ key: k, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: DefaultTolerationSeconds });
+  const seconds: [string, number][] = [
+    ['node.kubernetes.io/not-ready', opts.notReadyTolerationSeconds ?? DefaultTolerationSeconds],
+    ['node.kubernetes.io/unreachable', opts.unreachableTolerationSeconds ?? DefaultTolerationSeconds],
+  ];
+  for (const [k, secs] of seconds) {
+    if (!tolerates(k)) tolerations.push({ key: k, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: secs });
   }
   spec.tolerations = tolerations;
   return pod;

@@ -33,19 +33,19 @@ export interface BuiltinStrategyOptions {
   serviceCIDR: string;
   /** NodePort range, inclusive, e.g. `[30000, 32767]`. */
   nodePortRange: [number, number];
+  /** DefaultTolerationSeconds admission (upstream's --default-not-ready-toleration-seconds, 300). */
+  notReadyTolerationSeconds?: number;
+  /** DefaultTolerationSeconds admission (upstream's --default-unreachable-toleration-seconds, 300). */
+  unreachableTolerationSeconds?: number;
 }
 
-/**
- * Name checks finer than Strategy.nameValidation can express (Service names are RFC 1035
- * labels upstream), and kinds whose metadata upstream does not validate (core/v1 Events).
- */
 /** Every built-in kind, in discovery order. */
 export function builtinStrategies(opts: BuiltinStrategyOptions): Strategy[] {
   const services = serviceStrategy({ serviceCIDR: opts.serviceCIDR, nodePortRange: opts.nodePortRange });
   const events = eventStrategy();
   return [
     // core/v1
-    podStrategy(),
+    podStrategy({ notReadyTolerationSeconds: opts.notReadyTolerationSeconds, unreachableTolerationSeconds: opts.unreachableTolerationSeconds }),
     services,
     namespaceStrategy(),
     nodeStrategy(),

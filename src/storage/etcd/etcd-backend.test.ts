@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runBackendConformance } from '../testing/conformance.js';
+import { EtcdBackend } from './etcd-backend.js';
+
+const etcdBinary = process.env.ETCD_BIN ?? 'etcd';
+const haveEtcd = spawnSync(etcdBinary, ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** A free loopback TCP port (closed again before etcd binds it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** One single-member etcd on loopback, with its data in a temp folder. */
+class EtcdProcess {
+  endpoint = '';
+  private child: ChildProcess | undefined;
+  private dir = '';
+  private log = '';
+
+  async start(): Promise<void> {
+    this.dir = await mkdtemp(join(tmpdir(), 'k8ts-etcd-'));
+    const [client, peer] = [await freePort(), await freePort()];
+    this.endpoint = `http://127.0.0.1:${client}`;
+    const peerUrl = `http://127.0.0.1:${peer}`;
+    this.child = spawn(
+      etcdBinary,
+      [
+        '--name', 't',
+        '--data-dir', join(this.dir, 'data'),
+        '--listen-client-urls', this.endpoint,
+        '--advertise-client-urls', this.endpoint,
+        '--listen-peer-urls', peerUrl,
+        '--initial-advertise-peer-urls', peerUrl,
+        '--initial-cluster', `t=${peerUrl}`,
+        // etcd's default is 10 minutes; the conformance suite waits a few seconds for a bookmark.
+        '--experimental-watch-progress-notify-interval', '200ms',
+        '--log-level', 'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const append = (d: Buffer) => {
+      this.log = (this.log + d.toString('utf8')).slice(-4000);
+    };
+    this.child.stdout!.on('data', append);
+    this.child.stderr!.on('data', append);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (this.child.exitCode !== null) throw new Error(`etcd exited with ${this.child.exitCode}: ${this.log}`);
+      try {
+        const res = await fetch(`${this.endpoint}/health`);
+        const body = (await res.json()) as { health?: string };
+        if (body.health === 'true') return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`etcd did not become healthy: ${this.log}`);
+      await sleep(50);
+    }
+  }
+
+  /** SIGTERM, then SIGKILL if etcd has not exited within 5 s; then remove the data. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      process.kill(child.pid!, 'SIGTERM');
+      const timer = setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
+      }, 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+if (!haveEtcd) {
+  console.error(
+    `\n*** SKIPPING the etcd storage backend tests: no '${etcdBinary}' binary (install etcd-server, or set ETCD_BIN). ***\n`,
+  );
+  describe('EtcdBackend', () => {
+    it('needs an etcd binary to run against.', (t) => {
+      t.skip(`no '${etcdBinary}' binary: install etcd-server or set ETCD_BIN`);
+    });
+  });
+} else {
+  const etcd = new EtcdProcess();
+  before(() => etcd.start());
+  after(() => etcd.stop());
+
+  let n = 0;
+  runBackendConformance('etcd', async () => {
+    // A fresh key prefix per test: the tests share one etcd (and its revision counter) but not keys.
+    const opts = { endpoints: [etcd.endpoint], prefix: `/conformance/${String(++n).padStart(4, '0')}`, watchBufferLimit: 300 };
+    let backend = await EtcdBackend.open(opts);
+    return {
+      backend,
+      watchBufferLimit: 300,
+      reopen: async () => (backend = await EtcdBackend.open(opts)),
+      cleanup: () => backend.close(),
+    };
+  });
+
+  describe('EtcdBackend specifics', () => {
+    it('Keys are stored under the configured prefix and the prefix is invisible to the caller.', async () => {
+      const a = await EtcdBackend.open({ endpoints: [etcd.endpoint], prefix: '/specifics/a' });
+      const raw = await EtcdBackend.open({ endpoints: [etcd.endpoint] });
+      try {
+        const kv = await a.create('/registry/pods/default/web', '{"kind":"Pod"}');
+        assert.equal(kv.key, '/registry/pods/default/web');
+        assert.deepEqual((await raw.get('/specifics/a/registry/pods/default/web')).kv, { ...kv, key: '/specifics/a/registry/pods/default/web' });
+        assert.deepEqual(
+          (await a.list('/registry/')).kvs.map((x) => x.key),
+          ['/registry/pods/default/web'],
+        );
+        assert.equal(await raw.count('/specifics/a/'), 1);
+      } finally {
+        await a.close();
+        await raw.close();
+      }
+    });
+
+    it('Opening against an endpoint where nothing listens fails instead of hanging.', async () => {
+      const port = await freePort();
+      await assert.rejects(
+        Promise.race([
+          EtcdBackend.open({ endpoints: [`http://127.0.0.1:${port}`] }),
+          sleep(20_000).then(() => 'still waiting'),
+        ]).then((r) => {
+          if (r === 'still waiting') throw new assert.AssertionError({ message: 'open did not fail within 20 s' });
+          return r;
+        }),
+        /cannot reach etcd/,
+      );
+    });
+  });
+}

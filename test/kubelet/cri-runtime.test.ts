@@ -1,0 +1,211 @@
+// The real runtime end to end: a private containerd under a temp state dir, offline busybox and
+// pause images, and a pod driven through CriRuntime. Needs root plus containerd, runc and
+// busybox-static; without them it skips, loudly.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CriRuntime } from '../../src/kubelet/runtime/cri-runtime.js';
+import { criLabels, isNotFound, type ContainerConfig, type ContainerState, type PodSandboxConfig } from '../../src/kubelet/runtime/runtime.js';
+import { containerdConfig, mountsUnder, removeStateDir, requireBinaries, startContainerd, type ContainerdHandle } from '../../src/kubelet/containerd/containerd.js';
+import { busyboxLayer, importBusyboxImage, importPauseImage, ociLayoutTar, tar } from '../../src/kubelet/containerd/images.js';
+
+const BUSYBOX = 'k8ts.local/busybox:1';
+const PAUSE = 'k8ts.local/pause:1';
+
+function missingCapability(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not running as root';
+  try {
+    requireBinaries([
+      { name: 'containerd', pkg: 'containerd' },
+      { name: 'ctr', pkg: 'containerd' },
+      { name: 'runc', pkg: 'runc' },
+      { name: '/bin/busybox', pkg: 'busybox-static' },
+    ]);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return undefined;
+}
+
+describe('offline image building', () => {
+  it('writes a tar whose header checksums and sizes a reader accepts, padded to 512-byte blocks', () => {
+    const t = tar([
+      { path: 'a/', type: 'dir', mode: 0o755 },
+      { path: 'a/x', type: 'file', mode: 0o644, data: Buffer.from('hello') },
+      { path: 'a/y', type: 'symlink', mode: 0o777, linkname: 'x' },
+    ]);
+    assert.equal(t.length % 512, 0);
+    // header, header + 1 data block, header, 2 end blocks
+    assert.equal(t.length, 512 * 6);
+    const h = t.subarray(512, 1024);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
+    assert.equal(parseInt(h.subarray(148, 155).toString(), 8), sum);
+    assert.equal(parseInt(h.subarray(124, 135).toString(), 8), 5);
+    assert.equal(t.subarray(1024, 1029).toString(), 'hello');
+    assert.equal(t.subarray(1536 + 157, 1536 + 158).toString(), 'x');
+  });
+
+  it('builds the same image digest twice from the same busybox, and names the image in the index annotation', (t) => {
+    if (missingCapability()?.includes('busybox')) return t.skip('busybox-static missing');
+    const a = ociLayoutTar({ name: BUSYBOX, layer: busyboxLayer() });
+    const b = ociLayoutTar({ name: BUSYBOX, layer: busyboxLayer() });
+    assert.equal(a.digest, b.digest);
+    assert.ok(a.archive.includes(Buffer.from(`"io.containerd.image.name":"${BUSYBOX}"`)));
+  });
+
+  it('writes a containerd config carrying the settings this kernel requires', () => {
+    const cfg = containerdConfig({ stateDir: '/s', pauseImage: PAUSE, cniConfDir: '/s/cni', cniBinDir: '/usr/lib/cni', logLevel: 'info' });
+    for (const want of ['version = 2', 'restrict_oom_score_adj = true', `sandbox_image = "${PAUSE}"`, 'disable_tcp_service = true', 'snapshotter = "overlayfs"', 'SystemdCgroup = false', 'address = "/s/containerd/containerd.sock"', 'stream_server_address = "127.0.0.1"', 'conf_dir = "/s/cni"']) {
+      assert.ok(cfg.includes(want), `config lacks ${want}`);
+    }
+  });
+});
+
+describe('the CRI runtime over a private containerd', () => {
+  const why = missingCapability();
+  if (why) console.error(`\n*** SKIPPING the containerd CRI tests: ${why} ***\n`);
+  let stateDir: string;
+  let cd: ContainerdHandle | undefined;
+  let rt: CriRuntime;
+  let sandboxId: string | undefined;
+  let sbConfig: PodSandboxConfig;
+
+  before(async () => {
+    if (why) return;
+    stateDir = mkdtempSync('/tmp/k8ts-cri-');
+    cd = await startContainerd({ stateDir, pauseImage: PAUSE });
+    rt = new CriRuntime({ socket: cd.socket });
+    await importBusyboxImage({ socket: cd.socket, name: BUSYBOX });
+    await importPauseImage({ socket: cd.socket, name: PAUSE });
+  });
+
+  after(async () => {
+    if (why) return;
+    try {
+      if (rt) {
+        for (const s of await rt.listPodSandbox().catch(() => [])) {
+          await rt.stopPodSandbox(s.id).catch(() => {});
+          await rt.removePodSandbox(s.id).catch(() => {});
+        }
+        rt.close();
+      }
+    } finally {
+      await cd?.stop();
+      if (stateDir) await removeStateDir(stateDir);
+    }
+  });
+
+  const skip = why ? { skip: why } : {};
+
+  it('answers Version with containerd as the runtime and the v1 API', skip, async () => {
+    const v = await rt.version();
+    assert.equal(v.runtimeName, 'containerd');
+    assert.equal(v.runtimeApiVersion, 'v1');
+    const st = await rt.status();
+    assert.equal(st.conditions.find((c) => c.type === 'RuntimeReady')?.status, true);
+  });
+
+  it('lists the imported busybox and pause images', skip, async () => {
+    const tags = (await rt.listImages()).flatMap((i) => i.repoTags);
+    assert.ok(tags.includes(BUSYBOX), `images: ${tags}`);
+    assert.ok(tags.includes(PAUSE), `images: ${tags}`);
+    assert.equal((await rt.imageStatus({ image: 'k8ts.local/absent:1' })), undefined);
+    assert.ok((await rt.imageStatus({ image: BUSYBOX }))?.id.startsWith('sha256:'));
+  });
+
+  it('runs a host-network pod sandbox that keeps label keys as they are', skip, async () => {
+    sbConfig = {
+      metadata: { name: 'p1', namespace: 'default', uid: 'uid-p1', attempt: 0 },
+      hostname: 'p1',
+      logDirectory: join(stateDir, 'pods', 'uid-p1'),
+      dnsConfig: { servers: ['10.96.0.10'], searches: ['default.svc.cluster.local'], options: ['ndots:5'] },
+      labels: { [criLabels.podUID]: 'uid-p1', 'app.kubernetes.io/Name': 'Mixed_Case' },
+      annotations: { note: 'x' },
+      linux: { securityContext: { namespaceOptions: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
+    };
+    sandboxId = await rt.runPodSandbox(sbConfig);
+    const st = await rt.podSandboxStatus(sandboxId);
+    assert.equal(st.state, 'SANDBOX_READY');
+    assert.equal(st.metadata.uid, 'uid-p1');
+    assert.equal(st.labels['app.kubernetes.io/Name'], 'Mixed_Case');
+    const listed = await rt.listPodSandbox({ labelSelector: { [criLabels.podUID]: 'uid-p1' } });
+    assert.deepEqual(listed.map((s) => s.id), [sandboxId]);
+  });
+
+  it('runs a container to exit code 3, with its output in the CRI log file', skip, async () => {
+    const cfg: ContainerConfig = {
+      metadata: { name: 'c1', attempt: 0 },
+      image: { image: BUSYBOX },
+      command: ['sh', '-c', 'echo hello; sleep 1; exit 3'],
+      envs: [{ key: 'GREETING', value: 'hi' }],
+      labels: { [criLabels.containerName]: 'c1' },
+      annotations: {},
+      logPath: 'c1/0.log',
+    };
+    const id = await rt.createContainer(sandboxId!, cfg, sbConfig);
+    assert.equal((await rt.containerStatus(id)).state, 'CONTAINER_CREATED');
+    await rt.startContainer(id);
+    assert.equal((await rt.containerStatus(id)).state, 'CONTAINER_RUNNING');
+    let state: ContainerState = 'CONTAINER_RUNNING';
+    const end = Date.now() + 10_000;
+    while (state !== 'CONTAINER_EXITED' && Date.now() < end) {
+      await sleep(100);
+      state = (await rt.containerStatus(id)).state;
+    }
+    const st = await rt.containerStatus(id);
+    assert.equal(st.state, 'CONTAINER_EXITED');
+    assert.equal(st.exitCode, 3);
+    assert.ok(st.finishedAt > st.startedAt && st.startedAt > 0);
+    assert.equal(st.logPath, join(stateDir, 'pods', 'uid-p1', 'c1/0.log'));
+    const log = readFileSync(st.logPath!, 'utf8');
+    assert.match(log, /^\S+ stdout F hello$/m);
+    assert.deepEqual((await rt.listContainers({ podSandboxId: sandboxId })).map((c) => c.id), [id]);
+    await rt.removeContainer(id);
+    await assert.rejects(rt.containerStatus(id), (err) => isNotFound(err));
+  });
+
+  it('execs in a running container, and the pause image ends promptly with 0 on SIGTERM', skip, async () => {
+    const id = await rt.createContainer(sandboxId!, { metadata: { name: 'pause', attempt: 0 }, image: { image: PAUSE }, labels: {}, annotations: {}, logPath: 'pause/0.log' }, sbConfig);
+    await rt.startContainer(id);
+    const r = await rt.execSync(id, ['echo', 'hi'], 10);
+    assert.equal(r.stdout.toString(), 'hi\n');
+    assert.equal(r.exitCode, 0);
+    const fail = await rt.execSync(id, ['sh', '-c', 'echo oops >&2; exit 7'], 10);
+    assert.equal(fail.stderr.toString(), 'oops\n');
+    assert.equal(fail.exitCode, 7);
+    const resolv = (await rt.execSync(id, ['cat', '/etc/resolv.conf'], 10)).stdout.toString();
+    assert.match(resolv, /nameserver 10\.96\.0\.10/);
+    const t0 = Date.now();
+    await rt.stopContainer(id, 20);
+    assert.ok(Date.now() - t0 < 5000, `stop took ${Date.now() - t0} ms: SIGTERM did not end the pause process`);
+    const st = await rt.containerStatus(id);
+    assert.equal(st.state, 'CONTAINER_EXITED');
+    assert.equal(st.exitCode, 0);
+    await rt.removeContainer(id);
+  });
+
+  it('stops and removes the sandbox, leaving no mounts of it behind', skip, async () => {
+    await rt.stopPodSandbox(sandboxId!);
+    assert.equal((await rt.podSandboxStatus(sandboxId!)).state, 'SANDBOX_NOTREADY');
+    await rt.removePodSandbox(sandboxId!);
+    await assert.rejects(rt.podSandboxStatus(sandboxId!), (err) => isNotFound(err));
+    assert.deepEqual(await rt.listPodSandbox(), []);
+    const left = mountsUnder(stateDir).filter((m) => m.includes(sandboxId!));
+    assert.deepEqual(left, []);
+  });
+
+  it('restarts containerd when it is killed, and the CRI answers again', skip, async () => {
+    const pid = cd!.pid()!;
+    process.kill(pid, 'SIGKILL');
+    const end = Date.now() + 10_000;
+    while ((cd!.pid() === pid || cd!.pid() === undefined) && Date.now() < end) await sleep(50);
+    assert.notEqual(cd!.pid(), pid);
+    assert.equal(cd!.restarts(), 1);
+    let v;
+    while (!v && Date.now() < end) v = await rt.version().catch(() => undefined);
+    assert.equal(v?.runtimeName, 'containerd');
+  });
+});
