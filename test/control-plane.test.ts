@@ -118,6 +118,26 @@ describe('control plane on hollow nodes, driven by kubectl', () => {
     assert.match(await c.ok(['get', 'jobs']), /^five\s+Complete\s+5\/5\s/m);
   });
 
+  it('a DaemonSet follows nodes as they are added and removed', async () => {
+    const f = c.writeFile(
+      'ds.yaml',
+      'apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels: {app: agent}\n  template:\n    metadata:\n      labels: {app: agent}\n    spec:\n      containers:\n      - name: c\n        image: busybox\n',
+    );
+    await c.ok(['apply', '-f', f]);
+    const nodesOf = async () => (JSON.parse(await c.ok(['get', 'pods', '-l', 'app=agent', '-o', 'json'])).items as any[]).filter((p) => !p.metadata.deletionTimestamp && p.spec.nodeName).map((p) => p.spec.nodeName).sort();
+    await eventually(async () => JSON.stringify(await nodesOf()) === JSON.stringify([...nodes.nodeNames].sort()), 30_000, 250);
+    const extra = await startHollowNodes({ client, count: 1, namePrefix: 'hollow-', startIndex: 3 });
+    try {
+      await eventually(async () => (await nodesOf()).includes('hollow-3'), 30_000, 250);
+      await c.ok(['rollout', 'status', 'daemonset/agent', '--timeout=60s'], { timeoutMs: 70_000 });
+    } finally {
+      await extra.stop();
+    }
+    await c.ok(['delete', 'node', 'hollow-3']);
+    await eventually(async () => !(await nodesOf()).includes('hollow-3'), 30_000, 250);
+    assert.match(await c.ok(['get', 'daemonset', 'agent']), /^agent\s+3\s+3\s+3\s+3\s+3\s/m);
+  });
+
   it('deleting a Deployment with foreground propagation removes its ReplicaSets and pods first', async () => {
     await c.ok(['delete', 'deployment', 'web', '--cascade=foreground'], { timeoutMs: 60_000 });
     assert.match((await c.kubectl(['get', 'deploy', 'web'])).stderr, /not found/);

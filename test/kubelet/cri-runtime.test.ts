@@ -119,7 +119,7 @@ describe('the CRI runtime over a private containerd', () => {
   it('runs a host-network pod sandbox that keeps label keys as they are', skip, async () => {
     sbConfig = {
       metadata: { name: 'p1', namespace: 'default', uid: 'uid-p1', attempt: 0 },
-      hostname: 'p1',
+      // No hostname: with the node's network the pod shares its UTS namespace (upstream kubelet leaves it unset too).
       logDirectory: join(stateDir, 'pods', 'uid-p1'),
       dnsConfig: { servers: ['10.96.0.10'], searches: ['default.svc.cluster.local'], options: ['ndots:5'] },
       labels: { [criLabels.podUID]: 'uid-p1', 'app.kubernetes.io/Name': 'Mixed_Case' },
