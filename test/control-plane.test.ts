@@ -138,6 +138,47 @@ describe('control plane on hollow nodes, driven by kubectl', () => {
     assert.match(await c.ok(['get', 'daemonset', 'agent']), /^agent\s+3\s+3\s+3\s+3\s+3\s/m);
   });
 
+  it('taints, nodeSelector, anti-affinity and topology spread place pods as upstream would', async () => {
+    await c.ok(['taint', 'nodes', 'hollow-0', 'dedicated=gpu:NoSchedule']);
+    const placed = async (sel: string) => {
+      const ps = JSON.parse(await c.ok(['get', 'pods', '-l', sel, '-o', 'json'])).items as any[];
+      return ps.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.spec.nodeName as string);
+    };
+    // Without a toleration nothing lands on the tainted node.
+    await c.ok(['create', 'deployment', 'plain', '--image=nginx', '--replicas=4']);
+    await c.ok(['rollout', 'status', 'deployment/plain', '--timeout=60s'], { timeoutMs: 70_000 });
+    assert.ok(!(await placed('app=plain')).includes('hollow-0'));
+    // nodeSelector pins to one node.
+    await c.ok(['run', 'pinned', '--image=nginx', '--overrides', JSON.stringify({ spec: { nodeSelector: { 'kubernetes.io/hostname': 'hollow-2' } } })]);
+    await eventually(async () => (await placed('run=pinned'))[0] === 'hollow-2', 20_000, 200);
+    // A pod tolerating the taint and selecting that node goes there; one selecting it without a toleration stays Pending with upstream's message.
+    await c.ok(['run', 'tolerant', '--image=nginx', '--overrides', JSON.stringify({ spec: { nodeSelector: { 'kubernetes.io/hostname': 'hollow-0' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }] } })]);
+    await eventually(async () => (await placed('run=tolerant'))[0] === 'hollow-0', 20_000, 200);
+    await c.ok(['run', 'intolerant', '--image=nginx', '--overrides', JSON.stringify({ spec: { nodeSelector: { 'kubernetes.io/hostname': 'hollow-0' } } })]);
+    await eventually(async () => /untolerated taint \{dedicated: gpu\}/.test(await c.ok(['get', 'pod', 'intolerant', '-o', 'jsonpath={.status.conditions[?(@.type=="PodScheduled")].message}'])), 20_000, 200);
+    await c.ok(['taint', 'nodes', 'hollow-0', 'dedicated-']);
+    // Required anti-affinity on the host name: one pod per node.
+    const anti = c.writeFile(
+      'anti.yaml',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: anti\nspec:\n  replicas: 3\n  selector:\n    matchLabels: {app: anti}\n  template:\n    metadata:\n      labels: {app: anti}\n    spec:\n      affinity:\n        podAntiAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n          - labelSelector:\n              matchLabels: {app: anti}\n            topologyKey: kubernetes.io/hostname\n      containers:\n      - name: c\n        image: nginx\n',
+    );
+    await c.ok(['apply', '-f', anti]);
+    await c.ok(['rollout', 'status', 'deployment/anti', '--timeout=60s'], { timeoutMs: 70_000 });
+    assert.equal(new Set(await placed('app=anti')).size, 3);
+    // Topology spread with maxSkew 1 over 3 nodes: 6 replicas → 2 per node.
+    const spread = c.writeFile(
+      'spread.yaml',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: spread\nspec:\n  replicas: 6\n  selector:\n    matchLabels: {app: spread}\n  template:\n    metadata:\n      labels: {app: spread}\n    spec:\n      topologySpreadConstraints:\n      - maxSkew: 1\n        topologyKey: kubernetes.io/hostname\n        whenUnsatisfiable: DoNotSchedule\n        labelSelector:\n          matchLabels: {app: spread}\n      containers:\n      - name: c\n        image: nginx\n',
+    );
+    await c.ok(['apply', '-f', spread]);
+    await c.ok(['rollout', 'status', 'deployment/spread', '--timeout=60s'], { timeoutMs: 70_000 });
+    const counts = new Map<string, number>();
+    for (const n of await placed('app=spread')) counts.set(n, (counts.get(n) ?? 0) + 1);
+    assert.deepEqual([...counts.values()].sort(), [2, 2, 2]);
+    for (const name of ['plain', 'anti', 'spread']) await c.ok(['delete', 'deployment', name]);
+    await c.ok(['delete', 'pod', 'pinned', 'tolerant', 'intolerant', '--wait=false']);
+  });
+
   it('deleting a Deployment with foreground propagation removes its ReplicaSets and pods first', async () => {
     await c.ok(['delete', 'deployment', 'web', '--cascade=foreground'], { timeoutMs: 60_000 });
     assert.match((await c.kubectl(['get', 'deploy', 'web'])).stderr, /not found/);

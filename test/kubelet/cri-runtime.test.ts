@@ -3,12 +3,13 @@
 // busybox-static; without them it skips, loudly.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CriRuntime } from '../../src/kubelet/runtime/cri-runtime.js';
 import { criLabels, isNotFound, type ContainerConfig, type ContainerState, type PodSandboxConfig } from '../../src/kubelet/runtime/runtime.js';
-import { containerdConfig, mountsUnder, removeStateDir, requireBinaries, startContainerd, type ContainerdHandle } from '../../src/kubelet/containerd/containerd.js';
+import { bridgeConflist, containerdConfig, containerdPaths, mountsUnder, removeStateDir, requireBinaries, startContainerd, type ContainerdHandle } from '../../src/kubelet/containerd/containerd.js';
 import { busyboxLayer, importBusyboxImage, importPauseImage, ociLayoutTar, tar } from '../../src/kubelet/containerd/images.js';
 
 const BUSYBOX = 'k8ts.local/busybox:1';
@@ -209,3 +210,83 @@ describe('the CRI runtime over a private containerd', () => {
     assert.equal(v?.runtimeName, 'containerd');
   });
 });
+
+describe('the CRI runtime with a CNI pod network, inside a project-made network namespace', () => {
+  const why = missingCapability();
+  if (why) console.error(`\n*** SKIPPING the containerd CNI test: ${why} ***\n`);
+  const tag = process.pid.toString(36).slice(-5);
+  const netns = `k8ts-cri-${tag}`;
+  const third = 100 + (process.pid % 150);
+  const subnet = `10.244.${third}.0/24`;
+  let stateDir: string;
+  let cd: ContainerdHandle | undefined;
+  let rt: CriRuntime | undefined;
+  let nsMade = false;
+
+  before(async () => {
+    if (why) return;
+    stateDir = mkdtempSync('/tmp/k8ts-cni-');
+    // Everything networked lives in a namespace of our own: only lo and the bridge, nothing leaves it.
+    execFileSync('ip', ['netns', 'add', netns]);
+    nsMade = true;
+    execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    const p = containerdPaths(stateDir);
+    mkdirSync(p.cniConfDir, { recursive: true });
+    writeFileSync(join(p.cniConfDir, '10-k8ts.conflist'), bridgeConflist({ bridge: `k8tscri${tag}`, subnet, dataDir: join(stateDir, 'cni', 'ipam') }));
+    cd = await startContainerd({ stateDir, pauseImage: PAUSE, netns: `/var/run/netns/${netns}` });
+    rt = new CriRuntime({ socket: cd.socket });
+    await importBusyboxImage({ socket: cd.socket, name: BUSYBOX });
+    await importPauseImage({ socket: cd.socket, name: PAUSE });
+  });
+
+  after(async () => {
+    if (why) return;
+    try {
+      if (rt) {
+        for (const s of await rt.listPodSandbox().catch(() => [])) {
+          await rt.stopPodSandbox(s.id).catch(() => {});
+          await rt.removePodSandbox(s.id).catch(() => {});
+        }
+        rt.close();
+      }
+      await cd?.stop();
+      if (stateDir) await removeStateDir(stateDir);
+    } finally {
+      if (nsMade) execFileSync('ip', ['netns', 'del', netns]);
+    }
+  });
+
+  it('gives a pod an IP from the node subnet on the bridge, reaches the gateway, and releases the IP on removal', why ? { skip: why } : {}, async () => {
+    assert.equal((await rt!.status()).conditions.find((c) => c.type === 'NetworkReady')?.status, true);
+    const sb: PodSandboxConfig = {
+      metadata: { name: 'net', namespace: 'default', uid: 'uid-net', attempt: 0 },
+      hostname: 'net-pod',
+      logDirectory: join(stateDir, 'pods', 'uid-net'),
+      labels: {},
+      annotations: {},
+    };
+    const id = await rt!.runPodSandbox(sb);
+    const ip = (await rt!.podSandboxStatus(id)).network?.ip ?? '';
+    assert.ok(ip.startsWith(`10.244.${third}.`), `pod IP ${ip} outside ${subnet}`);
+    const c = await rt!.createContainer(id, { metadata: { name: 'c', attempt: 0 }, image: { image: BUSYBOX }, command: ['sleep', '60'], labels: {}, annotations: {}, logPath: 'c/0.log' }, sb);
+    await rt!.startContainer(c);
+    assert.equal((await rt!.execSync(c, ['hostname'], 10)).stdout.toString(), 'net-pod\n');
+    assert.match((await rt!.execSync(c, ['ip', '-4', 'addr', 'show', 'eth0'], 10)).stdout.toString(), new RegExp(`inet ${ip.replace(/\./g, '\\.')}/24`));
+    const ping = await rt!.execSync(c, ['ping', '-c', '1', '-W', '2', `10.244.${third}.1`], 10);
+    assert.equal(ping.exitCode, 0, ping.stdout.toString() + ping.stderr.toString());
+    await rt!.stopContainer(c, 0);
+    await rt!.removeContainer(c);
+    await rt!.stopPodSandbox(id);
+    await rt!.removePodSandbox(id);
+    const ipamDir = join(stateDir, 'cni', 'ipam', 'k8ts');
+    assert.ok(!readdirSafe(ipamDir).includes(ip), `host-local still holds ${ip}`);
+  });
+});
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return execFileSync('ls', [dir], { encoding: 'utf8' }).split('\n');
+  } catch {
+    return [];
+  }
+}

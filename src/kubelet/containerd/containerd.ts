@@ -32,6 +32,11 @@ export interface ContainerdOptions {
   restart?: boolean;
   /** containerd log level. Default "info". */
   logLevel?: string;
+  /**
+   * Run containerd (and so its CRI stream server and pod networks) in this network namespace,
+   * e.g. /var/run/netns/NODE, via `nsenter --net` (which keeps the host's mount namespace).
+   */
+  netns?: string;
 }
 
 /** A running containerd. */
@@ -190,6 +195,7 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
     ],
     env.PATH,
   );
+  if (opts.netns) requireBinaries([{ name: 'nsenter', pkg: 'util-linux' }], env.PATH);
   mkdirSync(opts.stateDir, { recursive: true });
   // runc wants its root absolute and free of symlinks.
   const stateDir = realpathSync(opts.stateDir);
@@ -210,7 +216,9 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
 
   const launch = () => {
     const fd = openSync(p.log, 'a');
-    const c = spawn(binary, ['--config', p.config], { env, stdio: ['ignore', fd, fd] });
+    // nsenter execs containerd in place, so the child's PID stays containerd's.
+    const [cmd, args] = opts.netns ? ['nsenter', [`--net=${opts.netns}`, '--', binary, '--config', p.config]] : [binary, ['--config', p.config]];
+    const c = spawn(cmd, args as string[], { env, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     child = c;
     exited = new Promise<void>((resolve) => {
@@ -261,6 +269,37 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
       clearTimeout(timer);
     },
   };
+}
+
+/** Options of {@link bridgeConflist}. */
+export interface BridgeNetworkOptions {
+  /** Linux bridge name (at most 15 bytes); unique per node on a shared namespace. */
+  bridge: string;
+  /** The node's pod subnet, e.g. 10.244.1.0/24. */
+  subnet: string;
+  /** host-local IPAM state dir (keep it under the node's state dir). */
+  dataDir: string;
+  /** Network name. Default "k8ts". */
+  name?: string;
+  /** Chain the portmap plugin for hostPort. Default true. */
+  portmap?: boolean;
+}
+
+/** A CNI conflist: bridge (gateway, hairpin) + host-local IPAM, + portmap; containerd adds loopback itself. */
+export function bridgeConflist(o: BridgeNetworkOptions): string {
+  if (Buffer.byteLength(o.bridge) > 15) throw new Error(`bridge name too long (max 15 bytes): ${o.bridge}`);
+  const plugins: object[] = [
+    {
+      type: 'bridge',
+      bridge: o.bridge,
+      isGateway: true,
+      ipMasq: false,
+      hairpinMode: true,
+      ipam: { type: 'host-local', ranges: [[{ subnet: o.subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: o.dataDir },
+    },
+  ];
+  if (o.portmap ?? true) plugins.push({ type: 'portmap', capabilities: { portMappings: true } });
+  return JSON.stringify({ cniVersion: '1.0.0', name: o.name ?? 'k8ts', plugins }, null, 2) + '\n';
 }
 
 /** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */

@@ -423,7 +423,9 @@ class EtcdWatch implements Watch {
       this.queue.progress(rev);
       return;
     }
-    // One batch per revision (per commit), in order.
+    // One batch per revision (per commit), in order. A response arriving at an empty queue is accepted
+    // whole, however many revisions it spans (history replay); otherwise each batch counts towards slowness.
+    const exempt = this.queue.pending === 0;
     let batch: WatchEvent[] = [];
     let batchRev = 0;
     for (const ev of res.events) {
@@ -431,14 +433,14 @@ class EtcdWatch implements Watch {
       const rev = e.kv.modRevision;
       if (rev <= this.cursor) continue;
       if (batch.length > 0 && rev !== batchRev) {
-        this.queue.push(batch);
+        this.queue.push(batch, exempt);
         batch = [];
       }
       batchRev = rev;
       batch.push(e);
     }
     if (batch.length > 0) {
-      this.queue.push(batch);
+      this.queue.push(batch, exempt);
       this.cursor = batchRev;
     }
   }
