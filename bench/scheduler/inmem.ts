@@ -1,7 +1,7 @@
 /**
  * In-memory scheduler throughput: 5,000 nodes and 10,000 simple pods through the full Scheduler
  * (queue, default plugins, assume cache) with a no-op bind. Prints pods/s.
- * Usage: node --import tsx bench/scheduler/inmem.ts [--nodes N] [--pods N] [--rounds N] [--spread]
+ * Usage: node --import tsx bench/scheduler/inmem.ts [--nodes N] [--pods N] [--rounds N] [--spread | --required-anti-affinity]
  * `--spread` gives every pod a zone topology spread constraint and a preferred hostname
  * anti-affinity (the costlier plugins), instead of plain cpu/memory requests.
  */
@@ -18,6 +18,8 @@ const numNodes = arg('nodes', 5000);
 const numPods = arg('pods', 10000);
 const rounds = arg('rounds', 3);
 const spread = process.argv.includes('--spread');
+// upstream's SchedulingPodAntiAffinity shape: required hostname anti-affinity within each app group.
+const antiAffinity = process.argv.includes('--required-anti-affinity');
 setLogSink(() => {});
 
 async function round(): Promise<{ podsPerSec: number; scheduled: number; ms: number; maxPerNode: number }> {
@@ -31,7 +33,15 @@ async function round(): Promise<{ podsPerSec: number; scheduled: number; ms: num
       cpu: '100m',
       memory: '128Mi',
       labels: { app },
-      ...(spread
+      ...(antiAffinity
+        ? {
+            affinity: {
+              podAntiAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app } } }],
+              },
+            },
+          }
+        : spread
         ? {
             topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app } } }],
             affinity: {
