@@ -9,13 +9,13 @@ function run(cmd, args) {
 }
 rmSync('dist', { recursive: true, force: true });
 run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
-// Data files the code reads at run time (protobuf wire facts) go beside the compiled code.
+// Data files the code reads at run time (protobuf wire facts, the CRI proto) go beside the compiled code.
 function copyData(dir) {
   for (const name of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, name.name);
     if (name.isDirectory()) {
       if (name.name !== 'testdata') copyData(p);
-    } else if (name.name.endsWith('.json')) {
+    } else if (name.name.endsWith('.json') || name.name.endsWith('.proto')) {
       const out = join('dist', p.slice('src/'.length));
       mkdirSync(dirname(out), { recursive: true });
       copyFileSync(p, out);

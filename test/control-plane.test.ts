@@ -179,6 +179,18 @@ describe('control plane on hollow nodes, driven by kubectl', () => {
     await c.ok(['delete', 'pod', 'pinned', 'tolerant', 'intolerant', '--wait=false']);
   });
 
+  it('a StatefulSet creates stable, ordered pod names', async () => {
+    const f = c.writeFile(
+      'sts.yaml',
+      'apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  replicas: 3\n  serviceName: db\n  selector:\n    matchLabels: {app: db}\n  template:\n    metadata:\n      labels: {app: db}\n    spec:\n      containers:\n      - name: c\n        image: busybox\n',
+    );
+    await c.ok(['apply', '-f', f]);
+    await c.ok(['rollout', 'status', 'statefulset/db', '--timeout=60s'], { timeoutMs: 70_000 });
+    const names = (JSON.parse(await c.ok(['get', 'pods', '-l', 'app=db', '-o', 'json'])).items as any[]).map((p) => p.metadata.name).sort();
+    assert.deepEqual(names, ['db-0', 'db-1', 'db-2']);
+    await c.ok(['delete', 'statefulset', 'db']);
+  });
+
   it('deleting a Deployment with foreground propagation removes its ReplicaSets and pods first', async () => {
     await c.ok(['delete', 'deployment', 'web', '--cascade=foreground'], { timeoutMs: 60_000 });
     assert.match((await c.kubectl(['get', 'deploy', 'web'])).stderr, /not found/);

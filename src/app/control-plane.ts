@@ -20,6 +20,8 @@ import { EndpointsController } from '../controllers/endpoints/endpoints-controll
 import { EndpointSliceController } from '../controllers/endpointslice/endpointslice-controller.js';
 import { ServiceAccountsController } from '../controllers/serviceaccount/serviceaccounts-controller.js';
 import { PodGCController } from '../controllers/podgc/podgc-controller.js';
+import { StatefulSetController } from '../controllers/statefulset/statefulset-controller.js';
+import { TTLAfterFinishedController } from '../controllers/ttlafterfinished/ttlafterfinished-controller.js';
 
 const log = logger('control-plane');
 
@@ -146,6 +148,8 @@ export function startControlPlane(client: RestClient, opts: ControlPlaneOptions 
           new JobController(),
           new CronJobController(),
           new DaemonSetController(),
+          new StatefulSetController(),
+          new TTLAfterFinishedController(),
           new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs }),
           new EndpointsController(),
           new EndpointSliceController(),

@@ -395,7 +395,8 @@ export class Kubelet {
     const ports = (spec.containers ?? []).flatMap((c: KObject) => (c.ports ?? []).filter((p: KObject) => p.hostPort).map((p: KObject) => ({ protocol: p.protocol ?? 'TCP', containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIP })));
     return {
       metadata: { name: m.name, namespace: m.namespace, uid: m.uid, attempt: 0 },
-      hostname: spec.hostname ?? m.name,
+      // A host-network pod shares the node's UTS namespace: the runtime may not set its hostname.
+      ...(spec.hostNetwork ? {} : { hostname: spec.hostname ?? m.name }),
       logDirectory: `/var/log/pods/${m.namespace}_${m.name}_${m.uid}`,
       portMappings: ports,
       labels: { [criLabels.podName]: m.name, [criLabels.podNamespace]: m.namespace, [criLabels.podUID]: m.uid },

@@ -148,6 +148,7 @@ describe('StatefulSet controller', () => {
     await until(async () => (await getSTS('web')).status?.updateRevision === revs0[0]!.metadata.name, 'the first revision back in use', 20_000);
     await until(async () => (await h.client.get(resources.controllerrevisions, ns, revs0[0]!.metadata.name)).revision === 3, 'the reused revision renumbered 3');
     await until(async () => (await getSTS('web')).status?.updatedReplicas === 3 && (await getSTS('web')).status?.readyReplicas === 3, 'rolled back', 25_000);
+    assert.deepEqual((await pods('web')).map((p) => p.spec.containers[0].image), ['nginx:1.25', 'nginx:1.25', 'nginx:1.25']);
     rec.stop();
   });
 

@@ -359,7 +359,7 @@ export class StatefulSetController implements Component {
     const next: KObject = { ...status, observedGeneration: sts.metadata?.generation ?? 0 };
     const cur = sts.status ?? {};
     const fields = Object.keys(next);
-    if (fields.every((f) => (cur[f] ?? 0) === next[f]) && (!cur.conditions || cur.conditions.length === 0)) return;
+    if (fields.every((f) => (cur[f] ?? 0) === next[f])) return;
     let obj = sts;
     for (let attempt = 0; ; attempt++) {
       try {

@@ -373,7 +373,7 @@ class EtcdWatch implements Watch {
       return;
     }
     if (this.queue.closed) {
-      stream.cancel();
+      stream.end();
       return;
     }
     this.stream = stream;
@@ -480,7 +480,9 @@ class EtcdWatch implements Watch {
     this.retry = undefined;
     const s = this.stream;
     this.stream = undefined;
-    s?.cancel();
+    // Half-close rather than cancel: etcd then ends the stream cleanly, whereas a cancelled call is an
+    // error that the etcd3 client counts towards its circuit breaker (and resets its channels for).
+    s?.end();
     this.backend.unregister(this);
   }
 }
