@@ -40,6 +40,8 @@ export interface ServerOptions {
   tlsSANs?: string[];
   /** `:memory:` keeps the store in memory (tests); default `<dataDir>/db/state.db`. */
   storagePath?: string;
+  /** Store objects in an etcd cluster instead of embedded SQLite. */
+  etcd?: { endpoints: string[]; prefix?: string; tls?: { ca: string; cert?: string; key?: string } };
   serviceCIDR?: string;
   nodePortRange?: [number, number];
   /** Run the controller manager (namespace, replicaset, deployment, garbage collector). Default true. */
@@ -217,7 +219,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     mkdirSync(join(dataDir, 'db'), { recursive: true });
     storagePath = join(dataDir, 'db', 'state.db');
   }
-  const rawBackend: Backend = SqliteBackend.open({ path: storagePath, compactIntervalMs: 5 * 60_000, compactKeepRevisions: 10_000 });
+  const rawBackend: Backend = opts.etcd
+    ? await (await import('../storage/etcd/etcd-backend.js')).EtcdBackend.open({ ...opts.etcd, compactIntervalMs: 5 * 60_000, compactKeepRevisions: 10_000 })
+    : SqliteBackend.open({ path: storagePath, compactIntervalMs: 5 * 60_000, compactKeepRevisions: 10_000 });
   const backend = instrumentBackend(rawBackend, (op, s) => storageLatency.observe({ operation: op }, s));
 
   const tokens = new TokenAuthenticator();

@@ -3,6 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { homedir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setLogLevel, type Level } from '../base/log.js';
 import { parseDuration } from '../base/duration.js';
@@ -18,6 +19,10 @@ Flags:
   --bind-address ADDR     Address to listen on (default 127.0.0.1)
   --tls-san NAME          Extra subject alternative name for the serving certificate (repeatable)
   --service-cidr CIDR     Service ClusterIP range (default 10.43.0.0/16)
+  --storage KIND          sqlite (default, embedded) or etcd
+  --etcd-endpoints URLS   Comma-separated etcd client URLs (with --storage etcd)
+  --etcd-prefix PREFIX    Key prefix in etcd (default none: keys are /registry/...)
+  --etcd-cafile FILE, --etcd-certfile FILE, --etcd-keyfile FILE   TLS to etcd
   --disable-agent         Do not run a node agent in this process
   --disable-scheduler     Do not run the scheduler in this process
   --disable-controller-manager  Do not run the controllers in this process
@@ -44,6 +49,12 @@ export async function runServer(args: string[]): Promise<number> {
       'bind-address': { type: 'string', default: '127.0.0.1' },
       'tls-san': { type: 'string', multiple: true },
       'service-cidr': { type: 'string' },
+      storage: { type: 'string', default: 'sqlite' },
+      'etcd-endpoints': { type: 'string' },
+      'etcd-prefix': { type: 'string' },
+      'etcd-cafile': { type: 'string' },
+      'etcd-certfile': { type: 'string' },
+      'etcd-keyfile': { type: 'string' },
       'disable-agent': { type: 'boolean', default: false },
       'disable-scheduler': { type: 'boolean', default: false },
       'disable-controller-manager': { type: 'boolean', default: false },
@@ -63,6 +74,19 @@ export async function runServer(args: string[]): Promise<number> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: invalid port "${values.port}"`);
   const dataDir = values['data-dir'] ?? (process.getuid?.() === 0 ? '/var/lib/k8ts' : join(homedir(), '.k8ts'));
+  let etcd;
+  if (values.storage === 'etcd') {
+    if (!values['etcd-endpoints']) throw new Error('--storage etcd needs --etcd-endpoints URL[,URL...]');
+    const read = (f: string | undefined) => (f ? readFileSync(f, 'utf8') : undefined);
+    const ca = read(values['etcd-cafile']);
+    etcd = {
+      endpoints: values['etcd-endpoints'].split(',').map((e) => e.trim()).filter(Boolean),
+      prefix: values['etcd-prefix'],
+      tls: ca ? { ca, cert: read(values['etcd-certfile']), key: read(values['etcd-keyfile']) } : undefined,
+    };
+  } else if (values.storage !== 'sqlite') {
+    throw new Error(`--storage: unknown store "${values.storage}" (sqlite or etcd)`);
+  }
   const { startServer } = await import('../app/server.js');
   const server = await startServer({
     dataDir,
@@ -70,6 +94,7 @@ export async function runServer(args: string[]): Promise<number> {
     bindAddress: values['bind-address'],
     tlsSANs: values['tls-san'],
     serviceCIDR: values['service-cidr'],
+    etcd,
     scheduler: !values['disable-scheduler'],
     controllers: !values['disable-controller-manager'],
     nodeMonitorGracePeriodMs: values['node-monitor-grace-period'] ? parseDuration(values['node-monitor-grace-period']) : undefined,

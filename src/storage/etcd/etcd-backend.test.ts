@@ -1,112 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CompactedError } from '../interface.js';
 import { runBackendConformance } from '../testing/conformance.js';
 import { EtcdBackend } from './etcd-backend.js';
-
-const etcdBinary = process.env.ETCD_BIN ?? 'etcd';
-const haveEtcd = spawnSync(etcdBinary, ['--version'], { stdio: 'ignore' }).status === 0;
-
-/** A free loopback TCP port (closed again before etcd binds it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { EtcdProcess, etcdBinary, freePort, haveEtcd } from '../testing/etcd-process.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** One single-member etcd on loopback, with its data in a temp folder. */
-class EtcdProcess {
-  endpoint = '';
-  private child: ChildProcess | undefined;
-  private dir = '';
-  private log = '';
-
-  private client = 0;
-  private peer = 0;
-
-  async start(): Promise<void> {
-    this.dir = await mkdtemp(join(tmpdir(), 'k8ts-etcd-'));
-    [this.client, this.peer] = [await freePort(), await freePort()];
-    await this.launch();
-  }
-
-  /** Stop etcd and start it again on the same ports and data. */
-  async restart(): Promise<void> {
-    await this.kill();
-    await this.launch();
-  }
-
-  private async launch(): Promise<void> {
-    this.endpoint = `http://127.0.0.1:${this.client}`;
-    const peerUrl = `http://127.0.0.1:${this.peer}`;
-    this.child = spawn(
-      etcdBinary,
-      [
-        '--name', 't',
-        '--data-dir', join(this.dir, 'data'),
-        '--listen-client-urls', this.endpoint,
-        '--advertise-client-urls', this.endpoint,
-        '--listen-peer-urls', peerUrl,
-        '--initial-advertise-peer-urls', peerUrl,
-        '--initial-cluster', `t=${peerUrl}`,
-        // etcd's default is 10 minutes; the conformance suite waits a few seconds for a bookmark.
-        '--experimental-watch-progress-notify-interval', '200ms',
-        '--log-level', 'warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const append = (d: Buffer) => {
-      this.log = (this.log + d.toString('utf8')).slice(-4000);
-    };
-    this.child.stdout!.on('data', append);
-    this.child.stderr!.on('data', append);
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (this.child.exitCode !== null) throw new Error(`etcd exited with ${this.child.exitCode}: ${this.log}`);
-      try {
-        const res = await fetch(`${this.endpoint}/health`);
-        const body = (await res.json()) as { health?: string };
-        if (body.health === 'true') return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`etcd did not become healthy: ${this.log}`);
-      await sleep(50);
-    }
-  }
-
-  /** Stop etcd and remove its data. */
-  async stop(): Promise<void> {
-    await this.kill();
-    if (this.dir) await rm(this.dir, { recursive: true, force: true });
-  }
-
-  /** SIGTERM, then SIGKILL if etcd has not exited within 5 s. */
-  private async kill(): Promise<void> {
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      process.kill(child.pid!, 'SIGTERM');
-      const timer = setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
-      }, 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-  }
-}
 
 if (!haveEtcd) {
   console.error(
