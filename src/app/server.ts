@@ -25,7 +25,6 @@ import { loadPatcher } from '../apiserver/patcher.js';
 import { bootstrapObjects } from './bootstrap.js';
 import { RestClient } from '../client/rest-client.js';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
-import { startControlPlane } from './control-plane.js';
 import { StatusError } from '../api/errors.js';
 
 const log = logger('server');
@@ -291,6 +290,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const runScheduler = opts.scheduler ?? runControllers;
   if (runControllers || runScheduler) {
     const client = new RestClient({ server: url, ca: pki.ca.cert, cert: pki.controller.cert, key: pki.controller.key, userAgent: 'k8ts-controller-manager' });
+    // Loaded only when used: the controllers and scheduler are most of the code, and start-up time matters.
+    const { startControlPlane } = await import('./control-plane.js');
     const cp = startControlPlane(client, { scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs });
     stoppers.push(() => cp.stop());
     if (runControllers) {
