@@ -3,6 +3,7 @@
  * that decide where daemon pods run): template hashing, the tolerations daemon pods always get,
  * node eligibility, and the node affinity that pins a pod to its node.
  */
+import { contentHash } from '../common/hash.js';
 import type { KObject } from '../../client/rest-client.js';
 import {
   podFitsNodeSelectorAndAffinity,
@@ -21,34 +22,13 @@ import {
 /** Label carrying the hash of the template a daemon pod was made from. */
 export const CONTROLLER_REVISION_HASH_LABEL = 'controller-revision-hash';
 
-const SAFE_ALPHANUMS = 'bcdfghjklmnpqrstvwxz2456789';
-
-/** FNV-1a (32 bit) of a string's UTF-8 bytes. */
-function fnv1a32(s: string): number {
-  let h = 0x811c9dc5;
-  for (const b of Buffer.from(s, 'utf8')) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
-/** Sort object keys so equal templates hash alike whatever order their fields arrived in. */
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as KObject)[k])]));
-  return v;
-}
-
 /**
  * The controller-revision-hash of a template and collision count: FNV-1a over the canonical
  * JSON, its decimal digits mapped to consonants and digits (as upstream's SafeEncodeString) so
  * it never spells words.
  */
 export function templateHash(template: KObject | undefined, collisionCount?: number): string {
-  let s = JSON.stringify(canonical(template ?? {}));
-  if (collisionCount) s += `#${collisionCount}`;
-  return [...String(fnv1a32(s))].map((c) => SAFE_ALPHANUMS[c.charCodeAt(0) % SAFE_ALPHANUMS.length]).join('');
+  return contentHash(template ?? {}, collisionCount);
 }
 
 /** Tolerations upstream adds to every daemon pod (AddOrUpdateDaemonPodTolerations). */

@@ -3,6 +3,7 @@
  * template hash, surge/unavailable fenceposts, new-ReplicaSet sizing, proportional scaling,
  * revision annotations and status conditions.
  */
+import { canonicalJSON, contentHash } from '../common/hash.js';
 import type { KObject } from '../../client/rest-client.js';
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
@@ -35,38 +36,15 @@ const annotationsNotCopied = new Set([
   'deprecated.deployment.rollback.to',
 ]);
 
-/** JSON with sorted keys: equal objects give equal text. */
-export function canonicalJSON(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(canonicalJSON).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJSON(o[k])}`)
-    .join(',')}}`;
-}
 
-function fnv32a(s: string): number {
-  let h = 0x811c9dc5;
-  for (const b of Buffer.from(s, 'utf8')) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
 
-/** Upstream's rand.SafeEncodeString alphabet: no vowels (no words) and no look-alike characters. */
-const safeAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
 
 /**
  * The pod-template-hash of a template (and collision count): FNV-1a over the template's canonical
  * JSON, its decimal digits mapped onto the safe alphabet as upstream does.
  */
 export function computeHash(template: KObject | undefined, collisionCount?: number): string {
-  let s = canonicalJSON(template ?? {});
-  if (collisionCount !== undefined && collisionCount !== null) s += `\x00${collisionCount}`;
-  return [...String(fnv32a(s))].map((c) => safeAlphabet[c.charCodeAt(0) % safeAlphabet.length]).join('');
+  return contentHash(template ?? {}, collisionCount);
 }
 
 /** The template without the pod-template-hash label, for comparisons. */

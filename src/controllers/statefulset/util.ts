@@ -3,6 +3,7 @@
  * (`<set>-<ordinal>`, hostname, subdomain, identity labels), revisions and their hashes, and the
  * health predicates the ordered policy waits on.
  */
+import { canonicalJSON, contentHash } from '../common/hash.js';
 import type { KObject } from '../../client/rest-client.js';
 import type { OwnerReference } from '../common/controller-ref.js';
 
@@ -13,42 +14,19 @@ export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
 /** Label with the name of the ControllerRevision the pod was made from. */
 export const CONTROLLER_REVISION_HASH_LABEL = 'controller-revision-hash';
 
-const SAFE_ALPHANUMS = 'bcdfghjklmnpqrstvwxz2456789';
 
-function fnv1a32(s: string): number {
-  let h = 0x811c9dc5;
-  for (const b of Buffer.from(s, 'utf8')) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
 
-/** JSON with sorted keys, so equal objects give equal text whatever order their fields came in. */
-export function canonicalJSON(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(canonicalJSON).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJSON(o[k])}`)
-    .join(',')}}`;
-}
 
 /** The revision data a StatefulSet's pods are stamped from: its template, as a replacing patch (upstream's getPatch). */
 export function revisionData(sts: KObject): KObject {
   return { spec: { template: { ...structuredClone(sts.spec?.template ?? {}), $patch: 'replace' } } };
 }
 
-/**
- * The hash naming a revision (`<set>-<hash>`): FNV-1a over the canonical data plus the collision
- * count, digits mapped onto consonants and digits as upstream's SafeEncodeString.
- */
+export { canonicalJSON };
+
+/** The hash naming a revision (`<set>-<hash>`). */
 export function revisionHash(data: KObject, collisionCount?: number): string {
-  let s = canonicalJSON(data);
-  if (collisionCount) s += `#${collisionCount}`;
-  return [...String(fnv1a32(s))].map((c) => SAFE_ALPHANUMS[c.charCodeAt(0) % SAFE_ALPHANUMS.length]).join('');
+  return contentHash(data, collisionCount);
 }
 
 /** The pod template a revision recorded. */
