@@ -7,6 +7,15 @@ import type { AdmissionPlugin } from './index.js';
 
 const immortal = new Set(['default', 'kube-system', 'kube-public']);
 
+/**
+ * Namespaces recently seen Active, per namespace store (so servers in one process never share it):
+ * a create needs no namespace read for a second after the last one. A delete through this server
+ * forgets the entry at once; another server's delete is seen within the second, and the namespace
+ * controller removes anything created meanwhile, as with upstream's informer-fed cache.
+ */
+const recentlyActive = new WeakMap<object, Map<string, number>>();
+const activeTTLms = 1000;
+
 export const namespaceLifecycle: AdmissionPlugin = {
   name: 'NamespaceLifecycle',
   async validate(op, obj, _old, store, lookup) {
@@ -15,6 +24,7 @@ export const namespaceLifecycle: AdmissionPlugin = {
       if (op === 'DELETE' && immortal.has(obj.metadata?.name)) {
         throw errors.forbidden(gr, obj.metadata.name, 'this namespace may not be deleted');
       }
+      if (op === 'DELETE') recentlyActive.get(store)?.delete(obj.metadata?.name);
       return;
     }
     if (op !== 'CREATE' || !store.strategy.info.namespaced) return;
@@ -22,6 +32,10 @@ export const namespaceLifecycle: AdmissionPlugin = {
     if (!nsName) return;
     const nsStore = lookup('', 'namespaces');
     if (!nsStore) return;
+    let seen = recentlyActive.get(nsStore);
+    if (!seen) recentlyActive.set(nsStore, (seen = new Map()));
+    const until = seen.get(nsName);
+    if (until !== undefined && until > Date.now()) return;
     let ns;
     try {
       ns = await nsStore.get({ namespace: '', name: nsName });
@@ -30,7 +44,9 @@ export const namespaceLifecycle: AdmissionPlugin = {
       throw e;
     }
     if (ns.metadata?.deletionTimestamp || ns.status?.phase === 'Terminating') {
+      seen.delete(nsName);
       throw errors.forbidden(gr, obj.metadata?.name ?? '', `unable to create new content in namespace ${nsName} because it is being terminated`);
     }
+    seen.set(nsName, Date.now() + activeTTLms);
   },
 };
