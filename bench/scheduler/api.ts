@@ -58,7 +58,7 @@ async function freePort(): Promise<number> {
 async function startProcessServer(): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'k8ts-sched-bench-'));
   const port = await freePort();
-  const proc: ChildProcess = spawn(bin, ['server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', '--disable-scheduler', '--disable-controller-manager'], {
+  const proc: ChildProcess = spawn(process.env.BENCH_SERVER_NODE_ARGS ? process.execPath : bin, [...(process.env.BENCH_SERVER_NODE_ARGS ? [...process.env.BENCH_SERVER_NODE_ARGS.split(' '), resolve('dist/cli/main.js')] : []), 'server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', '--disable-scheduler', '--disable-controller-manager'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, K8TS_LOG_LEVEL: 'warn' },
   });
