@@ -1,14 +1,14 @@
 /**
  * In-memory scheduler throughput: 5,000 nodes and 10,000 simple pods through the full Scheduler
  * (queue, default plugins, assume cache) with a no-op bind. Prints pods/s.
- * Usage: node --import tsx bench/scheduler/inmem.ts [--nodes N] [--pods N] [--rounds N] [--spread | --required-anti-affinity]
+ * Usage: node --import tsx bench/scheduler/inmem.ts [--nodes N] [--pods N] [--rounds N] [--spread | --required-anti-affinity] [--churn]
  * `--spread` gives every pod a zone topology spread constraint and a preferred hostname
  * anti-affinity (the costlier plugins), instead of plain cpu/memory requests.
  */
 import { setLogSink } from '../../src/base/log.js';
 import { Scheduler, type ClusterEventHandlers, type ClusterSource } from '../../src/scheduler/index.js';
 import { makeNode, makePod } from '../../src/scheduler/testing/builders.js';
-import type { Pod } from '../../src/scheduler/framework/types.js';
+import type { Node, Pod } from '../../src/scheduler/framework/types.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,6 +20,9 @@ const rounds = arg('rounds', 3);
 const spread = process.argv.includes('--spread');
 // upstream's SchedulingPodAntiAffinity shape: required hostname anti-affinity within each app group.
 const antiAffinity = process.argv.includes('--required-anti-affinity');
+// Mixed churn, in the spirit of upstream's MixedChurn: while the measured pods schedule, nodes come
+// and go and already-running pods are created and deleted, all through the same event handlers.
+const churn = process.argv.includes('--churn');
 setLogSink(() => {});
 
 async function round(): Promise<{ podsPerSec: number; scheduled: number; ms: number; maxPerNode: number }> {
@@ -76,9 +79,32 @@ async function round(): Promise<{ podsPerSec: number; scheduled: number; ms: num
   const s = new Scheduler(source);
   s.start();
   const t0 = performance.now();
+  let churnTimer: NodeJS.Timeout | undefined;
+  let churned = 0;
+  if (churn) {
+    let k = 0;
+    let lastNode: Node | undefined;
+    const running: Pod[] = [];
+    churnTimer = setInterval(() => {
+      // One node joins and the previous churn node leaves; one running pod starts, and the oldest stops.
+      const n = makeNode(`churn-node-${k}`, { cpu: '4', memory: '16Gi', pods: 110, labels: { 'topology.kubernetes.io/zone': 'zone-a' } });
+      handlers.addNode(n);
+      if (lastNode) handlers.deleteNode(lastNode);
+      lastNode = n;
+      const rp = makePod(`churn-pod-${k}`, { cpu: '100m', memory: '128Mi', labels: { app: 'churn' } });
+      (rp.spec as any).nodeName = `node-${k % numNodes}`;
+      handlers.addPod(rp);
+      running.push(rp);
+      if (running.length > 50) handlers.deletePod(running.shift()!);
+      k++;
+      churned++;
+    }, 1);
+  }
   for (const p of pods) handlers.addPod(p);
   await done;
   const ms = performance.now() - t0;
+  if (churnTimer) clearInterval(churnTimer);
+  if (churn) console.log(`  churn during the round: ${churned} node joins/leaves and ${churned} running-pod creates/deletes`);
   await s.stop();
   return { podsPerSec: (numPods / ms) * 1000, scheduled: s.stats.scheduled, ms, maxPerNode: Math.max(...perNode.values()) };
 }
