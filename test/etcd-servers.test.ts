@@ -20,13 +20,17 @@ if (!haveEtcd) {
     let b: RunningServer;
     let ca: RestClient;
     let cb: RestClient;
+    let shared: { endpoints: string[]; prefix: string };
+    const store = () => shared;
     before(async () => {
       await etcd.start();
-      const store = { endpoints: [etcd.endpoint], prefix: `/k8ts-${Date.now()}` };
+      shared = { endpoints: [etcd.endpoint], prefix: `/k8ts-${Date.now()}` };
+      const store = shared;
       a = await startServer({ etcd: store, controllers: false });
-      b = await startServer({ etcd: store, controllers: false });
+      b = await startServer({ etcd: store, controllers: false, token: a.token });
       ca = new RestClient({ server: a.url, ca: a.ca, cert: a.adminCert.cert, key: a.adminCert.key });
-      cb = new RestClient({ server: b.url, ca: b.ca, cert: b.adminCert.cert, key: b.adminCert.key });
+      // The joined server shares the first one's CA and admin credentials: A's kubeconfig works against B.
+      cb = new RestClient({ server: b.url, ca: a.ca, cert: a.adminCert.cert, key: a.adminCert.key });
     });
     after(async () => {
       ca?.close();
@@ -34,6 +38,13 @@ if (!haveEtcd) {
       await a?.stop();
       await b?.stop();
       await etcd.stop();
+    });
+
+    it('a joining server takes the cluster CA, credentials and token from the store', async () => {
+      assert.equal(b.ca, a.ca);
+      assert.equal(b.token, a.token);
+      await assert.rejects(startServer({ etcd: { endpoints: [etcd.endpoint], prefix: store().prefix } }), /join it with --token/);
+      await assert.rejects(startServer({ etcd: { endpoints: [etcd.endpoint], prefix: store().prefix }, token: 'wrong0.0123456789abcdef' }), /does not match this cluster/);
     });
 
     it('a watch on one server sees writes made through the other', async () => {

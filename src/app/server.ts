@@ -39,6 +39,8 @@ export interface ServerOptions {
   tlsSANs?: string[];
   /** `:memory:` keeps the store in memory (tests); default `<dataDir>/db/state.db`. */
   storagePath?: string;
+  /** With etcd: the cluster's join token, to join servers that already bootstrapped it (shares their CA). */
+  token?: string;
   /** Store objects in an etcd cluster instead of embedded SQLite. */
   etcd?: { endpoints: string[]; prefix?: string; tls?: { ca: string; cert?: string; key?: string } };
   serviceCIDR?: string;
@@ -195,20 +197,6 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'k8ts-'));
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const tlsDir = join(dataDir, 'tls');
-  let pki: PKI;
-  const sans = JSON.stringify(opts.tlsSANs ?? []);
-  if (temporary) {
-    if (ephemeralPKI?.sans !== sans) {
-      const seedDir = mkdtempSync(join(tmpdir(), 'k8ts-pki-'));
-      ephemeralPKI = { sans, pki: ensurePKI(seedDir, opts.tlsSANs ?? []).finally(() => rmSync(seedDir, { recursive: true, force: true })) };
-    }
-    pki = await ephemeralPKI.pki;
-    seedPKI(tlsDir, pki);
-  } else {
-    pki = await ensurePKI(tlsDir, opts.tlsSANs ?? []);
-  }
-  const token = loadOrCreateToken(join(dataDir, 'token'));
-
   const metrics = new Registry();
   const storageLatency = metrics.register(
     new Histogram('apiserver_storage_request_duration_seconds', 'Storage request latency in seconds, by operation.', ['operation'], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
@@ -222,6 +210,47 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     ? await (await import('../storage/etcd/etcd-backend.js')).EtcdBackend.open({ ...opts.etcd, compactIntervalMs: 5 * 60_000, compactKeepRevisions: 10_000 })
     : SqliteBackend.open({ path: storagePath, compactIntervalMs: 5 * 60_000, compactKeepRevisions: 10_000 });
   const backend = instrumentBackend(rawBackend, (op, s) => storageLatency.observe({ operation: op }, s));
+
+  let pki: PKI;
+  let token: string;
+  const sans = JSON.stringify(opts.tlsSANs ?? []);
+  if (opts.etcd) {
+    // Servers sharing a store share the CA, client certificates and token (bootstrap-data.ts).
+    const { sharedSecrets } = await import('./bootstrap-data.js');
+    const tokenFile = join(dataDir, 'token');
+    const known = opts.token ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+    const shared = await sharedSecrets(backend, known, async () => {
+      const local = await ensurePKI(tlsDir, opts.tlsSANs ?? []);
+      return { ca: local.ca, admin: local.admin, controller: local.controller, token: known ?? loadOrCreateToken(tokenFile) };
+    }).catch(async (e) => {
+      await backend.close().catch(() => undefined);
+      if (temporary) rmSync(dataDir, { recursive: true, force: true });
+      throw e;
+    });
+    token = shared.token;
+    writeAtomic(tokenFile, token + '\n');
+    mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+    if (!existsSync(join(tlsDir, 'ca.crt')) || readFileSync(join(tlsDir, 'ca.crt'), 'utf8') !== shared.ca.cert) {
+      // A different CA than this dir had: its serving certificate must be reissued too.
+      rmSync(join(tlsDir, 'serving.crt'), { force: true });
+    }
+    for (const [name, kp] of [['ca', shared.ca], ['admin', shared.admin], ['controller-manager', shared.controller]] as const) {
+      writeAtomic(join(tlsDir, `${name}.key`), kp.key);
+      writeAtomic(join(tlsDir, `${name}.crt`), kp.cert, 0o644);
+    }
+    pki = await ensurePKI(tlsDir, opts.tlsSANs ?? []);
+  } else if (temporary) {
+    if (ephemeralPKI?.sans !== sans) {
+      const seedDir = mkdtempSync(join(tmpdir(), 'k8ts-pki-'));
+      ephemeralPKI = { sans, pki: ensurePKI(seedDir, opts.tlsSANs ?? []).finally(() => rmSync(seedDir, { recursive: true, force: true })) };
+    }
+    pki = await ephemeralPKI.pki;
+    seedPKI(tlsDir, pki);
+    token = loadOrCreateToken(join(dataDir, 'token'));
+  } else {
+    pki = await ensurePKI(tlsDir, opts.tlsSANs ?? []);
+    token = loadOrCreateToken(join(dataDir, 'token'));
+  }
 
   const tokens = new TokenAuthenticator();
   tokens.add(token, { username: `system:bootstrap:${token.split('.')[0]}`, groups: ['system:bootstrappers', 'system:nodes'] });

@@ -22,6 +22,8 @@ Flags:
   --storage KIND          sqlite (default, embedded) or etcd
   --etcd-endpoints URLS   Comma-separated etcd client URLs (with --storage etcd)
   --etcd-prefix PREFIX    Key prefix in etcd (default none: keys are /registry/...)
+  --token TOKEN           With etcd: join the cluster already in that store (its DATA_DIR/token);
+                          the new server takes that cluster's CA and credentials
   --etcd-cafile FILE, --etcd-certfile FILE, --etcd-keyfile FILE   TLS to etcd
   --disable-agent         Do not run a node agent in this process
   --disable-scheduler     Do not run the scheduler in this process
@@ -52,6 +54,7 @@ export async function runServer(args: string[]): Promise<number> {
       storage: { type: 'string', default: 'sqlite' },
       'etcd-endpoints': { type: 'string' },
       'etcd-prefix': { type: 'string' },
+      token: { type: 'string' },
       'etcd-cafile': { type: 'string' },
       'etcd-certfile': { type: 'string' },
       'etcd-keyfile': { type: 'string' },
@@ -95,6 +98,7 @@ export async function runServer(args: string[]): Promise<number> {
     tlsSANs: values['tls-san'],
     serviceCIDR: values['service-cidr'],
     etcd,
+    token: values.token,
     scheduler: !values['disable-scheduler'],
     controllers: !values['disable-controller-manager'],
     nodeMonitorGracePeriodMs: values['node-monitor-grace-period'] ? parseDuration(values['node-monitor-grace-period']) : undefined,
