@@ -9,16 +9,15 @@
  */
 import { StatusError } from '../../api/errors.js';
 import { nextCronTime, parseCronSchedule, type CronSchedule } from '../../api/validation/cron.js';
-import { logger } from '../../base/log.js';
 import type { Component, ComponentContext } from '../../client/component.js';
 import type { EventRecorder } from '../../client/event-recorder.js';
-import { objectFromTombstone, splitMetaNamespaceKey, type DeletedFinalStateUnknown, type HandlerRegistration, type Lister } from '../../client/informer.js';
+import { objectFromTombstone, splitMetaNamespaceKey, type DeletedFinalStateUnknown, type Lister } from '../../client/informer.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import { getControllerOf, newControllerRef, resolveControllerRef } from '../common/controller-ref.js';
+import { ControllerLoop } from '../common/controller-loop.js';
 
-const log = logger('cronjob-controller');
 const GVK = { apiVersion: 'batch/v1', kind: 'CronJob' };
 
 /** The annotation a created Job carries: its scheduled time, RFC 3339. */
@@ -113,9 +112,7 @@ export class CronJobController implements Component {
   private recorder!: EventRecorder;
   private cjLister!: Lister;
   private jobLister!: Lister;
-  private regs: HandlerRegistration[] = [];
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop = new ControllerLoop(this.queue, 'cronjob');
   private readonly workers: number;
   private readonly now: () => number;
 
@@ -136,7 +133,7 @@ export class CronJobController implements Component {
       const cj = resolveControllerRef(job.metadata?.namespace, getControllerOf(job), 'CronJob', (ns, n) => this.cjLister.get(ns, n));
       if (cj) this.queue.add(key(cj));
     };
-    this.regs.push(
+    this.loop.regs.push(
       cjInf.addEventHandler({
         onAdd: (cj) => this.queue.add(key(cj)),
         onUpdate: (_old, cur) => this.queue.add(key(cur)),
@@ -152,20 +149,17 @@ export class CronJobController implements Component {
       }),
     );
     ctx.informers.start();
-    this.running = (async () => {
-      await Promise.all([cjInf.waitForSync(), jobInf.waitForSync()]);
-      if (this.stopped) return;
-      await runWorkers(this.queue, this.workers, (k) => this.sync(k), {
-        onError: (k, err, n) => log.warn('sync failed; requeuing', { cronjob: k, requeues: n, err: errText(err) }),
-      });
-    })();
+    this.loop.run(
+      async () => {
+        await Promise.all([cjInf.waitForSync(), jobInf.waitForSync()]);
+      },
+      this.workers,
+      (k) => this.sync(k),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const r of this.regs.splice(0)) r.remove();
-    await this.queue.shutDownWithDrain();
-    await this.running;
+    await this.loop.stop();
   }
 
   /** Reconcile one CronJob: refresh `status.active`, start a Job when one is due, prune history. */

@@ -15,12 +15,11 @@ import {
   objectFromTombstone,
   splitMetaNamespaceKey,
   type DeletedFinalStateUnknown,
-  type HandlerRegistration,
   type Lister,
 } from '../../client/informer.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import { claimObjects, recheckOwner } from '../common/claim.js';
 import { getControllerOf, newControllerRef, resolveControllerRef } from '../common/controller-ref.js';
 import { UIDTrackingControllerExpectations } from '../common/expectations.js';
@@ -35,6 +34,7 @@ import {
   targetNodeName,
   templateHash,
 } from './util.js';
+import { ControllerLoop } from '../common/controller-loop.js';
 
 const log = logger('daemonset-controller');
 const GVK = { apiVersion: 'apps/v1', kind: 'DaemonSet' };
@@ -68,9 +68,7 @@ export class DaemonSetController implements Component {
   private podLister!: Lister;
   private nodeLister!: Lister;
   private revLister!: Lister;
-  private regs: HandlerRegistration[] = [];
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop = new ControllerLoop(this.queue, 'daemonset');
   private readonly workers: number;
   private readonly now: () => number;
 
@@ -93,7 +91,7 @@ export class DaemonSetController implements Component {
     const enqueueAll = () => {
       for (const ds of this.dsLister.list()) this.queue.add(key(ds));
     };
-    this.regs.push(
+    this.loop.regs.push(
       dsInf.addEventHandler({
         onAdd: (ds) => this.queue.add(key(ds)),
         onUpdate: (_old, cur) => this.queue.add(key(cur)),
@@ -123,20 +121,17 @@ export class DaemonSetController implements Component {
       }),
     );
     ctx.informers.start();
-    this.running = (async () => {
-      await Promise.all([dsInf.waitForSync(), podInf.waitForSync(), nodeInf.waitForSync(), revInf.waitForSync()]);
-      if (this.stopped) return;
-      await runWorkers(this.queue, this.workers, (k) => this.sync(k), {
-        onError: (k, err, n) => log.warn('sync failed; requeuing', { daemonset: k, requeues: n, err: errText(err) }),
-      });
-    })();
+    this.loop.run(
+      async () => {
+        await Promise.all([dsInf.waitForSync(), podInf.waitForSync(), nodeInf.waitForSync(), revInf.waitForSync()]);
+      },
+      this.workers,
+      (k) => this.sync(k),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const r of this.regs.splice(0)) r.remove();
-    await this.queue.shutDownWithDrain();
-    await this.running;
+    await this.loop.stop();
   }
 
   private getDS = (ns: string, name: string) => this.dsLister.get(ns, name);

@@ -15,10 +15,10 @@ import { labelSelectorFromObject, selectorIsEmpty, selectorMatches, type LabelSe
 import { logger } from '../../base/log.js';
 import type { Component, ComponentContext } from '../../client/component.js';
 import type { EventRecorder } from '../../client/event-recorder.js';
-import { objectFromTombstone, splitMetaNamespaceKey, type DeletedFinalStateUnknown, type HandlerRegistration, type Lister } from '../../client/informer.js';
+import { objectFromTombstone, splitMetaNamespaceKey, type DeletedFinalStateUnknown, type Lister } from '../../client/informer.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import { getControllerOf, isControlledBy, newControllerRef, resolveControllerRef } from '../common/controller-ref.js';
 import { claimObjects, recheckOwner } from '../common/claim.js';
 import { selectingControllers } from '../common/selecting.js';
@@ -56,6 +56,7 @@ import {
   sumSpecReplicas,
   sumStatus,
 } from './util.js';
+import { ControllerLoop } from '../common/controller-loop.js';
 
 const log = logger('deployment-controller');
 const GVK = { apiVersion: 'apps/v1', kind: 'Deployment' };
@@ -88,9 +89,7 @@ export class DeploymentController implements Component {
   private dLister!: Lister;
   private rsLister!: Lister;
   private podLister!: Lister;
-  private regs: HandlerRegistration[] = [];
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop = new ControllerLoop(this.queue, 'deployment');
   private readonly workers: number;
   private readonly now: () => number;
 
@@ -108,7 +107,7 @@ export class DeploymentController implements Component {
     this.dLister = dInf.lister;
     this.rsLister = rsInf.lister;
     this.podLister = podInf.lister;
-    this.regs.push(
+    this.loop.regs.push(
       dInf.addEventHandler({
         onAdd: (d) => this.enqueue(d),
         onUpdate: (_old, cur) => this.enqueue(cur),
@@ -122,20 +121,17 @@ export class DeploymentController implements Component {
       podInf.addEventHandler({ onDelete: (pod) => this.onDeletePod(pod) }),
     );
     ctx.informers.start();
-    this.running = (async () => {
-      await Promise.all([dInf.waitForSync(), rsInf.waitForSync(), podInf.waitForSync()]);
-      if (this.stopped) return;
-      await runWorkers(this.queue, this.workers, (k) => this.syncHandler(k), {
-        onError: (k, err, n) => log.warn('sync failed; requeuing', { deployment: k, requeues: n, err: errText(err) }),
-      });
-    })();
+    this.loop.run(
+      async () => {
+        await Promise.all([dInf.waitForSync(), rsInf.waitForSync(), podInf.waitForSync()]);
+      },
+      this.workers,
+      (k) => this.syncHandler(k),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const r of this.regs.splice(0)) r.remove();
-    await this.queue.shutDownWithDrain();
-    await this.running;
+    await this.loop.stop();
   }
 
   private enqueue(d: KObject): void {
@@ -148,7 +144,6 @@ export class DeploymentController implements Component {
   private deploymentsForRS(rs: KObject): KObject[] {
     return selectingControllers(this.dLister.list(rs.metadata?.namespace), rs);
   }
-
 
   private onAddRS(rs: KObject): void {
     if (rs.metadata?.deletionTimestamp) return this.onDeleteRS(rs);

@@ -12,10 +12,10 @@ import { StatusError } from '../../api/errors.js';
 import { selectorFromSet, selectorMatches } from '../../api/labels/index.js';
 import { logger } from '../../base/log.js';
 import type { Component, ComponentContext } from '../../client/component.js';
-import { objectFromTombstone, splitMetaNamespaceKey, type DeletedFinalStateUnknown, type HandlerRegistration, type Lister } from '../../client/informer.js';
+import { objectFromTombstone, splitMetaNamespaceKey, type DeletedFinalStateUnknown, type Lister } from '../../client/informer.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import {
   findPort,
   formatTriggerTime,
@@ -30,6 +30,7 @@ import {
   stableJSON,
   TriggerTimeTracker,
 } from '../common/endpoint-util.js';
+import { ControllerLoop } from '../common/controller-loop.js';
 
 const log = logger('endpoints-controller');
 
@@ -128,9 +129,7 @@ export class EndpointsController implements Component {
   private podLister!: Lister;
   private epLister!: Lister;
   private sliceLister?: Lister;
-  private regs: HandlerRegistration[] = [];
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop = new ControllerLoop(this.queue, 'service');
   private readonly tracker = new TriggerTimeTracker();
   private readonly workers: number;
   private readonly batchMs: number;
@@ -154,7 +153,7 @@ export class EndpointsController implements Component {
     this.podLister = podInf.lister;
     this.epLister = epInf.lister;
     const synced = [svcInf.waitForSync(), podInf.waitForSync(), epInf.waitForSync()];
-    this.regs.push(
+    this.loop.regs.push(
       svcInf.addEventHandler({
         onAdd: (s) => this.queue.add(key(s)),
         onUpdate: (_o, s) => this.queue.add(key(s)),
@@ -178,24 +177,22 @@ export class EndpointsController implements Component {
       const onSlice = (s: KObject | DeletedFinalStateUnknown) => {
         if (key(objectFromTombstone(s)) === KUBERNETES_KEY) this.queue.add(KUBERNETES_KEY);
       };
-      this.regs.push(sliceInf.addEventHandler({ onAdd: onSlice, onUpdate: (_o, s) => onSlice(s), onDelete: onSlice }));
+      this.loop.regs.push(sliceInf.addEventHandler({ onAdd: onSlice, onUpdate: (_o, s) => onSlice(s), onDelete: onSlice }));
     }
     ctx.informers.start();
-    this.running = (async () => {
-      await Promise.all(synced);
-      if (this.stopped) return;
-      await this.deleteLeftovers();
-      await runWorkers(this.queue, this.workers, (k) => this.sync(k), {
-        onError: (k, err, n) => log.warn('sync failed; requeuing', { service: k, requeues: n, err: errText(err) }),
-      });
-    })();
+    this.loop.run(
+      async () => {
+        await Promise.all(synced);
+        if (this.loop.stopped) return;
+        await this.deleteLeftovers();
+      },
+      this.workers,
+      (k) => this.sync(k),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const r of this.regs.splice(0)) r.remove();
-    await this.queue.shutDownWithDrain();
-    await this.running;
+    await this.loop.stop();
   }
 
   /** Services in the pod's namespace whose selector matches these labels. */

@@ -10,12 +10,11 @@
  */
 import { StatusError } from '../../api/errors.js';
 import { selectorFromSet, selectorMatches } from '../../api/labels/index.js';
-import { logger } from '../../base/log.js';
 import type { Component, ComponentContext } from '../../client/component.js';
-import { objectFromTombstone, splitMetaNamespaceKey, type DeletedFinalStateUnknown, type HandlerRegistration, type Lister } from '../../client/informer.js';
+import { objectFromTombstone, splitMetaNamespaceKey, type DeletedFinalStateUnknown, type Lister } from '../../client/informer.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import { newControllerRef } from '../common/controller-ref.js';
 import {
   findPort,
@@ -31,8 +30,7 @@ import {
   stableJSON,
   TriggerTimeTracker,
 } from '../common/endpoint-util.js';
-
-const log = logger('endpointslice-controller');
+import { ControllerLoop } from '../common/controller-loop.js';
 
 /** The managed-by value of slices this controller owns. */
 export const ENDPOINTSLICE_CONTROLLER_NAME = 'endpointslice-controller.k8s.io';
@@ -51,10 +49,6 @@ export interface EndpointSliceControllerOptions {
 }
 
 const key = (obj: KObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`;
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 function hasSelector(svc: KObject): boolean {
   const sel = svc.spec?.selector;
@@ -129,9 +123,7 @@ export class EndpointSliceController implements Component {
   private podLister!: Lister;
   private sliceLister!: Lister;
   private nodeLister!: Lister;
-  private regs: HandlerRegistration[] = [];
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop = new ControllerLoop(this.queue, 'service');
   private readonly tracker = new TriggerTimeTracker();
   /** Per Service: slices written (name → resourceVersion written) or deleted (name → '') the cache has not caught up with. */
   private readonly pending = new Map<string, Map<string, { rv: string; at: number }>>();
@@ -161,7 +153,7 @@ export class EndpointSliceController implements Component {
       const svc = s.metadata?.labels?.[SERVICE_NAME_LABEL];
       if (svc) this.queue.add(`${s.metadata.namespace}/${svc}`);
     };
-    this.regs.push(
+    this.loop.regs.push(
       svcInf.addEventHandler({
         onAdd: (s) => this.queue.add(key(s)),
         onUpdate: (_o, s) => this.queue.add(key(s)),
@@ -179,20 +171,17 @@ export class EndpointSliceController implements Component {
       sliceInf.addEventHandler({ onAdd: onSlice, onUpdate: (_o, s) => onSlice(s), onDelete: onSlice }),
     );
     ctx.informers.start();
-    this.running = (async () => {
-      await Promise.all([svcInf.waitForSync(), podInf.waitForSync(), sliceInf.waitForSync(), nodeInf.waitForSync()]);
-      if (this.stopped) return;
-      await runWorkers(this.queue, this.workers, (k) => this.sync(k), {
-        onError: (k, err, n) => log.warn('sync failed; requeuing', { service: k, requeues: n, err: errText(err) }),
-      });
-    })();
+    this.loop.run(
+      async () => {
+        await Promise.all([svcInf.waitForSync(), podInf.waitForSync(), sliceInf.waitForSync(), nodeInf.waitForSync()]);
+      },
+      this.workers,
+      (k) => this.sync(k),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const r of this.regs.splice(0)) r.remove();
-    await this.queue.shutDownWithDrain();
-    await this.running;
+    await this.loop.stop();
   }
 
   private onPod(obj: KObject | DeletedFinalStateUnknown): void {

@@ -16,11 +16,12 @@
 import { StatusError } from '../../api/errors.js';
 import { logger } from '../../base/log.js';
 import type { Component, ComponentContext } from '../../client/component.js';
-import { objectFromTombstone, type DeletedFinalStateUnknown, type HandlerRegistration, type SharedInformer } from '../../client/informer.js';
+import { objectFromTombstone, type DeletedFinalStateUnknown, type SharedInformer } from '../../client/informer.js';
 import type { KObject, ResourceRef, RestClient } from '../../client/rest-client.js';
 import { resourceKey, resources } from '../../client/resources.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import type { OwnerReference } from '../common/controller-ref.js';
+import { ControllerLoop } from '../common/controller-loop.js';
 
 const log = logger('garbage-collector');
 
@@ -56,7 +57,6 @@ interface Node {
   uid: string;
 }
 
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const isNotFound = (e: unknown) => e instanceof StatusError && e.code === 404;
 const ownerRefs = (o: KObject | undefined): OwnerReference[] => (Array.isArray(o?.metadata?.ownerReferences) ? o!.metadata.ownerReferences : []);
 const hasFinalizer = (o: KObject | undefined, f: string) => Array.isArray(o?.metadata?.finalizers) && o!.metadata.finalizers.includes(f);
@@ -76,11 +76,9 @@ export class GarbageCollector implements Component {
   private readonly dependents = new Map<string, Set<string>>();
   /** Discovery answers: `apiVersion/kind` → resource. */
   private readonly kinds = new Map<string, ResourceRef | null>();
-  private regs: HandlerRegistration[] = [];
-  private running?: Promise<void>;
+  private readonly loop = new ControllerLoop(this.queue, 'item');
   private timer?: NodeJS.Timeout;
   private synced = false;
-  private stopped = false;
   private readonly workers: number;
   private readonly resyncMs: number;
 
@@ -96,7 +94,7 @@ export class GarbageCollector implements Component {
       const inf = ctx.informers.forResource(ref);
       const rk = resourceKey(ref);
       this.informers.set(rk, { ref, inf });
-      this.regs.push(
+      this.loop.regs.push(
         inf.addEventHandler({
           onAdd: (o) => this.observe(rk, undefined, o),
           onUpdate: (old, cur) => this.observe(rk, old, cur),
@@ -105,24 +103,22 @@ export class GarbageCollector implements Component {
       );
     }
     ctx.informers.start();
-    this.running = (async () => {
-      await Promise.all([...this.informers.values()].map(({ inf }) => inf.waitForSync()));
-      if (this.stopped) return;
-      this.synced = true;
-      this.enqueueAllWithOwners();
-      if (this.resyncMs > 0) this.timer = setInterval(() => this.enqueueAllWithOwners(), this.resyncMs);
-      await runWorkers(this.queue, this.workers, (k) => this.syncHandler(k), {
-        onError: (k, err, n) => log.warn('sync failed; requeuing', { item: k, requeues: n, err: errText(err) }),
-      });
-    })();
+    this.loop.run(
+      async () => {
+        await Promise.all([...this.informers.values()].map(({ inf }) => inf.waitForSync()));
+        if (this.loop.stopped) return;
+        this.synced = true;
+        this.enqueueAllWithOwners();
+        if (this.resyncMs > 0) this.timer = setInterval(() => this.enqueueAllWithOwners(), this.resyncMs);
+      },
+      this.workers,
+      (k) => this.syncHandler(k),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    for (const r of this.regs.splice(0)) r.remove();
-    await this.queue.shutDownWithDrain();
-    await this.running;
+    await this.loop.stop();
   }
 
   private static itemKey(rk: string, o: KObject): string {

@@ -13,10 +13,10 @@ import { labelSelectorFromObject, selectorIsEmpty, selectorMatches, type LabelSe
 import { logger } from '../../base/log.js';
 import type { Component, ComponentContext } from '../../client/component.js';
 import type { EventRecorder } from '../../client/event-recorder.js';
-import { objectFromTombstone, splitMetaNamespaceKey, type DeletedFinalStateUnknown, type HandlerRegistration, type Lister } from '../../client/informer.js';
+import { objectFromTombstone, splitMetaNamespaceKey, type DeletedFinalStateUnknown, type Lister } from '../../client/informer.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import { claimObjects, recheckOwner } from '../common/claim.js';
 import { getControllerOf, newControllerRef, resolveControllerRef } from '../common/controller-ref.js';
 import { UIDTrackingControllerExpectations } from '../common/expectations.js';
@@ -36,6 +36,7 @@ import {
   rfc3339,
   withCondition,
 } from './util.js';
+import { ControllerLoop } from '../common/controller-loop.js';
 
 const log = logger('job-controller');
 const GVK = { apiVersion: 'batch/v1', kind: 'Job' };
@@ -85,9 +86,7 @@ export class JobController implements Component {
   private recorder!: EventRecorder;
   private jobLister!: Lister;
   private podLister!: Lister;
-  private regs: HandlerRegistration[] = [];
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop = new ControllerLoop(this.queue, 'job');
   private readonly workers: number;
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
@@ -107,7 +106,7 @@ export class JobController implements Component {
     const podInf = ctx.informers.forResource(resources.pods);
     this.jobLister = jobInf.lister;
     this.podLister = podInf.lister;
-    this.regs.push(
+    this.loop.regs.push(
       jobInf.addEventHandler({
         onAdd: (j) => this.queue.add(key(j)),
         onUpdate: (old, cur) => {
@@ -123,20 +122,17 @@ export class JobController implements Component {
       }),
     );
     ctx.informers.start();
-    this.running = (async () => {
-      await Promise.all([jobInf.waitForSync(), podInf.waitForSync()]);
-      if (this.stopped) return;
-      await runWorkers(this.queue, this.workers, (k) => this.sync(k), {
-        onError: (k, err, n) => log.warn('sync failed; requeuing', { job: k, requeues: n, err: errText(err) }),
-      });
-    })();
+    this.loop.run(
+      async () => {
+        await Promise.all([jobInf.waitForSync(), podInf.waitForSync()]);
+      },
+      this.workers,
+      (k) => this.sync(k),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const r of this.regs.splice(0)) r.remove();
-    await this.queue.shutDownWithDrain();
-    await this.running;
+    await this.loop.stop();
   }
 
   private onDeleteJob(obj: KObject | DeletedFinalStateUnknown): void {

@@ -17,17 +17,17 @@ import {
   objectFromTombstone,
   splitMetaNamespaceKey,
   type DeletedFinalStateUnknown,
-  type HandlerRegistration,
   type Lister,
 } from '../../client/informer.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import { UIDTrackingControllerExpectations } from '../common/expectations.js';
 import { getControllerOf, newControllerRef, resolveControllerRef } from '../common/controller-ref.js';
 import { claimObjects, recheckOwner } from '../common/claim.js';
 import { selectingControllers } from '../common/selecting.js';
 import { isPodActive, isPodAvailable, isPodReady, podFromTemplate, podsToDelete, slowStartBatch } from './pods.js';
+import { ControllerLoop } from '../common/controller-loop.js';
 
 const log = logger('replicaset-controller');
 const GVK = { apiVersion: 'apps/v1', kind: 'ReplicaSet' };
@@ -61,9 +61,7 @@ export class ReplicaSetController implements Component {
   private recorder!: EventRecorder;
   private rsLister!: Lister;
   private podLister!: Lister;
-  private regs: HandlerRegistration[] = [];
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop = new ControllerLoop(this.queue, 'replicaset');
   private readonly workers: number;
   private readonly burst: number;
   private readonly now: () => number;
@@ -81,7 +79,7 @@ export class ReplicaSetController implements Component {
     const podInf = ctx.informers.forResource(resources.pods, { indexers: { [CONTROLLER_UID_INDEX]: controllerUIDIndexFunc } });
     this.rsLister = rsInf.lister;
     this.podLister = podInf.lister;
-    this.regs.push(
+    this.loop.regs.push(
       rsInf.addEventHandler({
         onAdd: (rs) => this.enqueue(rs),
         onUpdate: (old, cur) => {
@@ -97,20 +95,17 @@ export class ReplicaSetController implements Component {
       }),
     );
     ctx.informers.start();
-    this.running = (async () => {
-      await Promise.all([rsInf.waitForSync(), podInf.waitForSync()]);
-      if (this.stopped) return;
-      await runWorkers(this.queue, this.workers, (k) => this.syncHandler(k), {
-        onError: (k, err, n) => log.warn('sync failed; requeuing', { replicaset: k, requeues: n, err: errText(err) }),
-      });
-    })();
+    this.loop.run(
+      async () => {
+        await Promise.all([rsInf.waitForSync(), podInf.waitForSync()]);
+      },
+      this.workers,
+      (k) => this.syncHandler(k),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const r of this.regs.splice(0)) r.remove();
-    await this.queue.shutDownWithDrain();
-    await this.running;
+    await this.loop.stop();
   }
 
   private enqueue(rs: KObject, afterMs = 0): void {
@@ -130,7 +125,6 @@ export class ReplicaSetController implements Component {
   private replicaSetsForPod(pod: KObject): KObject[] {
     return selectingControllers(this.rsLister.list(pod.metadata?.namespace), pod);
   }
-
 
   private onAddPod(pod: KObject): void {
     // A pod already being deleted when first seen (e.g. after a restart) is not a creation.

@@ -4,24 +4,18 @@
  * appears and re-created when deleted.
  */
 import { StatusError } from '../../api/errors.js';
-import { logger } from '../../base/log.js';
 import type { Component, ComponentContext } from '../../client/component.js';
-import { objectFromTombstone, type DeletedFinalStateUnknown, type HandlerRegistration, type Lister } from '../../client/informer.js';
+import { objectFromTombstone, type DeletedFinalStateUnknown, type Lister } from '../../client/informer.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
-
-const log = logger('serviceaccounts-controller');
+import { WorkQueue } from '../../client/workqueue.js';
+import { ControllerLoop } from '../common/controller-loop.js';
 
 export interface ServiceAccountsControllerOptions {
   /** Names of the service accounts every namespace gets. Default `['default']`. */
   serviceAccounts?: string[];
   /** Concurrent syncs. Default 1, as upstream. */
   workers?: number;
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** The ServiceAccounts controller, as a {@link Component}. Queue items are namespace names. */
@@ -31,9 +25,7 @@ export class ServiceAccountsController implements Component {
   private client!: RestClient;
   private nsLister!: Lister;
   private saLister!: Lister;
-  private regs: HandlerRegistration[] = [];
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop = new ControllerLoop(this.queue, 'namespace');
   private readonly names: string[];
   private readonly workers: number;
 
@@ -52,7 +44,7 @@ export class ServiceAccountsController implements Component {
       const sa = objectFromTombstone(obj);
       if (this.names.includes(sa.metadata?.name)) this.queue.add(sa.metadata.namespace);
     };
-    this.regs.push(
+    this.loop.regs.push(
       nsInf.addEventHandler({
         onAdd: (ns) => this.queue.add(ns.metadata.name),
         onUpdate: (_o, ns) => this.queue.add(ns.metadata.name),
@@ -60,20 +52,17 @@ export class ServiceAccountsController implements Component {
       saInf.addEventHandler({ onDelete: onSADelete }),
     );
     ctx.informers.start();
-    this.running = (async () => {
-      await Promise.all([nsInf.waitForSync(), saInf.waitForSync()]);
-      if (this.stopped) return;
-      await runWorkers(this.queue, this.workers, (k) => this.sync(k), {
-        onError: (k, err, n) => log.warn('sync failed; requeuing', { namespace: k, requeues: n, err: errText(err) }),
-      });
-    })();
+    this.loop.run(
+      async () => {
+        await Promise.all([nsInf.waitForSync(), saInf.waitForSync()]);
+      },
+      this.workers,
+      (k) => this.sync(k),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const r of this.regs.splice(0)) r.remove();
-    await this.queue.shutDownWithDrain();
-    await this.running;
+    await this.loop.stop();
   }
 
   /** Create whichever managed service accounts the namespace lacks. */

@@ -21,12 +21,11 @@ import {
   objectFromTombstone,
   splitMetaNamespaceKey,
   type DeletedFinalStateUnknown,
-  type HandlerRegistration,
   type Lister,
 } from '../../client/informer.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import { claimObjects, recheckOwner } from '../common/claim.js';
 import { getControllerOf, newControllerRef, resolveControllerRef } from '../common/controller-ref.js';
 import { selectingControllers } from '../common/selecting.js';
@@ -46,6 +45,7 @@ import {
   revisionHash,
   templateOfRevision,
 } from './util.js';
+import { ControllerLoop } from '../common/controller-loop.js';
 
 const log = logger('statefulset-controller');
 const GVK = { apiVersion: 'apps/v1', kind: 'StatefulSet' };
@@ -70,9 +70,7 @@ export class StatefulSetController implements Component {
   private stsLister!: Lister;
   private podLister!: Lister;
   private revLister!: Lister;
-  private regs: HandlerRegistration[] = [];
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop = new ControllerLoop(this.queue, 'statefulset');
   private readonly workers: number;
   private readonly now: () => number;
 
@@ -90,7 +88,7 @@ export class StatefulSetController implements Component {
     this.stsLister = stsInf.lister;
     this.podLister = podInf.lister;
     this.revLister = revInf.lister;
-    this.regs.push(
+    this.loop.regs.push(
       stsInf.addEventHandler({
         onAdd: (s) => this.enqueue(s),
         onUpdate: (_old, cur) => this.enqueue(cur),
@@ -108,20 +106,17 @@ export class StatefulSetController implements Component {
       }),
     );
     ctx.informers.start();
-    this.running = (async () => {
-      await Promise.all([stsInf.waitForSync(), podInf.waitForSync(), revInf.waitForSync()]);
-      if (this.stopped) return;
-      await runWorkers(this.queue, this.workers, (k) => this.sync(k), {
-        onError: (k, err, n) => log.warn('sync failed; requeuing', { statefulset: k, requeues: n, err: errText(err) }),
-      });
-    })();
+    this.loop.run(
+      async () => {
+        await Promise.all([stsInf.waitForSync(), podInf.waitForSync(), revInf.waitForSync()]);
+      },
+      this.workers,
+      (k) => this.sync(k),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const r of this.regs.splice(0)) r.remove();
-    await this.queue.shutDownWithDrain();
-    await this.running;
+    await this.loop.stop();
   }
 
   private enqueue(sts: KObject): void {

@@ -6,10 +6,11 @@
 import { StatusError } from '../../api/errors.js';
 import { logger } from '../../base/log.js';
 import type { Component, ComponentContext } from '../../client/component.js';
-import { splitMetaNamespaceKey, type HandlerRegistration, type Lister } from '../../client/informer.js';
+import { splitMetaNamespaceKey, type Lister } from '../../client/informer.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
+import { ControllerLoop } from '../common/controller-loop.js';
 
 const log = logger('ttl-after-finished-controller');
 
@@ -50,9 +51,7 @@ export class TTLAfterFinishedController implements Component {
   readonly queue = new WorkQueue<string>({ name: 'ttl_jobs_to_delete' });
   private client!: RestClient;
   private jobLister!: Lister;
-  private regs: HandlerRegistration[] = [];
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop = new ControllerLoop(this.queue, 'job');
   private readonly workers: number;
   private readonly now: () => number;
 
@@ -68,22 +67,19 @@ export class TTLAfterFinishedController implements Component {
     const consider = (job: KObject) => {
       if (timeLeft(job, this.now()) !== undefined) this.queue.add(key(job));
     };
-    this.regs.push(jobInf.addEventHandler({ onAdd: consider, onUpdate: (_o, cur) => consider(cur) }));
+    this.loop.regs.push(jobInf.addEventHandler({ onAdd: consider, onUpdate: (_o, cur) => consider(cur) }));
     ctx.informers.start();
-    this.running = (async () => {
-      await jobInf.waitForSync();
-      if (this.stopped) return;
-      await runWorkers(this.queue, this.workers, (k) => this.sync(k), {
-        onError: (k, err, n) => log.warn('sync failed; requeuing', { job: k, requeues: n, err: err instanceof Error ? err.message : String(err) }),
-      });
-    })();
+    this.loop.run(
+      async () => {
+        await jobInf.waitForSync();
+      },
+      this.workers,
+      (k) => this.sync(k),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const r of this.regs.splice(0)) r.remove();
-    await this.queue.shutDownWithDrain();
-    await this.running;
+    await this.loop.stop();
   }
 
   /**
