@@ -22,6 +22,7 @@ import { ServiceAccountsController } from '../controllers/serviceaccount/service
 import { PodGCController } from '../controllers/podgc/podgc-controller.js';
 import { StatefulSetController } from '../controllers/statefulset/statefulset-controller.js';
 import { TTLAfterFinishedController } from '../controllers/ttlafterfinished/ttlafterfinished-controller.js';
+import { NodeIPAMController } from '../controllers/nodeipam/node-ipam-controller.js';
 
 const log = logger('control-plane');
 
@@ -124,6 +125,8 @@ export interface ControlPlaneOptions {
   controllers?: boolean;
   /** How long a node may stay silent before it is marked Unknown (upstream's --node-monitor-grace-period, 40 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** The pod range the node IPAM controller hands out node ranges from (default 10.42.0.0/16). */
+  clusterCIDR?: string;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
@@ -155,6 +158,7 @@ export function startControlPlane(client: RestClient, opts: ControlPlaneOptions 
           new EndpointSliceController(),
           new ServiceAccountsController(),
           new PodGCController(),
+          new NodeIPAMController({ clusterCIDR: opts.clusterCIDR }),
         ],
         ...timing,
       }),

@@ -26,6 +26,7 @@ import { bootstrapObjects } from './bootstrap.js';
 import { RestClient } from '../client/rest-client.js';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
 import { StatusError } from '../api/errors.js';
+import type { AgentOptions, RunningAgent } from './agent.js';
 
 const log = logger('server');
 
@@ -55,6 +56,13 @@ export interface ServerOptions {
   defaultNotReadyTolerationSeconds?: number;
   /** Seconds pods tolerate an unreachable node before eviction (default 300). */
   defaultUnreachableTolerationSeconds?: number;
+  /** The pod range nodes' ranges are carved from. Default 10.42.0.0/16. */
+  clusterCIDR?: string;
+  /**
+   * Run a node agent (containerd, CNI, kubelet) in this process, as `k8ts server` does unless
+   * --disable-agent. Default false for the library. Its state lives in DATA_DIR/agent.
+   */
+  agent?: boolean | Omit<Partial<AgentOptions>, 'client' | 'ca'>;
   /** Remove the data dir on stop (default: only when it was a temporary one). */
   removeDataDirOnStop?: boolean;
 }
@@ -68,6 +76,8 @@ export interface RunningServer {
   kubeconfig: Record<string, any>;
   /** The kubeconfig as YAML text. */
   kubeconfigYAML: string;
+  /** The in-process node agent, when one runs. */
+  agent?: RunningAgent;
   /** The agent join token. */
   token: string;
   ca: string;
@@ -181,12 +191,17 @@ function seedPKI(dir: string, pki: PKI): void {
 
 /** The first address of the Service range, which the `kubernetes` Service takes (10.43.0.1). */
 function firstServiceIP(cidr: string): string | undefined {
+  return nthServiceIP(cidr, 1);
+}
+
+/** The n-th address of the Service range (10 is the cluster DNS, as kube-dns's 10.43.0.10). */
+function nthServiceIP(cidr: string, nth: number): string | undefined {
   const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
   if (!m) return undefined;
   const n = ((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) >>> 0;
   const bits = +m[5];
   const base = bits === 0 ? 0 : (n & (~0 << (32 - bits))) >>> 0;
-  const ip = base + 1;
+  const ip = base + nth;
   return [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join('.');
 }
 
@@ -260,7 +275,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     notReadyTolerationSeconds: opts.defaultNotReadyTolerationSeconds,
     unreachableTolerationSeconds: opts.defaultUnreachableTolerationSeconds,
   });
-  const subresources = builtinSubresources();
+  // The API server's identity towards kubelets (exec, attach, port-forward, logs).
+  const kubeletClient = await loadOrCreate(tlsDir, 'apiserver-kubelet-client', () =>
+    issueCertificate(pki.ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' }),
+  );
+  const subresources = builtinSubresources({ kubeletClient });
   const apiserver: APIServer = new APIServer({
     backend,
     strategies,
@@ -285,6 +304,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     },
     apiserver.handle,
   );
+  server.on('upgrade', apiserver.handleUpgrade);
   server.headersTimeout = 60_000;
   server.requestTimeout = 0;
   const bind = opts.bindAddress ?? '127.0.0.1';
@@ -321,7 +341,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     const client = new RestClient({ server: url, ca: pki.ca.cert, cert: pki.controller.cert, key: pki.controller.key, userAgent: 'k8ts-controller-manager' });
     // Loaded only when used: the controllers and scheduler are most of the code, and start-up time matters.
     const { startControlPlane } = await import('./control-plane.js');
-    const cp = startControlPlane(client, { scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs });
+    const cp = startControlPlane(client, { scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, clusterCIDR: opts.clusterCIDR });
     stoppers.push(() => cp.stop());
     if (runControllers) {
       const ns = new NamespaceController(client);
@@ -329,6 +349,41 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       stoppers.push(() => ns.stop());
     }
     stoppers.push(() => client.close());
+  }
+  let agent: RunningAgent | undefined;
+  if (opts.agent) {
+    const { startAgent, existingPodCIDR } = await import('./agent.js');
+    const { nthSubnet } = await import('../kubelet/network/host-network.js');
+    const ao = opts.agent === true ? {} : opts.agent;
+    const client = new RestClient({ server: url, ca: pki.ca.cert, cert: pki.controller.cert, key: pki.controller.key, userAgent: 'k8ts-agent' });
+    const clusterCIDR = opts.clusterCIDR ?? '10.42.0.0/16';
+    const serviceCIDR = opts.serviceCIDR ?? '10.43.0.0/16';
+    const nodeName = (ao.nodeName ?? hostname()).toLowerCase();
+    try {
+      agent = await startAgent({
+        rootDir: join(dataDir, 'agent'),
+        clusterCIDR,
+        serviceCIDR,
+        clusterDNS: nthServiceIP(serviceCIDR, 10),
+        // The server's own node takes the cluster's first range, so its address is known at once.
+        podCIDR: ao.nodeIP ? undefined : ((await existingPodCIDR(client, nodeName)) ?? nthSubnet(clusterCIDR, 24, 0)),
+        ...ao,
+        nodeName,
+        client,
+        ca: pki.ca.cert,
+      });
+    } catch (e) {
+      client.close();
+      for (const st of [...stoppers].reverse()) await st();
+      return abort(e);
+    }
+    const a = agent;
+    stoppers.unshift(async () => {
+      // A throwaway server takes its pods, network and state with it (unmounting before the dir goes).
+      const gone = opts.removeDataDirOnStop ?? temporary;
+      await a.stop({ removePods: gone, removeState: gone });
+      client.close();
+    });
   }
   log.info('k8ts server ready', { url, dataDir, kubeconfig: kubeconfigPath, startupMs: Math.round(performance.now() - t0) });
 
@@ -347,7 +402,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       if (opts.removeDataDirOnStop ?? temporary) rmSync(dataDir, { recursive: true, force: true });
     })());
 
-  return { url, port, dataDir, kubeconfigPath, kubeconfig: kc.obj, kubeconfigYAML: kc.yaml, token, ca: pki.ca.cert, adminCert: pki.admin, apiserver, stop };
+  return { url, port, dataDir, kubeconfigPath, kubeconfig: kc.obj, kubeconfigYAML: kc.yaml, token, ca: pki.ca.cert, adminCert: pki.admin, apiserver, agent, stop };
 }
 
 export { StatusError };

@@ -19,13 +19,18 @@ Flags:
   --bind-address ADDR     Address to listen on (default 127.0.0.1)
   --tls-san NAME          Extra subject alternative name for the serving certificate (repeatable)
   --service-cidr CIDR     Service ClusterIP range (default 10.43.0.0/16)
+  --cluster-cidr CIDR     Pod range; each node gets a /24 of it (default 10.42.0.0/16)
   --storage KIND          sqlite (default, embedded) or etcd
   --etcd-endpoints URLS   Comma-separated etcd client URLs (with --storage etcd)
   --etcd-prefix PREFIX    Key prefix in etcd (default none: keys are /registry/...)
   --token TOKEN           With etcd: join the cluster already in that store (its DATA_DIR/token);
                           the new server takes that cluster's CA and credentials
   --etcd-cafile FILE, --etcd-certfile FILE, --etcd-keyfile FILE   TLS to etcd
-  --disable-agent         Do not run a node agent in this process
+  --disable-agent         Do not run a node agent (containerd, pod network, kubelet) in this process
+  --node-name NAME        This server's node name (default: the host name)
+  --node-ip ADDR          This node's address (default: its pod bridge gateway, e.g. 10.42.0.1)
+  --kubelet-port PORT     The kubelet's HTTPS port for exec, logs and port-forward (default 10250)
+  --container-runtime-endpoint SOCK  Use this CRI socket instead of starting containerd
   --disable-scheduler     Do not run the scheduler in this process
   --disable-controller-manager  Do not run the controllers in this process
   --node-monitor-grace-period D  How long a silent node stays Ready before it turns Unknown (default 40s)
@@ -51,6 +56,11 @@ export async function runServer(args: string[]): Promise<number> {
       'bind-address': { type: 'string', default: '127.0.0.1' },
       'tls-san': { type: 'string', multiple: true },
       'service-cidr': { type: 'string' },
+      'cluster-cidr': { type: 'string' },
+      'node-name': { type: 'string' },
+      'node-ip': { type: 'string' },
+      'kubelet-port': { type: 'string' },
+      'container-runtime-endpoint': { type: 'string' },
       storage: { type: 'string', default: 'sqlite' },
       'etcd-endpoints': { type: 'string' },
       'etcd-prefix': { type: 'string' },
@@ -104,10 +114,17 @@ export async function runServer(args: string[]): Promise<number> {
     nodeMonitorGracePeriodMs: values['node-monitor-grace-period'] ? parseDuration(values['node-monitor-grace-period']) : undefined,
     defaultNotReadyTolerationSeconds: seconds('default-not-ready-toleration-seconds', values['default-not-ready-toleration-seconds']),
     defaultUnreachableTolerationSeconds: seconds('default-unreachable-toleration-seconds', values['default-unreachable-toleration-seconds']),
+    clusterCIDR: values['cluster-cidr'],
+    agent: values['disable-agent']
+      ? false
+      : {
+          nodeName: values['node-name'],
+          nodeIP: values['node-ip'],
+          kubeletPort: values['kubelet-port'] !== undefined ? Number(values['kubelet-port']) : undefined,
+          containerRuntimeEndpoint: values['container-runtime-endpoint'],
+        },
   });
-  if (!values['disable-agent']) {
-    process.stderr.write('k8ts: the node agent is not available yet; running the control plane only (as with --disable-agent)\n');
-  }
+  if (server.agent) process.stdout.write(`Node ${server.agent.nodeName} is running pods (node IP ${server.agent.nodeIP})\n`);
   process.stdout.write(`k8ts server is running at ${server.url}\nKubeconfig: ${server.kubeconfigPath}\n  export KUBECONFIG=${server.kubeconfigPath}\nAgents join with: k8ts agent --server ${server.url} --token-file ${join(dataDir, 'token')}\n`);
   await new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {

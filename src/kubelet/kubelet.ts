@@ -5,8 +5,10 @@
  * pods/status subresource only. Hollow nodes run this same class over the fake runtime.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { StatusError } from '../api/errors.js';
 import { logger, type Logger } from '../base/log.js';
+import type { EventRecorder } from '../client/event-recorder.js';
 import type { KObject, RestClient } from '../client/rest-client.js';
 import { resources } from '../client/resources.js';
 import type { PodSource } from './pod-source.js';
@@ -50,6 +52,21 @@ export interface KubeletOptions {
   backoffMaxMs?: number;
   /** Relist period when the runtime streams no events (generic PLEG), ms. Default 1000. */
   relistMs?: number;
+  /** Where containers' CRI logs go: `<dir>/<ns>_<pod>_<uid>/<container>/<attempt>.log`. Default /var/log/pods. */
+  podLogsDir?: string;
+  /** Cluster DNS servers written into pods' resolv.conf (dnsPolicy ClusterFirst). */
+  clusterDNS?: string[];
+  /** Default cluster.local. */
+  clusterDomain?: string;
+  /**
+   * Called once the node's pod CIDR is known (from the Node, possibly assigned after registration),
+   * before the runtime hears of it: the network plugin writes its CNI config here.
+   */
+  onPodCIDR?(cidr: string): Promise<void> | void;
+  /** Kubelet events (Pulling, Started, Killing, BackOff...). Hollow nodes leave it out. */
+  recorder?: EventRecorder;
+  /** When an Always pull fails but the image is present, run the local copy (offline nodes). Default true. */
+  pullFallbackToLocal?: boolean;
   /** Shared timers, request limit and status writer (hollow nodes share one of each). */
   ticker?: Ticker;
   limiter?: Limiter;
@@ -59,6 +76,8 @@ export interface KubeletOptions {
 interface Backoff {
   delayMs: number;
   until: number;
+  /** The BackOff event for this delay was recorded. */
+  announced?: boolean;
 }
 
 interface PodRecord {
@@ -124,6 +143,9 @@ export class Kubelet {
   private readyTransition = '';
   private stopped = false;
   private bootID = randomUUID();
+  /** Sandboxes found in the runtime at start, by pod UID: a restarted kubelet adopts them. */
+  private readonly adoptable = new Map<string, string>();
+  private podCIDRPoll?: () => void;
   /** Counters, for tests. */
   readonly stats = { leaseRenewals: 0, nodeStatusUpdates: 0, podSyncs: 0, podDeletes: 0, errors: 0 };
 
@@ -147,6 +169,7 @@ export class Kubelet {
     const v = await this.o.runtime.version();
     this.runtimeName = v.runtimeName;
     this.runtimeVersion = v.runtimeVersion;
+    await this.findAdoptableSandboxes();
     await this.register();
     await this.limiter.run(() => this.renewLease()).catch((e) => this.fail('lease', e));
     const hb = this.o.heartbeatMs ?? 10_000;
@@ -164,9 +187,22 @@ export class Kubelet {
     this.cancels.push(this.o.podSource.subscribe(this.nodeName, { podChanged: (p) => this.podChanged(p), podRemoved: (p) => this.podRemoved(p) }));
   }
 
+  /** The newest ready sandbox of each pod UID in the runtime. */
+  private async findAdoptableSandboxes(): Promise<void> {
+    const found = new Map<string, { id: string; createdAt: number }>();
+    for (const sb of await this.o.runtime.listPodSandbox({ state: 'SANDBOX_READY' })) {
+      const uid = sb.labels[criLabels.podUID] ?? sb.metadata.uid;
+      const prev = found.get(uid);
+      if (!prev || prev.createdAt < sb.createdAt) found.set(uid, { id: sb.id, createdAt: sb.createdAt });
+    }
+    for (const [uid, sb] of found) this.adoptable.set(uid, sb.id);
+    if (found.size) this.log.info('adopting running pod sandboxes', { count: found.size });
+  }
+
   /** Stop timers and watches. Containers keep running, as when a real kubelet exits. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.podCIDRPoll?.();
     for (const c of this.cancels.splice(0)) c();
     for (const rec of this.pods.values()) rec.wake?.();
     if (this.ownsTicker) this.ticker.stop();
@@ -244,7 +280,12 @@ export class Kubelet {
       ...this.o.labels,
     };
     const spec: KObject = this.o.podCIDR ? { podCIDR: this.o.podCIDR, podCIDRs: [this.o.podCIDR] } : {};
-    if (this.o.podCIDR) await this.o.runtime.updateRuntimeConfig({ podCIDR: this.o.podCIDR });
+    if (this.o.podCIDR) {
+      // A range of its own choosing: the network is set up before the first status is written.
+      await this.o.onPodCIDR?.(this.o.podCIDR);
+      await this.o.runtime.updateRuntimeConfig({ podCIDR: this.o.podCIDR });
+      this.podCIDR = this.o.podCIDR;
+    }
     const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: this.nodeName, labels, annotations: { 'node.alpha.kubernetes.io/ttl': '0' } }, spec, status: await this.nodeStatus() };
     let got: KObject;
     try {
@@ -253,20 +294,64 @@ export class Kubelet {
       if (!isCode(e, 409)) throw e;
       // Registered before (a restart): reuse it and refresh its status.
       got = await this.limiter.run(() => this.o.client.get(resources.nodes, '', this.nodeName));
-      if (!got.spec?.podCIDR && this.o.podCIDR) {
-        got = await this.limiter.run(() => this.o.client.patch(resources.nodes, undefined, this.nodeName, { spec }, 'strategic'));
+      // Upstream's default labels are reconciled on an existing Node (it may have been pre-created).
+      const missing = Object.entries(labels).filter(([k, v]) => got.metadata.labels?.[k] !== v);
+      const wantSpec = !got.spec?.podCIDR && this.o.podCIDR;
+      if (missing.length || wantSpec) {
+        const patch: KObject = {};
+        if (missing.length) patch.metadata = { labels: Object.fromEntries(missing) };
+        if (wantSpec) patch.spec = spec;
+        got = await this.limiter.run(() => this.o.client.patch(resources.nodes, undefined, this.nodeName, patch, 'strategic'));
       }
       await this.limiter.run(() => this.o.client.patch(resources.nodes, undefined, this.nodeName, { status: node.status }, 'strategic', { subresource: 'status' }));
     }
     this.nodeUID = got.metadata.uid;
-    this.podCIDR = got.spec?.podCIDR ?? this.o.podCIDR ?? '';
     this.lastStatusReport = Date.now();
-    if (this.podCIDR && this.podCIDR !== this.o.podCIDR) {
-      // The cluster assigned another range: the network becomes ready with it.
-      await this.o.runtime.updateRuntimeConfig({ podCIDR: this.podCIDR });
-      await this.reportNodeStatus();
-    }
+    const cidr = got.spec?.podCIDR ?? this.o.podCIDR ?? '';
+    if (cidr && cidr !== this.podCIDR) await this.usePodCIDR(cidr);
+    else if (cidr) this.watchReadiness();
+    else this.waitForPodCIDR();
     this.log.debug('node registered', { podCIDR: this.podCIDR });
+  }
+
+  /** The network becomes ready with the node's range: the CNI config first, then the runtime. */
+  private async usePodCIDR(cidr: string): Promise<void> {
+    await this.o.onPodCIDR?.(cidr);
+    await this.o.runtime.updateRuntimeConfig({ podCIDR: cidr });
+    this.podCIDR = cidr;
+    await this.reportNodeStatus();
+    this.watchReadiness();
+  }
+
+  /** The runtime's network turns ready shortly after the CNI config lands: report it then, not at the next heartbeat. */
+  private watchReadiness(tries = 40): void {
+    if (this.stopped || tries <= 0 || this.lastReady === 'True') return;
+    this.ticker.after(250, () => {
+      void this.runtimeReadiness().then(async (r) => {
+        if (r.ok) await this.reportNodeStatus().catch((e) => this.fail('node status', e));
+        else this.watchReadiness(tries - 1);
+      });
+    });
+  }
+
+  /** The node IPAM controller assigns the range after registration: poll the Node until it has one. */
+  private waitForPodCIDR(): void {
+    const poll = async () => {
+      if (this.stopped || this.podCIDR) return;
+      try {
+        const node = await this.o.client.get(resources.nodes, '', this.nodeName);
+        if (node.spec?.podCIDR) {
+          this.log.info('pod CIDR assigned', { podCIDR: node.spec.podCIDR });
+          await this.usePodCIDR(node.spec.podCIDR);
+          for (const rec of this.pods.values()) this.kick(rec);
+          return;
+        }
+      } catch (e) {
+        this.fail('reading the node for its pod CIDR', e);
+      }
+      this.podCIDRPoll = this.ticker.after(500, () => void poll());
+    };
+    this.podCIDRPoll = this.ticker.after(200, () => void poll());
   }
 
   private async heartbeat(): Promise<void> {
@@ -342,6 +427,12 @@ export class Kubelet {
     if (!rec) {
       rec = { pod, uid, startTime: pod.status?.startTime ?? rfc3339(), working: false, again: false, removed: false, killed: false, deleteSent: false, finished: false };
       this.pods.set(uid, rec);
+      const adopted = this.adoptable.get(uid);
+      if (adopted) {
+        this.adoptable.delete(uid);
+        rec.sandboxId = adopted;
+        this.bySandbox.set(adopted, rec);
+      }
     }
     rec.pod = pod;
     this.kick(rec);
@@ -389,6 +480,34 @@ export class Kubelet {
     });
   }
 
+  /** resolv.conf for the pod, by dnsPolicy (ClusterFirst unless told otherwise). */
+  private dnsConfig(pod: KObject): PodSandboxConfig['dnsConfig'] {
+    const spec = pod.spec ?? {};
+    const policy: string = spec.dnsPolicy ?? 'ClusterFirst';
+    const domain = this.o.clusterDomain ?? 'cluster.local';
+    const ns: string = pod.metadata.namespace;
+    const cluster = this.o.clusterDNS ?? [];
+    let servers: string[] = [];
+    let searches: string[] = [];
+    let options: string[] = [];
+    const useCluster = cluster.length > 0 && (policy === 'ClusterFirstWithHostNet' || (policy === 'ClusterFirst' && !spec.hostNetwork));
+    if (useCluster) {
+      servers = [...cluster];
+      searches = [`${ns}.svc.${domain}`, `svc.${domain}`, domain];
+      options = ['ndots:5'];
+    } else if (policy === 'None') {
+      // Only dnsConfig below.
+    } else {
+      return undefined; // Default (and ClusterFirst without cluster DNS): the node's resolv.conf.
+    }
+    const dc = spec.dnsConfig ?? {};
+    servers = [...new Set([...servers, ...(dc.nameservers ?? [])])];
+    searches = [...new Set([...searches, ...(dc.searches ?? [])])];
+    const opts = new Map<string, string>(options.map((o) => [o.split(':')[0], o]));
+    for (const o of dc.options ?? []) opts.set(o.name, o.value !== undefined ? `${o.name}:${o.value}` : o.name);
+    return { servers, searches, options: [...opts.values()] };
+  }
+
   private sandboxConfig(pod: KObject): PodSandboxConfig {
     const m = pod.metadata;
     const spec = pod.spec ?? {};
@@ -397,7 +516,8 @@ export class Kubelet {
       metadata: { name: m.name, namespace: m.namespace, uid: m.uid, attempt: 0 },
       // A host-network pod shares the node's UTS namespace: the runtime may not set its hostname.
       ...(spec.hostNetwork ? {} : { hostname: spec.hostname ?? m.name }),
-      logDirectory: `/var/log/pods/${m.namespace}_${m.name}_${m.uid}`,
+      logDirectory: join(this.o.podLogsDir ?? '/var/log/pods', `${m.namespace}_${m.name}_${m.uid}`),
+      dnsConfig: this.dnsConfig(pod),
       portMappings: ports,
       labels: { [criLabels.podName]: m.name, [criLabels.podNamespace]: m.namespace, [criLabels.podUID]: m.uid },
       annotations: { ...m.annotations, [criLabels.restartPolicy]: spec.restartPolicy ?? 'Always' },
@@ -547,6 +667,10 @@ export class Kubelet {
         reason: 'CrashLoopBackOff',
         message: `back-off ${formatDelay(b.delayMs)} restarting failed container=${spec.name} pod=${m.name}_${m.namespace}(${m.uid})`,
       };
+      if (!b.announced) {
+        b.announced = true;
+        this.event(rec, spec.name, 'Warning', 'BackOff', `Back-off restarting failed container ${spec.name} in pod ${m.name}_${m.namespace}(${m.uid})`);
+      }
       this.schedule(rec, b.until - now);
       return false;
     }
@@ -557,14 +681,83 @@ export class Kubelet {
     return true;
   }
 
+  private event(rec: PodRecord, container: string | undefined, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const r = this.o.recorder;
+    if (!r) return;
+    const pod = rec.pod;
+    const init = container !== undefined && (pod.spec?.initContainers ?? []).some((c: KObject) => c.name === container);
+    const ref = { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, resourceVersion: pod.metadata.resourceVersion };
+    if (container === undefined) r.event(ref, type, reason, message);
+    else r.eventWithFieldPath(ref, `spec.${init ? 'initContainers' : 'containers'}{${container}}`, type, reason, message);
+  }
+
+  /** Makes the image present per pull policy; false (with a waiting reason set) when it cannot be. */
+  private async ensureImage(rec: PodRecord, spec: KObject): Promise<boolean> {
+    const rt = this.o.runtime;
+    const ref = String(spec.image);
+    const policy = spec.imagePullPolicy ?? (ref.endsWith(':latest') || !/:[^/]+$/.test(ref) ? 'Always' : 'IfNotPresent');
+    const image = { image: ref };
+    const present = policy === 'Always' && this.o.pullFallbackToLocal === false ? undefined : await rt.imageStatus(image);
+    if (policy === 'Never') {
+      if (present) return true;
+      const msg = `Container image "${ref}" is not present with pull policy of Never`;
+      (rec.waiting ??= {})[spec.name] = { reason: 'ErrImageNeverPull', message: msg };
+      this.event(rec, spec.name, 'Warning', 'ErrImageNeverPull', msg);
+      return false;
+    }
+    if (policy === 'IfNotPresent' && present) {
+      this.event(rec, spec.name, 'Normal', 'Pulled', `Container image "${ref}" already present on machine`);
+      return true;
+    }
+    const key = `pull:${spec.name}`;
+    const b = rec.backoff?.get(key);
+    if (b && Date.now() < b.until) {
+      (rec.waiting ??= {})[spec.name] = { reason: 'ImagePullBackOff', message: `Back-off pulling image "${ref}"` };
+      this.event(rec, spec.name, 'Normal', 'BackOff', `Back-off pulling image "${ref}"`);
+      this.schedule(rec, b.until - Date.now());
+      return false;
+    }
+    this.event(rec, spec.name, 'Normal', 'Pulling', `Pulling image "${ref}"`);
+    const t0 = Date.now();
+    try {
+      await rt.pullImage(image, this.sandboxConfig(rec.pod));
+      const s = ((Date.now() - t0) / 1000).toFixed(3);
+      this.event(rec, spec.name, 'Normal', 'Pulled', `Successfully pulled image "${ref}" in ${s}s (${s}s including waiting)`);
+      rec.backoff?.delete(key);
+      return true;
+    } catch (e) {
+      const why = (e as { details?: string }).details || (e as Error).message;
+      if (present) {
+        // Offline nodes: the registry is unreachable but the image was imported; run what is here.
+        this.event(rec, spec.name, 'Normal', 'Pulled', `Container image "${ref}" already present on machine (pull failed: ${why})`);
+        return true;
+      }
+      this.event(rec, spec.name, 'Warning', 'Failed', `Failed to pull image "${ref}": ${why}`);
+      this.event(rec, spec.name, 'Warning', 'Failed', 'Error: ErrImagePull');
+      const initial = this.o.backoffInitialMs ?? 10_000;
+      const delayMs = b ? Math.min(b.delayMs * 2, this.o.backoffMaxMs ?? 300_000) : initial;
+      (rec.backoff ??= new Map()).set(key, { delayMs, until: Date.now() + delayMs });
+      (rec.waiting ??= {})[spec.name] = { reason: 'ErrImagePull', message: `failed to pull image "${ref}": ${why}` };
+      this.schedule(rec, delayMs);
+      return false;
+    }
+  }
+
   private async startContainer(rec: PodRecord, spec: KObject, attempt: number, view: PodRuntimeView): Promise<void> {
     const rt = this.o.runtime;
-    const pull = spec.imagePullPolicy ?? (String(spec.image).endsWith(':latest') || !/:[^/]+$/.test(String(spec.image)) ? 'Always' : 'IfNotPresent');
-    const image = { image: spec.image };
-    if (pull === 'Always' || !(await rt.imageStatus(image))) await rt.pullImage(image);
+    if (!(await this.ensureImage(rec, spec))) return;
     const sbConfig = this.sandboxConfig(rec.pod);
-    const id = await rt.createContainer(rec.sandboxId!, this.containerConfig(rec.pod, spec, attempt, (rec.pod.spec?.initContainers ?? []).some((c: KObject) => c.name === spec.name)), sbConfig);
+    let id: string;
+    try {
+      id = await rt.createContainer(rec.sandboxId!, this.containerConfig(rec.pod, spec, attempt, (rec.pod.spec?.initContainers ?? []).some((c: KObject) => c.name === spec.name)), sbConfig);
+    } catch (e) {
+      const why = (e as { details?: string }).details || (e as Error).message;
+      this.event(rec, spec.name, 'Warning', 'Failed', `Error: ${why}`);
+      throw e;
+    }
+    this.event(rec, spec.name, 'Normal', 'Created', `Created container ${spec.name}`);
     await rt.startContainer(id);
+    this.event(rec, spec.name, 'Normal', 'Started', `Started container ${spec.name}`);
     // Keep the latest exited attempt for lastState; older ones go.
     for (const c of view.containers) {
       if ((c.labels[criLabels.containerName] ?? c.metadata.name) === spec.name && c.metadata.attempt < attempt - 1) await rt.removeContainer(c.id);
@@ -578,6 +771,9 @@ export class Kubelet {
     if (!rec.killed) {
       const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
       const view = await this.view(rec);
+      for (const c of view.containers) {
+        if (c.state === 'CONTAINER_RUNNING') this.event(rec, c.labels[criLabels.containerName] ?? c.metadata.name, 'Normal', 'Killing', `Stopping container ${c.labels[criLabels.containerName] ?? c.metadata.name}`);
+      }
       await Promise.all(view.containers.filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED').map((c) => rt.stopContainer(c.id, grace).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))));
       if (rec.sandboxId) await rt.stopPodSandbox(rec.sandboxId);
       rec.killed = true;

@@ -1,0 +1,219 @@
+/**
+ * A real node agent: its own containerd (or an existing CRI socket), the node's pod network, the
+ * kubelet over CRI, and (once present) the kubelet's streaming server. `k8ts agent` runs one, and
+ * `k8ts server` runs one in-process unless --disable-agent.
+ */
+import { existsSync, mkdirSync, readFileSync, statfsSync } from 'node:fs';
+import { availableParallelism, hostname, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StatusError } from '../api/errors.js';
+import { logger } from '../base/log.js';
+import { EventRecorder } from '../client/event-recorder.js';
+import type { RestClient } from '../client/rest-client.js';
+import { resources } from '../client/resources.js';
+import { containerdPaths, DEFAULT_PAUSE_IMAGE, removeStateDir, requireBinaries, startContainerd, type ContainerdHandle } from '../kubelet/containerd/containerd.js';
+import { importPauseImage } from '../kubelet/containerd/images.js';
+import { Kubelet, type ResourceList } from '../kubelet/kubelet.js';
+import { HostNetwork } from '../kubelet/network/host-network.js';
+import { InformerPodSource } from '../kubelet/pod-source.js';
+import { CriRuntime } from '../kubelet/runtime/cri-runtime.js';
+
+const log = logger('agent');
+
+export interface AgentOptions {
+  client: RestClient;
+  /** The cluster CA (PEM): the kubelet's server accepts only clients it signed. */
+  ca: string;
+  nodeName?: string;
+  /** Everything of this node lives here (containerd state, CNI, logs, images to import). */
+  rootDir: string;
+  /** Use this CRI socket instead of starting containerd. */
+  containerRuntimeEndpoint?: string;
+  /** The node's address. Default: the gateway of its pod bridge (reachable from its pods and the host). */
+  nodeIP?: string;
+  /** Request this pod range at registration. Default: what the node IPAM controller assigns. */
+  podCIDR?: string;
+  clusterCIDR?: string;
+  serviceCIDR?: string;
+  clusterDNS?: string;
+  clusterDomain?: string;
+  /** The node's pod bridge. Default k8ts0. */
+  bridge?: string;
+  /** Run containerd (and so the pods' networks) in this network namespace. */
+  netns?: string;
+  /** The kubelet's HTTPS port (exec, logs...). Default 10250; 0 picks one. */
+  kubeletPort?: number;
+  /** CrashLoopBackOff first delay and cap, ms (tests shorten them). */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  heartbeatMs?: number;
+}
+
+export interface RunningAgent {
+  nodeName: string;
+  nodeIP: string;
+  kubelet: Kubelet;
+  runtime: CriRuntime;
+  containerd?: ContainerdHandle;
+  /**
+   * Stops the agent. Containers keep running (a restarted agent adopts them) unless `removePods`,
+   * which also stops containerd's shims and removes the bridge and guard rules; `removeState` also
+   * removes the root dir and the host routes.
+   */
+  stop(o?: { removePods?: boolean; removeState?: boolean }): Promise<void>;
+}
+
+function osImage(): string {
+  try {
+    return /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'Linux';
+  } catch {
+    return 'Linux';
+  }
+}
+
+/** What this machine offers, as node capacity. */
+export function machineCapacity(rootDir: string): ResourceList {
+  const fs = statfsSync(rootDir);
+  return {
+    cpu: String(availableParallelism()),
+    memory: `${Math.floor(totalmem() / 1024)}Ki`,
+    'ephemeral-storage': `${Math.floor((fs.blocks * fs.bsize) / 1024)}Ki`,
+    pods: '110',
+    'hugepages-1Gi': '0',
+    'hugepages-2Mi': '0',
+  };
+}
+
+export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
+  const t0 = performance.now();
+  const nodeName = (o.nodeName ?? hostname()).toLowerCase();
+  mkdirSync(o.rootDir, { recursive: true, mode: 0o700 });
+  const clusterCIDR = o.clusterCIDR ?? '10.42.0.0/16';
+  const serviceCIDR = o.serviceCIDR ?? '10.43.0.0/16';
+  requireBinaries([
+    { name: 'ip', pkg: 'iproute2' },
+    { name: 'nft', pkg: 'nftables' },
+  ]);
+  for (const plugin of ['bridge', 'host-local', 'portmap', 'loopback']) {
+    if (!existsSync(join('/usr/lib/cni', plugin))) throw new Error(`CNI plugin /usr/lib/cni/${plugin} not found: install the Debian package containernetworking-plugins (apt-get install containernetworking-plugins)`);
+  }
+  const paths = containerdPaths(o.rootDir);
+  const net = new HostNetwork({ bridge: o.bridge ?? 'k8ts0', clusterCIDR, serviceCIDR, cniConfDir: paths.cniConfDir, ipamDir: join(o.rootDir, 'cni', 'ipam'), netns: o.netns });
+  await net.guard();
+
+  // The node's address must be known at registration: without one given, take this node's pod
+  // range now (the cluster's first by default) and use its bridge gateway.
+  let podCIDR = o.podCIDR;
+  let nodeIP = o.nodeIP;
+  if (!nodeIP) {
+    podCIDR ??= await clusterAssignedPodCIDR(o.client, nodeName);
+    nodeIP = await net.ensureBridge(podCIDR);
+  } else if (podCIDR) {
+    await net.ensureBridge(podCIDR);
+  }
+
+  let containerd: ContainerdHandle | undefined;
+  let socket = o.containerRuntimeEndpoint?.replace(/^unix:\/\//, '');
+  if (!socket) {
+    containerd = await startContainerd({ stateDir: o.rootDir, pauseImage: DEFAULT_PAUSE_IMAGE, netns: o.netns });
+    socket = containerd.socket;
+  }
+  const runtime = new CriRuntime({ socket });
+  if (!(await runtime.imageStatus({ image: DEFAULT_PAUSE_IMAGE }))) await importPauseImage({ socket, name: DEFAULT_PAUSE_IMAGE });
+  await importPending(o.rootDir, socket);
+
+  const source = InformerPodSource.forNode(o.client, nodeName);
+  const recorder = new EventRecorder(o.client, { component: 'kubelet', host: nodeName });
+  const kubelet = new Kubelet({
+    client: o.client,
+    nodeName,
+    runtime,
+    podSource: source,
+    nodeIP,
+    podCIDR,
+    capacity: machineCapacity(o.rootDir),
+    nodeInfo: { kernelVersion: release(), osImage: osImage(), architecture: process.arch === 'x64' ? 'amd64' : process.arch },
+    podLogsDir: join(o.rootDir, 'logs'),
+    clusterDNS: o.clusterDNS ? [o.clusterDNS] : undefined,
+    clusterDomain: o.clusterDomain,
+    onPodCIDR: (cidr) => net.usePodCIDR(cidr),
+    recorder,
+    backoffInitialMs: o.backoffInitialMs,
+    backoffMaxMs: o.backoffMaxMs,
+    heartbeatMs: o.heartbeatMs,
+  });
+  await kubelet.start();
+  source.start();
+  log.info('node agent started', { node: nodeName, nodeIP, podCIDR: kubelet.nodePodCIDR, startupMs: Math.round(performance.now() - t0) });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    nodeName,
+    nodeIP,
+    kubelet,
+    runtime,
+    containerd,
+    stop: (so = {}) =>
+      (stopping ??= (async () => {
+        await kubelet.stop();
+        source.stop();
+        await recorder.stop();
+        if (so.removePods) {
+          for (const sb of await runtime.listPodSandbox().catch(() => [])) {
+            for (const c of await runtime.listContainers({ podSandboxId: sb.id }).catch(() => [])) {
+              await runtime.stopContainer(c.id, 0).catch(() => undefined);
+              await runtime.removeContainer(c.id).catch(() => undefined);
+            }
+            await runtime.stopPodSandbox(sb.id).catch(() => undefined);
+            await runtime.removePodSandbox(sb.id).catch(() => undefined);
+          }
+        }
+        runtime.close();
+        await containerd?.stop();
+        if (so.removePods) await net.teardown({ routes: so.removeState });
+        if (so.removeState) await removeStateDir(o.rootDir);
+      })()),
+  };
+}
+
+/** The pod range a Node holds; undefined when it does not exist or holds none. */
+export async function existingPodCIDR(client: RestClient, nodeName: string): Promise<string | undefined> {
+  try {
+    return (await client.get(resources.nodes, '', nodeName)).spec?.podCIDR || undefined;
+  } catch (e) {
+    if (e instanceof StatusError && e.code === 404) return undefined;
+    throw e;
+  }
+}
+
+/** Registers the Node early (status follows from the kubelet) and waits for the node IPAM controller's range. */
+async function clusterAssignedPodCIDR(client: RestClient, nodeName: string, timeoutMs = 60_000): Promise<string> {
+  const have = await existingPodCIDR(client, nodeName);
+  if (have) return have;
+  await client.create(resources.nodes, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName } }).catch((e) => {
+    if (!(e instanceof StatusError && e.code === 409)) throw e;
+  });
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const cidr = await existingPodCIDR(client, nodeName);
+    if (cidr) return cidr;
+    await sleep(250);
+  }
+  throw new Error(`node ${nodeName} got no pod CIDR within ${timeoutMs / 1000} s: is the server's controller manager running? (or give --node-ip)`);
+}
+
+/** Archives left in ROOT/images are imported at start (the images CLI's offline route). */
+async function importPending(rootDir: string, socket: string): Promise<void> {
+  const dir = join(rootDir, 'images');
+  if (!existsSync(dir)) return;
+  try {
+    const mod: any = await import('../kubelet/containerd/image-store.js' as string);
+    if (typeof mod.importPendingImages === 'function') {
+      const done: string[] = await mod.importPendingImages(rootDir, socket);
+      if (done.length) log.info('imported images', { archives: done });
+    }
+  } catch (e) {
+    log.warn('importing pending images failed', { err: e as Error });
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The real node agent in a k8ts server: containerd + runc, CNI bridge networking and the kubelet,
+ * driven with the real kubectl. Pods get their own IPs and host names, reach each other, restart
+ * per policy with CrashLoopBackOff, run init containers first, and survive an agent restart.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestCluster, eventually, type TestCluster } from '../helpers.js';
+import { requireBinaries } from '../../src/kubelet/containerd/containerd.js';
+import { importBusyboxImage } from '../../src/kubelet/containerd/images.js';
+import { startServer, type ServerOptions } from '../../src/app/server.js';
+
+const BUSYBOX = 'k8ts.local/busybox:1';
+
+function missingCapability(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not running as root';
+  try {
+    requireBinaries([
+      { name: 'containerd', pkg: 'containerd' },
+      { name: 'runc', pkg: 'runc' },
+      { name: 'nft', pkg: 'nftables' },
+      { name: '/bin/busybox', pkg: 'busybox-static' },
+    ]);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return undefined;
+}
+
+const why = missingCapability();
+if (why) console.warn(`\n*** SKIPPING the real node agent tests: ${why} ***\n`);
+
+// Ranges of this test process alone, so parallel test files never share a bridge or a route.
+const n = process.pid % 50;
+const clusterCIDR = `10.${100 + n}.0.0/16`;
+const serviceCIDR = `10.${200 + n}.0.0/16`;
+const bridge = `k8tst${process.pid % 100000}`;
+
+describe('the node agent runs real pods', { skip: why }, () => {
+  let c: TestCluster;
+  let dataDir: string;
+  const serverOptions = (): ServerOptions => ({
+    dataDir,
+    removeDataDirOnStop: false,
+    clusterCIDR,
+    serviceCIDR,
+    agent: { bridge, kubeletPort: 0, backoffInitialMs: 1000, backoffMaxMs: 4000, heartbeatMs: 2000 },
+  });
+
+  const pod = (name: string, spec: Record<string, unknown>) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec });
+  const phase = async (name: string) => (await c.ok(['get', 'pod', name, '-o', 'jsonpath={.status.phase}'])).trim();
+  const status = async (name: string) => JSON.parse(await c.ok(['get', 'pod', name, '-o', 'json'])).status;
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'k8ts-agent-'));
+    c = await startTestCluster({ server: serverOptions() });
+    await importBusyboxImage({ socket: c.server.agent!.containerd!.socket, name: BUSYBOX });
+    await eventually(async () => (await c.ok(['get', 'nodes', '-o', 'jsonpath={.items[0].status.conditions[?(@.type=="Ready")].status}'])) === 'True', 30_000, 200);
+  });
+
+  after(async () => {
+    if (!c) return;
+    await c.server.agent?.stop({ removePods: true, removeState: true });
+    await c.server.stop();
+    await c.stop();
+  });
+
+  it('registers the node with its machine capacity, addresses, runtime and a pod CIDR from the cluster range', async () => {
+    const node = JSON.parse(await c.ok(['get', 'nodes', '-o', 'json'])).items[0];
+    assert.match(node.spec.podCIDR, new RegExp(`^10\\.${100 + n}\\.\\d+\\.0/24$`));
+    assert.equal(node.status.addresses.find((a: any) => a.type === 'InternalIP').address, c.server.agent!.nodeIP);
+    assert.match(node.status.nodeInfo.containerRuntimeVersion, /^containerd:\/\//);
+    assert.ok(Number(node.status.capacity.cpu) >= 1);
+    assert.match(node.status.capacity.memory, /^\d+Ki$/);
+    assert.equal(node.metadata.labels['kubernetes.io/hostname'], node.metadata.name);
+  });
+
+  it('gives each pod its own IP and host name, and a client pod reaches a server pod by IP', async () => {
+    await c.ok(['apply', '-f', '-'], {
+      input: pod('web', { containers: [{ name: 'web', image: BUSYBOX, command: ['sh', '-c', 'mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 8080 -h /www'] }] }),
+    });
+    await eventually(async () => (await phase('web')) === 'Running', 60_000, 200);
+    const st = await status('web');
+    assert.ok(st.podIP, 'the pod has an IP');
+    assert.ok(st.podIP.startsWith(`10.${100 + n}.`), `pod IP ${st.podIP} is in the cluster range`);
+    assert.equal(st.hostIP, c.server.agent!.nodeIP);
+    const described = await c.ok(['describe', 'pod', 'web']);
+    assert.match(described, new RegExp(`^IP:\\s+${st.podIP.replace(/\./g, '\\.')}$`, 'm'));
+
+    const script = [
+      `[ "$(hostname)" = client ] || { echo "hostname is $(hostname)"; exit 2; }`,
+      `grep -q "search default.svc.cluster.local svc.cluster.local cluster.local" /etc/resolv.conf || { cat /etc/resolv.conf; exit 3; }`,
+      `ip=$(ip -4 -o addr show eth0 | sed 's/.*inet \\([0-9.]*\\).*/\\1/'); [ "$ip" != "${st.podIP}" ] || exit 4`,
+      `timeout 10 wget -qO- http://${st.podIP}:8080/ | grep -q hello-from-web || exit 5`,
+    ].join('; ');
+    await c.ok(['apply', '-f', '-'], { input: pod('client', { restartPolicy: 'Never', containers: [{ name: 'client', image: BUSYBOX, command: ['sh', '-c', script] }] }) });
+    await eventually(async () => ['Succeeded', 'Failed'].includes(await phase('client')), 60_000, 200);
+    const cs = (await status('client')).containerStatuses[0];
+    assert.equal(cs.state.terminated.exitCode, 0, `client script failed with exit code ${cs.state.terminated.exitCode}`);
+    assert.equal(await phase('client'), 'Succeeded');
+  });
+
+  it('restarts a crashing container with growing back-off and shows CrashLoopBackOff', async () => {
+    await c.ok(['run', 'chat', `--image=${BUSYBOX}`, '--command', '--', 'sh', '-c', 'sleep 0.5; exit 1']);
+    await eventually(async () => ((await status('chat')).containerStatuses?.[0]?.restartCount ?? 0) >= 2, 60_000, 200);
+    const cs = await eventually(async () => {
+      const s = (await status('chat')).containerStatuses[0];
+      return s.state.waiting?.reason === 'CrashLoopBackOff' ? s : undefined;
+    }, 30_000, 100);
+    assert.equal(cs.lastState.terminated.exitCode, 1);
+    assert.equal(cs.lastState.terminated.reason, 'Error');
+    assert.match(cs.state.waiting.message, /^back-off \d+s restarting failed container=chat pod=chat_default/);
+    const events = await c.ok(['get', 'events', '--field-selector', 'involvedObject.name=chat', '-o', 'jsonpath={.items[*].reason}']);
+    for (const r of ['Scheduled', 'Pulled', 'Created', 'Started', 'BackOff']) assert.ok(events.split(' ').includes(r), `event ${r} in ${events}`);
+    await c.ok(['delete', 'pod', 'chat', '--wait=false']);
+  });
+
+  it('follows restartPolicy OnFailure and Never', async () => {
+    await c.ok(['apply', '-f', '-'], { input: pod('onfail-ok', { restartPolicy: 'OnFailure', containers: [{ name: 'c', image: BUSYBOX, command: ['true'] }] }) });
+    await c.ok(['apply', '-f', '-'], { input: pod('onfail-bad', { restartPolicy: 'OnFailure', containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', 'exit 7'] }] }) });
+    await c.ok(['apply', '-f', '-'], { input: pod('never-bad', { restartPolicy: 'Never', containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', 'exit 7'] }] }) });
+    await eventually(async () => (await phase('onfail-ok')) === 'Succeeded', 60_000, 200);
+    await eventually(async () => (await phase('never-bad')) === 'Failed', 60_000, 200);
+    await eventually(async () => ((await status('onfail-bad')).containerStatuses?.[0]?.restartCount ?? 0) >= 1, 60_000, 200);
+    assert.equal((await status('onfail-ok')).containerStatuses[0].restartCount, 0);
+    const never = (await status('never-bad')).containerStatuses[0];
+    assert.equal(never.restartCount, 0);
+    assert.equal(never.state.terminated.exitCode, 7);
+    assert.equal(await phase('onfail-bad'), 'Running', 'an OnFailure pod that keeps failing stays Running (restarting)');
+    await c.ok(['delete', 'pod', 'onfail-ok', 'onfail-bad', 'never-bad', '--wait=false']);
+  });
+
+  it('runs init containers to completion, in order, before the app container starts', async () => {
+    await c.ok(['apply', '-f', '-'], {
+      input: pod('inits', {
+        initContainers: [
+          { name: 'first', image: BUSYBOX, command: ['sh', '-c', 'sleep 1'] },
+          { name: 'second', image: BUSYBOX, command: ['sh', '-c', 'sleep 1'] },
+        ],
+        containers: [{ name: 'app', image: BUSYBOX, command: ['sleep', '3600'] }],
+      }),
+    });
+    await eventually(async () => (await phase('inits')) === 'Running', 60_000, 200);
+    const st = await status('inits');
+    const [first, second] = st.initContainerStatuses;
+    assert.equal(first.state.terminated.exitCode, 0);
+    assert.equal(second.state.terminated.exitCode, 0);
+    assert.ok(Date.parse(first.state.terminated.finishedAt) <= Date.parse(second.state.terminated.startedAt));
+    assert.ok(Date.parse(second.state.terminated.finishedAt) <= Date.parse(st.containerStatuses[0].state.running.startedAt));
+    assert.equal(st.conditions.find((x: any) => x.type === 'Initialized').status, 'True');
+  });
+
+  it('deletes a pod with a grace period: SIGTERM first, and the object goes only when its containers are gone', async () => {
+    // The container ignores SIGTERM, so the kubelet must wait the grace period and then kill it.
+    await c.ok(['apply', '-f', '-'], {
+      input: pod('graceful', { terminationGracePeriodSeconds: 2, containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', "trap '' TERM; while :; do sleep 1; done"] }] }),
+    });
+    await eventually(async () => (await phase('graceful')) === 'Running', 60_000, 200);
+    const t0 = Date.now();
+    await c.ok(['delete', 'pod', 'graceful', '--wait=true'], { timeoutMs: 60_000 });
+    const took = Date.now() - t0;
+    assert.ok(took >= 1500, `delete waited for the grace period (took ${took} ms)`);
+    assert.ok(took < 20_000, `delete finished after the grace period (took ${took} ms)`);
+  });
+
+  it('a restarted agent adopts running containers instead of restarting them', async () => {
+    await eventually(async () => (await phase('web')) === 'Running', 30_000, 200);
+    const before = (await status('web')).containerStatuses[0];
+    await c.server.stop();
+    // The same data dir: the new server's agent finds the sandboxes in containerd and adopts them.
+    const server = await startServer(serverOptions());
+    (c as any).server = server;
+    await eventually(async () => (await phase('web')) === 'Running' && (await status('web')).containerStatuses[0].containerID, 60_000, 200);
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = (await status('web')).containerStatuses[0];
+    assert.equal(after.containerID, before.containerID, 'same container');
+    assert.equal(after.restartCount, 0);
+    assert.equal(after.state.running.startedAt, before.state.running.startedAt);
+  });
+});
