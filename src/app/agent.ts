@@ -48,6 +48,10 @@ export interface AgentOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   heartbeatMs?: number;
+  /** Serve cluster DNS on the node address (for the kube-dns Service). Default true when clusterDNS is set. */
+  dns?: boolean;
+  /** Port of that DNS server. Default 53. */
+  dnsPort?: number;
 }
 
 export interface RunningAgent {
@@ -145,6 +149,14 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   });
   await kubelet.start();
   source.start();
+
+  let dns: { stop(): Promise<void> } | undefined;
+  if (o.clusterDNS && o.dns !== false) {
+    const { startClusterDNS } = await import('../dns/server.js');
+    const d = await startClusterDNS({ client: o.client, listen: { host: nodeIP, port: o.dnsPort ?? 53 }, clusterDomain: o.clusterDomain });
+    dns = d;
+    await publishDNSEndpoint(o.client, nodeName, nodeIP, d.port).catch((e) => log.warn('publishing the DNS endpoint failed', { err: e as Error }));
+  }
   log.info('node agent started', { node: nodeName, nodeIP, podCIDR: kubelet.nodePodCIDR, startupMs: Math.round(performance.now() - t0) });
 
   let stopping: Promise<void> | undefined;
@@ -156,6 +168,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     containerd,
     stop: (so = {}) =>
       (stopping ??= (async () => {
+        await dns?.stop();
         await kubelet.stop();
         source.stop();
         await recorder.stop();
@@ -201,6 +214,37 @@ async function clusterAssignedPodCIDR(client: RestClient, nodeName: string, time
     await sleep(250);
   }
   throw new Error(`node ${nodeName} got no pod CIDR within ${timeoutMs / 1000} s: is the server's controller manager running? (or give --node-ip)`);
+}
+
+/**
+ * This node's DNS server as an endpoint of the selector-less kube-dns Service: one EndpointSlice per
+ * node, owned by its Node so that it goes when the Node does.
+ */
+async function publishDNSEndpoint(client: RestClient, nodeName: string, nodeIP: string, port: number): Promise<void> {
+  const node = await client.get(resources.nodes, '', nodeName);
+  const slice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: `kube-dns-${nodeName}`,
+      namespace: 'kube-system',
+      labels: { 'kubernetes.io/service-name': 'kube-dns', 'endpointslice.kubernetes.io/managed-by': 'k8ts-agent' },
+      ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: nodeName, uid: node.metadata.uid }],
+    },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [nodeIP], conditions: { ready: true, serving: true, terminating: false }, nodeName }],
+    ports: [
+      { name: 'dns', port, protocol: 'UDP' },
+      { name: 'dns-tcp', port, protocol: 'TCP' },
+    ],
+  };
+  try {
+    await client.create(resources.endpointslices, 'kube-system', slice);
+  } catch (e) {
+    if (!(e instanceof StatusError && e.code === 409)) throw e;
+    const cur = await client.get(resources.endpointslices, 'kube-system', slice.metadata.name);
+    await client.update(resources.endpointslices, { ...slice, metadata: { ...slice.metadata, resourceVersion: cur.metadata.resourceVersion } });
+  }
 }
 
 /** Archives left in ROOT/images are imported at start (the images CLI's offline route). */

@@ -20,7 +20,7 @@ async function ensure(exists: () => Promise<unknown>, create: () => Promise<unkn
   }
 }
 
-export async function bootstrapObjects(api: APIServer, kubernetesServiceIP?: string): Promise<void> {
+export async function bootstrapObjects(api: APIServer, kubernetesServiceIP?: string, clusterDNSIP?: string): Promise<void> {
   const ns = api.store('', 'namespaces');
   const svc = api.store('', 'services');
   if (!ns || !svc) throw new Error('bootstrap: namespaces and services must be served');
@@ -36,6 +36,24 @@ export async function bootstrapObjects(api: APIServer, kubernetesServiceIP?: str
         type: 'ClusterIP',
         ...(kubernetesServiceIP ? { clusterIP: kubernetesServiceIP } : {}),
         ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }],
+        sessionAffinity: 'None',
+      },
+    }),
+  );
+  // The cluster DNS address pods' resolv.conf names. No selector: each node agent serves DNS and
+  // publishes its own EndpointSlice for it.
+  await ensure(() => svc.get({ namespace: 'kube-system', name: 'kube-dns' }), () =>
+    svc.create('kube-system', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' } },
+      spec: {
+        type: 'ClusterIP',
+        ...(clusterDNSIP ? { clusterIP: clusterDNSIP } : {}),
+        ports: [
+          { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
+          { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
+        ],
         sessionAffinity: 'None',
       },
     }),

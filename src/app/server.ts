@@ -326,7 +326,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   let bootstrapped = false;
   apiserver.addReadyCheck({ name: 'bootstrap-objects', check: () => bootstrapped });
-  await bootstrapObjects(apiserver, firstServiceIP(opts.serviceCIDR ?? '10.43.0.0/16')).catch(abort);
+  await bootstrapObjects(apiserver, firstServiceIP(opts.serviceCIDR ?? '10.43.0.0/16'), nthServiceIP(opts.serviceCIDR ?? '10.43.0.0/16', 10)).catch(abort);
 
   // The kubeconfig is written before /readyz reports ok.
   const kc = kubeconfigFor(url, pki.ca.cert, pki.admin);

@@ -1,6 +1,6 @@
 /**
- * `k8ts agent`: join a server as a node. Today that means hollow nodes (a fake runtime behind the
- * real kubelet logic), for scale tests; the real kubelet comes with the containerd runtime.
+ * `k8ts agent`: join a server as a node: a real one (containerd, CNI, kubelet), or hollow nodes (a
+ * fake runtime behind the same kubelet logic) for scale tests.
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
@@ -19,6 +19,13 @@ Flags:
   --token-file FILE         Read the join token from FILE
   --server-ca FILE          The cluster CA to verify the server with (DATA_DIR/tls/ca.crt on the server)
   --node-name NAME          The node's name (default: the host name); with --hollow-nodes, a prefix
+  --data-dir DIR            The node's state: containerd, CNI, logs, images to import (default /var/lib/k8ts/agent)
+  --node-ip ADDR            The node's address (default: the gateway of the pod range the server assigns)
+  --cluster-cidr CIDR       The cluster's pod range, as the server's (default 10.42.0.0/16)
+  --service-cidr CIDR       The cluster's Service range, as the server's (default 10.43.0.0/16)
+  --cluster-dns ADDR        The DNS server pods use (default: the 10th address of the Service range)
+  --container-runtime-endpoint SOCK  Use this CRI socket instead of starting containerd
+  --kubelet-port PORT       The kubelet's HTTPS port for exec, logs and port-forward (default 10250)
   --hollow-nodes N          Run N hollow nodes (fake runtime, real kubelet logic) for scale tests
   --hollow-run-duration D   How long hollow batch pods run before they succeed (default 1s)
   --log-level LEVEL         debug, info, warn or error (default info)
@@ -37,6 +44,12 @@ export async function runAgent(args: string[]): Promise<number> {
       'hollow-nodes': { type: 'string' },
       'hollow-run-duration': { type: 'string', default: '1s' },
       'data-dir': { type: 'string' },
+      'node-ip': { type: 'string' },
+      'cluster-cidr': { type: 'string' },
+      'service-cidr': { type: 'string' },
+      'cluster-dns': { type: 'string' },
+      'container-runtime-endpoint': { type: 'string' },
+      'kubelet-port': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -53,12 +66,37 @@ export async function runAgent(args: string[]): Promise<number> {
   if (!token) throw new Error('--token or --token-file is required (the server writes it to DATA_DIR/token)');
   const hollow = values['hollow-nodes'] === undefined ? 0 : Number(values['hollow-nodes']);
   if (!Number.isInteger(hollow) || hollow < 0) throw new Error(`--hollow-nodes: invalid count "${values['hollow-nodes']}"`);
-  if (hollow === 0) {
-    throw new Error('the real kubelet (containerd runtime) is not available yet; use --hollow-nodes N for hollow nodes');
-  }
   const ca = values['server-ca'] ? readFileSync(values['server-ca'], 'utf8') : undefined;
   if (!ca) log.warn('no --server-ca given: the server certificate is not verified');
   const { RestClient } = await import('../client/rest-client.js');
+  if (hollow === 0) {
+    const client = new RestClient({ server: values.server, token, ca, insecureSkipTLSVerify: !ca, userAgent: 'k8ts-agent' });
+    const { startAgent } = await import('../app/agent.js');
+    const { nthAddress } = await import('../kubelet/network/host-network.js');
+    const serviceCIDR = values['service-cidr'] ?? '10.43.0.0/16';
+    // The 10th Service address (10.43.0.10), as kube-dns's ClusterIP.
+    const clusterDNS = values['cluster-dns'] ?? nthAddress(serviceCIDR, 10);
+    const agent = await startAgent({
+      client,
+      ca: ca ?? '',
+      nodeName: values['node-name'],
+      rootDir: values['data-dir'] ?? '/var/lib/k8ts/agent',
+      nodeIP: values['node-ip'],
+      clusterCIDR: values['cluster-cidr'],
+      serviceCIDR,
+      clusterDNS,
+      containerRuntimeEndpoint: values['container-runtime-endpoint'],
+      kubeletPort: values['kubelet-port'] !== undefined ? Number(values['kubelet-port']) : undefined,
+    });
+    process.stdout.write(`k8ts agent: node ${agent.nodeName} joined ${values.server} (node IP ${agent.nodeIP}, pod CIDR ${agent.kubelet.nodePodCIDR})\n`);
+    await new Promise<void>((resolve) => {
+      const onSignal = () => void agent.stop().then(resolve, resolve);
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+    });
+    client.close();
+    return 0;
+  }
   const { startHollowNodes } = await import('../kubelet/hollow.js');
   const client = new RestClient({ server: values.server, token, ca, insecureSkipTLSVerify: !ca, userAgent: 'k8ts-agent' });
   const prefix = values['node-name'] ? `${values['node-name']}-` : `${hostname()}-hollow-`;

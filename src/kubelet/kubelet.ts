@@ -5,12 +5,14 @@
  * pods/status subresource only. Hollow nodes run this same class over the fake runtime.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StatusError } from '../api/errors.js';
 import { logger, type Logger } from '../base/log.js';
 import type { EventRecorder } from '../client/event-recorder.js';
 import type { KObject, RestClient } from '../client/rest-client.js';
 import { resources } from '../client/resources.js';
+import { podResolvConf, type PodDNSResult } from './dns-config.js';
 import type { PodSource } from './pod-source.js';
 import { criLabels, isNotFound, type ContainerConfig, type ContainerRuntime, type ContainerStatus, type PodSandboxConfig } from './runtime/runtime.js';
 import { computePodStatus, latestByName, rfc3339, type PodRuntimeView } from './status.js';
@@ -67,6 +69,8 @@ export interface KubeletOptions {
   recorder?: EventRecorder;
   /** When an Always pull fails but the image is present, run the local copy (offline nodes). Default true. */
   pullFallbackToLocal?: boolean;
+  /** The node's resolv.conf, for dnsPolicy Default and the cluster DNS's search fallbacks. Default /etc/resolv.conf. */
+  resolvConf?: string;
   /** Shared timers, request limit and status writer (hollow nodes share one of each). */
   ticker?: Ticker;
   limiter?: Limiter;
@@ -146,6 +150,7 @@ export class Kubelet {
   /** Sandboxes found in the runtime at start, by pod UID: a restarted kubelet adopts them. */
   private readonly adoptable = new Map<string, string>();
   private podCIDRPoll?: () => void;
+  private hostResolv?: string;
   /** Counters, for tests. */
   readonly stats = { leaseRenewals: 0, nodeStatusUpdates: 0, podSyncs: 0, podDeletes: 0, errors: 0 };
 
@@ -480,32 +485,17 @@ export class Kubelet {
     });
   }
 
-  /** resolv.conf for the pod, by dnsPolicy (ClusterFirst unless told otherwise). */
-  private dnsConfig(pod: KObject): PodSandboxConfig['dnsConfig'] {
-    const spec = pod.spec ?? {};
-    const policy: string = spec.dnsPolicy ?? 'ClusterFirst';
-    const domain = this.o.clusterDomain ?? 'cluster.local';
-    const ns: string = pod.metadata.namespace;
-    const cluster = this.o.clusterDNS ?? [];
-    let servers: string[] = [];
-    let searches: string[] = [];
-    let options: string[] = [];
-    const useCluster = cluster.length > 0 && (policy === 'ClusterFirstWithHostNet' || (policy === 'ClusterFirst' && !spec.hostNetwork));
-    if (useCluster) {
-      servers = [...cluster];
-      searches = [`${ns}.svc.${domain}`, `svc.${domain}`, domain];
-      options = ['ndots:5'];
-    } else if (policy === 'None') {
-      // Only dnsConfig below.
-    } else {
-      return undefined; // Default (and ClusterFirst without cluster DNS): the node's resolv.conf.
+  /** resolv.conf for the pod, by dnsPolicy (ClusterFirst unless told otherwise), with upstream's limits. */
+  private podDNS(pod: KObject): PodDNSResult {
+    if (this.hostResolv === undefined) {
+      try {
+        this.hostResolv = readFileSync(this.o.resolvConf ?? '/etc/resolv.conf', 'utf8');
+      } catch {
+        this.hostResolv = '';
+      }
     }
-    const dc = spec.dnsConfig ?? {};
-    servers = [...new Set([...servers, ...(dc.nameservers ?? [])])];
-    searches = [...new Set([...searches, ...(dc.searches ?? [])])];
-    const opts = new Map<string, string>(options.map((o) => [o.split(':')[0], o]));
-    for (const o of dc.options ?? []) opts.set(o.name, o.value !== undefined ? `${o.name}:${o.value}` : o.name);
-    return { servers, searches, options: [...opts.values()] };
+    const spec = pod.spec ?? {};
+    return podResolvConf(this.o.clusterDNS ?? [], pod.metadata.namespace, this.o.clusterDomain ?? 'cluster.local', spec.dnsPolicy, spec.dnsConfig, this.hostResolv, !!spec.hostNetwork, [this.o.nodeIP]);
   }
 
   private sandboxConfig(pod: KObject): PodSandboxConfig {
@@ -517,7 +507,7 @@ export class Kubelet {
       // A host-network pod shares the node's UTS namespace: the runtime may not set its hostname.
       ...(spec.hostNetwork ? {} : { hostname: spec.hostname ?? m.name }),
       logDirectory: join(this.o.podLogsDir ?? '/var/log/pods', `${m.namespace}_${m.name}_${m.uid}`),
-      dnsConfig: this.dnsConfig(pod),
+      dnsConfig: (({ servers, searches, options }) => ({ servers, searches, options }))(this.podDNS(pod)),
       portMappings: ports,
       labels: { [criLabels.podName]: m.name, [criLabels.podNamespace]: m.namespace, [criLabels.podUID]: m.uid },
       annotations: { ...m.annotations, [criLabels.restartPolicy]: spec.restartPolicy ?? 'Always' },
@@ -600,6 +590,7 @@ export class Kubelet {
     if (rec.finished || (!rec.sandboxId && (apiPhase === 'Succeeded' || apiPhase === 'Failed'))) return;
 
     if (!rec.sandboxId) {
+      for (const w of this.podDNS(pod).warnings) this.event(rec, undefined, 'Warning', w.reason, w.message);
       const id = await rt.runPodSandbox(this.sandboxConfig(pod));
       rec.sandboxId = id;
       this.bySandbox.set(id, rec);

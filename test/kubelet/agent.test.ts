@@ -95,6 +95,8 @@ describe('the node agent runs real pods', { skip: why }, () => {
       `grep -q "search default.svc.cluster.local svc.cluster.local cluster.local" /etc/resolv.conf || { cat /etc/resolv.conf; exit 3; }`,
       `ip=$(ip -4 -o addr show eth0 | sed 's/.*inet \\([0-9.]*\\).*/\\1/'); [ "$ip" != "${st.podIP}" ] || exit 4`,
       `timeout 10 wget -qO- http://${st.podIP}:8080/ | grep -q hello-from-web || exit 5`,
+      // The node's DNS server answers cluster names (the kube-dns ClusterIP needs the proxy).
+      `timeout 10 nslookup kubernetes.default.svc.cluster.local ${c.server.agent!.nodeIP} | grep -q "10.${200 + n}.0.1" || exit 6`,
     ].join('; ');
     await c.ok(['apply', '-f', '-'], { input: pod('client', { restartPolicy: 'Never', containers: [{ name: 'client', image: BUSYBOX, command: ['sh', '-c', script] }] }) });
     await eventually(async () => ['Succeeded', 'Failed'].includes(await phase('client')), 60_000, 200);

@@ -35,11 +35,15 @@ export function ipv4ToInt(ip: string): number {
 export function intToIPv4(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
-/** The first host address of a CIDR (a bridge's gateway). */
-export function gatewayOf(cidr: string): string {
+/** The n-th address of a CIDR (1 is a bridge's gateway; 10 of the Service range is the cluster DNS). */
+export function nthAddress(cidr: string, n: number): string {
   const [ip, bits] = cidr.split('/');
   const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-  return intToIPv4(((ipv4ToInt(ip) & mask) >>> 0) + 1);
+  return intToIPv4(((ipv4ToInt(ip) & mask) >>> 0) + n);
+}
+/** The first host address of a CIDR (a bridge's gateway). */
+export function gatewayOf(cidr: string): string {
+  return nthAddress(cidr, 1);
 }
 /** The n-th subnet of size /mask inside a CIDR. */
 export function nthSubnet(cidr: string, mask: number, n: number): string {
