@@ -31,6 +31,8 @@ Flags:
   --node-ip ADDR          This node's address (default: its pod bridge gateway, e.g. 10.42.0.1)
   --kubelet-port PORT     The kubelet's HTTPS port for exec, logs and port-forward (default 10250)
   --container-runtime-endpoint SOCK  Use this CRI socket instead of starting containerd
+  --pod-bridge NAME       The Linux bridge of this node's pods (default k8ts0)
+  --cleanup-on-exit       A throwaway cluster: on exit stop its pods, remove its network and its data dir
   --disable-scheduler     Do not run the scheduler in this process
   --disable-controller-manager  Do not run the controllers in this process
   --node-monitor-grace-period D  How long a silent node stays Ready before it turns Unknown (default 40s)
@@ -61,6 +63,8 @@ export async function runServer(args: string[]): Promise<number> {
       'node-ip': { type: 'string' },
       'kubelet-port': { type: 'string' },
       'container-runtime-endpoint': { type: 'string' },
+      'pod-bridge': { type: 'string' },
+      'cleanup-on-exit': { type: 'boolean', default: false },
       storage: { type: 'string', default: 'sqlite' },
       'etcd-endpoints': { type: 'string' },
       'etcd-prefix': { type: 'string' },
@@ -122,7 +126,9 @@ export async function runServer(args: string[]): Promise<number> {
           nodeIP: values['node-ip'],
           kubeletPort: values['kubelet-port'] !== undefined ? Number(values['kubelet-port']) : undefined,
           containerRuntimeEndpoint: values['container-runtime-endpoint'],
+          bridge: values['pod-bridge'],
         },
+    removeDataDirOnStop: values['cleanup-on-exit'],
   });
   if (server.agent) process.stdout.write(`Node ${server.agent.nodeName} is running pods (node IP ${server.agent.nodeIP})\n`);
   process.stdout.write(`k8ts server is running at ${server.url}\nKubeconfig: ${server.kubeconfigPath}\n  export KUBECONFIG=${server.kubeconfigPath}\nAgents join with: k8ts agent --server ${server.url} --token-file ${join(dataDir, 'token')}\n`);

@@ -13,6 +13,7 @@ import type { EventRecorder } from '../client/event-recorder.js';
 import type { KObject, RestClient } from '../client/rest-client.js';
 import { resources } from '../client/resources.js';
 import { podResolvConf, type PodDNSResult } from './dns-config.js';
+import { ProbeManager, type ProbeKind, type ProbeResult, type ProbeTarget } from './prober/index.js';
 import type { PodSource } from './pod-source.js';
 import { criLabels, isNotFound, type ContainerConfig, type ContainerRuntime, type ContainerStatus, type PodSandboxConfig } from './runtime/runtime.js';
 import { computePodStatus, latestByName, rfc3339, type PodRuntimeView } from './status.js';
@@ -71,6 +72,8 @@ export interface KubeletOptions {
   pullFallbackToLocal?: boolean;
   /** The node's resolv.conf, for dnsPolicy Default and the cluster DNS's search fallbacks. Default /etc/resolv.conf. */
   resolvConf?: string;
+  /** Multiplies probe periods and delays (tests). Default 1. */
+  probePeriodScale?: number;
   /** Shared timers, request limit and status writer (hollow nodes share one of each). */
   ticker?: Ticker;
   limiter?: Limiter;
@@ -151,6 +154,7 @@ export class Kubelet {
   private readonly adoptable = new Map<string, string>();
   private podCIDRPoll?: () => void;
   private hostResolv?: string;
+  private readonly prober?: ProbeManager;
   /** Counters, for tests. */
   readonly stats = { leaseRenewals: 0, nodeStatusUpdates: 0, podSyncs: 0, podDeletes: 0, errors: 0 };
 
@@ -162,6 +166,54 @@ export class Kubelet {
     this.ticker = opts.ticker ?? new Ticker();
     this.limiter = opts.limiter ?? new Limiter(16);
     this.status = opts.statusManager ?? new StatusManager(opts.client, this.limiter, this.ticker);
+    const rt = opts.runtime;
+    if (rt.execSync) {
+      this.prober = new ProbeManager({
+        execSync: (id, cmd, timeout) => rt.execSync!(id, cmd, timeout),
+        onResult: (t, kind, result) => this.probeResult(t, kind, result),
+        onEvent: (t, _kind, e) => {
+          const rec = this.pods.get(t.podUID);
+          if (rec) this.event(rec, t.container.name, e.type, e.reason, e.message);
+        },
+        ticker: this.ticker,
+        periodScale: opts.probePeriodScale,
+      });
+    }
+  }
+
+  /** Readiness changes the pod's status; a failed liveness or startup probe restarts the container. */
+  private probeResult(t: ProbeTarget, kind: ProbeKind, result: ProbeResult): void {
+    const rec = this.pods.get(t.podUID);
+    if (!rec || this.stopped) return;
+    if ((kind === 'liveness' || kind === 'startup') && result === 'failure') {
+      const name: string = t.container.name;
+      const probe = t.container[kind === 'liveness' ? 'livenessProbe' : 'startupProbe'] ?? {};
+      const grace = probe.terminationGracePeriodSeconds ?? rec.pod.spec?.terminationGracePeriodSeconds ?? 30;
+      this.event(rec, name, 'Normal', 'Killing', `Container ${name} failed ${kind} probe, will be restarted`);
+      this.prober?.removeContainer(t.containerId);
+      void this.o.runtime
+        .stopContainer(t.containerId, grace)
+        .catch((e) => (isNotFound(e) ? undefined : this.fail(`stopping container ${name}`, e)))
+        .then(() => this.kick(rec));
+      return;
+    }
+    this.kick(rec);
+  }
+
+  /** Probes follow the running containers of the view: new ones are added, exited ones dropped. */
+  private syncProbes(rec: PodRecord, view: PodRuntimeView): void {
+    const p = this.prober;
+    if (!p) return;
+    const specs = new Map<string, KObject>((rec.pod.spec?.containers ?? []).map((c: KObject) => [c.name, c]));
+    for (const c of view.containers) {
+      const name = c.labels[criLabels.containerName] ?? c.metadata.name;
+      const spec = specs.get(name);
+      if (c.state === 'CONTAINER_RUNNING' && spec && (spec.livenessProbe || spec.readinessProbe || spec.startupProbe)) {
+        p.addContainer({ podUID: rec.uid, podName: rec.pod.metadata.name, namespace: rec.pod.metadata.namespace, podIP: rec.podIP ?? '', container: spec, containerId: c.id, startedAtMs: c.startedAt / 1e6 });
+      } else if (c.state !== 'CONTAINER_RUNNING') {
+        p.removeContainer(c.id);
+      }
+    }
   }
 
   /** The pod CIDR in use (from the Node, or the option). */
@@ -208,6 +260,7 @@ export class Kubelet {
   async stop(): Promise<void> {
     this.stopped = true;
     this.podCIDRPoll?.();
+    this.prober?.stop();
     for (const c of this.cancels.splice(0)) c();
     for (const rec of this.pods.values()) rec.wake?.();
     if (this.ownsTicker) this.ticker.stop();
@@ -569,6 +622,7 @@ export class Kubelet {
       podIP: rec.podIP,
       waiting: rec.waiting,
       terminating,
+      probes: this.prober,
     });
     this.status.set(rec.pod, status);
     return status;
@@ -605,6 +659,8 @@ export class Kubelet {
     rec.waiting = undefined;
     const acted = await this.computeActions(rec, view);
     if (acted) view = await this.view(rec);
+    if (view.sandbox?.network?.ip) rec.podIP = view.sandbox.network.ip;
+    this.syncProbes(rec, view);
     const status = this.writeStatus(rec, view, false);
     if (status.phase === 'Succeeded' || status.phase === 'Failed') {
       rec.finished = true;
@@ -760,6 +816,7 @@ export class Kubelet {
     const rt = this.o.runtime;
     const pod = rec.pod;
     if (!rec.killed) {
+      this.prober?.stopLivenessAndStartup(rec.uid);
       const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
       const view = await this.view(rec);
       for (const c of view.containers) {
@@ -800,6 +857,7 @@ export class Kubelet {
       this.bySandbox.delete(rec.sandboxId);
     }
     this.pods.delete(rec.uid);
+    this.prober?.removePod(rec.uid);
     this.status.forget(rec.uid);
   }
 }

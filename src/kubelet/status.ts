@@ -28,6 +28,8 @@ export interface StatusContext {
   waiting?: Record<string, { reason: string; message?: string }>;
   /** The pod is being torn down (deleted, or finished and stopped). */
   terminating?: boolean;
+  /** Probe results by container ID; undefined means the container has no such probe. */
+  probes?: { ready(containerId: string): boolean | undefined; started(containerId: string): boolean | undefined };
 }
 
 /** Seconds-precision RFC 3339, as metav1.Time serialises. */
@@ -83,8 +85,9 @@ function containerStatus(spec: KObject, entry: { latest: ContainerStatus; previo
   switch (latest.state) {
     case 'CONTAINER_RUNNING':
       out.state = { running: { startedAt: fromNanos(latest.startedAt) } };
-      out.started = true;
-      out.ready = !init; // no probes: a running container is ready
+      // Without probes a running container is started and ready; with them, once they succeed.
+      out.started = ctx.probes?.started(latest.id) ?? true;
+      out.ready = !init && out.started && (ctx.probes?.ready(latest.id) ?? true);
       break;
     case 'CONTAINER_EXITED':
       out.state = terminated(latest, ctx.runtimeName);

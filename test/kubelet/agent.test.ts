@@ -155,6 +155,48 @@ describe('the node agent runs real pods', { skip: why }, () => {
     assert.equal(st.conditions.find((x: any) => x.type === 'Initialized').status, 'True');
   });
 
+  it('restarts a container whose liveness probe fails, and records Unhealthy', async () => {
+    await c.ok(['apply', '-f', '-'], {
+      input: pod('live', {
+        containers: [
+          {
+            name: 'c',
+            image: BUSYBOX,
+            command: ['sh', '-c', 'touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 3600'],
+            livenessProbe: { exec: { command: ['test', '-f', '/tmp/healthy'] }, periodSeconds: 1, failureThreshold: 1 },
+          },
+        ],
+      }),
+    });
+    await eventually(async () => ((await status('live')).containerStatuses?.[0]?.restartCount ?? 0) >= 1, 60_000, 200);
+    const events = await c.ok(['get', 'events', '--field-selector', 'involvedObject.name=live', '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
+    assert.match(events, /Unhealthy: Liveness probe failed/);
+    assert.match(events, /Killing: Container c failed liveness probe, will be restarted/);
+    await c.ok(['delete', 'pod', 'live', '--wait=false']);
+  });
+
+  it('keeps a pod un-Ready until its readiness probe passes', async () => {
+    await c.ok(['apply', '-f', '-'], {
+      input: pod('ready-late', {
+        containers: [
+          {
+            name: 'c',
+            image: BUSYBOX,
+            command: ['sh', '-c', 'sleep 3; touch /tmp/ready; sleep 3600'],
+            readinessProbe: { exec: { command: ['test', '-f', '/tmp/ready'] }, periodSeconds: 1 },
+          },
+        ],
+      }),
+    });
+    await eventually(async () => (await phase('ready-late')) === 'Running', 60_000, 100);
+    const early = await status('ready-late');
+    assert.equal(early.containerStatuses[0].ready, false, 'not ready before the probe passes');
+    assert.equal(early.conditions.find((x: any) => x.type === 'Ready').status, 'False');
+    await eventually(async () => (await status('ready-late')).conditions.find((x: any) => x.type === 'Ready')?.status === 'True', 30_000, 200);
+    assert.equal((await status('ready-late')).containerStatuses[0].restartCount, 0);
+    await c.ok(['delete', 'pod', 'ready-late', '--wait=false']);
+  });
+
   it('deletes a pod with a grace period: SIGTERM first, and the object goes only when its containers are gone', async () => {
     // The container ignores SIGTERM, so the kubelet must wait the grace period and then kill it.
     await c.ok(['apply', '-f', '-'], {

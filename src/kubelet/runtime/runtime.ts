@@ -87,6 +87,10 @@ export interface Image {
   size: number;
   spec?: ImageSpec;
   pinned?: boolean;
+  /** The image's numeric user, when its USER is numeric (for runAsNonRoot checks). */
+  uid?: Int64Value;
+  /** The image's user name, when its USER is not numeric. */
+  username?: string;
 }
 
 /** CRI ContainerMetadata. */
@@ -95,7 +99,107 @@ export interface ContainerMetadata {
   attempt: number;
 }
 
-/** CRI KeyValue, Mount and the Linux resources, reduced. */
+/** CRI Int64Value (a wrapper telling "unset" apart from 0). */
+export interface Int64Value {
+  value: number;
+}
+
+/** CRI MountPropagation. */
+export type MountPropagation = 'PROPAGATION_PRIVATE' | 'PROPAGATION_HOST_TO_CONTAINER' | 'PROPAGATION_BIDIRECTIONAL';
+
+/** CRI Mount: a host path bound into the container. */
+export interface Mount {
+  containerPath: string;
+  hostPath: string;
+  readonly?: boolean;
+  selinuxRelabel?: boolean;
+  propagation?: MountPropagation;
+  recursiveReadOnly?: boolean;
+}
+
+/** CRI Device. */
+export interface Device {
+  containerPath: string;
+  hostPath: string;
+  permissions: string;
+}
+
+/** CRI NamespaceMode. */
+export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
+
+/** CRI NamespaceOption. */
+export interface NamespaceOption {
+  network?: NamespaceMode;
+  pid?: NamespaceMode;
+  ipc?: NamespaceMode;
+  targetId?: string;
+}
+
+/** CRI HugepageLimit. */
+export interface HugepageLimit {
+  pageSize: string;
+  limit: number;
+}
+
+/** CRI LinuxContainerResources. */
+export interface LinuxContainerResources {
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  cpuShares?: number;
+  memoryLimitInBytes?: number;
+  oomScoreAdj?: number;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  hugepageLimits?: HugepageLimit[];
+  memorySwapLimitInBytes?: number;
+}
+
+/** CRI Capability. */
+export interface Capability {
+  addCapabilities?: string[];
+  dropCapabilities?: string[];
+  addAmbientCapabilities?: string[];
+}
+
+/** CRI SELinuxOption. */
+export interface SELinuxOption {
+  user?: string;
+  role?: string;
+  type?: string;
+  level?: string;
+}
+
+/** CRI SecurityProfile (seccomp and AppArmor). */
+export interface SecurityProfile {
+  profileType: 'RuntimeDefault' | 'Unconfined' | 'Localhost';
+  localhostRef?: string;
+}
+
+/** CRI LinuxContainerSecurityContext. */
+export interface LinuxContainerSecurityContext {
+  capabilities?: Capability;
+  privileged?: boolean;
+  namespaceOptions?: NamespaceOption;
+  selinuxOptions?: SELinuxOption;
+  runAsUser?: Int64Value;
+  runAsGroup?: Int64Value;
+  runAsUsername?: string;
+  readonlyRootfs?: boolean;
+  supplementalGroups?: number[];
+  noNewPrivs?: boolean;
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  seccomp?: SecurityProfile;
+  apparmor?: SecurityProfile;
+}
+
+/** CRI LinuxContainerConfig. */
+export interface LinuxContainerConfig {
+  resources?: LinuxContainerResources;
+  securityContext?: LinuxContainerSecurityContext;
+}
+
+/** CRI ContainerConfig (the fields k8ts sets). */
 export interface ContainerConfig {
   metadata: ContainerMetadata;
   image: ImageSpec;
@@ -103,14 +207,15 @@ export interface ContainerConfig {
   args?: string[];
   workingDir?: string;
   envs?: { key: string; value: string }[];
-  mounts?: { containerPath: string; hostPath: string; readonly?: boolean }[];
+  mounts?: Mount[];
+  devices?: Device[];
   labels: Record<string, string>;
   annotations: Record<string, string>;
   logPath?: string;
   stdin?: boolean;
   stdinOnce?: boolean;
   tty?: boolean;
-  linux?: { resources?: { cpuPeriod?: number; cpuQuota?: number; cpuShares?: number; memoryLimitInBytes?: number; oomScoreAdj?: number } };
+  linux?: LinuxContainerConfig;
 }
 
 /** CRI ContainerState. */
@@ -201,6 +306,8 @@ export interface RuntimeService {
   containerStatus(containerId: string): Promise<ContainerStatus>;
   listContainers(filter?: ContainerFilter): Promise<Container[]>;
 
+  /** CRI ExecSync, optional (probes and exec hooks need it). */
+  execSync?(containerId: string, cmd: string[], timeoutSeconds?: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }>;
   /** CRI GetContainerEvents, optional. Returns an unsubscribe function. */
   watchContainerEvents?(onEvent: (ev: ContainerEvent) => void): () => void;
 }
