@@ -3,7 +3,9 @@
  * negotiation, watch streaming, discovery, OpenAPI, health and metrics. Errors become Status
  * responses in exactly one place (`fail`).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { errors, field, StatusError, successStatus, type Status } from '../api/errors.js';
 import { logger } from '../base/log.js';
 import { Counter, Gauge, Histogram, Registry } from '../base/metrics.js';
@@ -51,6 +53,12 @@ export interface SubresourceContext {
   res: ServerResponse;
   /** Read and decode the request body. */
   body(): Promise<any>;
+  /**
+   * Set for an HTTP upgrade request (WebSocket, SPDY): the raw client socket and the bytes read
+   * past the headers. A handler that takes it over writes the answer on it and returns undefined;
+   * `res` still answers errors on the same socket.
+   */
+  upgrade?: { socket: Duplex; head: Buffer };
 }
 
 /** Finds the store of another resource (e.g. a namespace, from the namespace lifecycle check). */
@@ -123,6 +131,8 @@ export class APIServer {
   private readonly healthChecks: HealthCheck[] = [];
   private readonly readyChecks: HealthCheck[] = [];
   private readonly openWatches = new Set<() => void>();
+  /** Upgraded (streaming) connections, cut on shutdown: the HTTP server no longer tracks them. */
+  private readonly upgraded = new Set<Duplex>();
   private shuttingDown = false;
   private readonly requests: Counter;
   private readonly latency: Histogram;
@@ -200,6 +210,7 @@ export class APIServer {
   shutdown(): void {
     this.shuttingDown = true;
     for (const close of [...this.openWatches]) close();
+    for (const s of [...this.upgraded]) s.destroy();
   }
 
   /** The node:http request listener. */
@@ -222,7 +233,30 @@ export class APIServer {
     this.serve(req, res, (i) => (info = i)).catch((e) => this.fail(res, e));
   };
 
-  private async serve(req: IncomingMessage, res: ServerResponse, setInfo: (i: RequestInfo) => void): Promise<void> {
+  /**
+   * The node:http 'upgrade' listener. Routing and authentication are those of ordinary requests;
+   * a subresource handler (exec, attach, portforward) takes the socket over, anything else is
+   * answered on it as a normal response and the connection closed.
+   */
+  handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.on('finish', () => {
+      res.detachSocket(socket as Socket);
+      socket.end();
+    });
+    let info: RequestInfo | undefined;
+    res.on('finish', () => {
+      if (info?.isResourceRequest) this.requests.inc({ verb: info.verb.toUpperCase(), group: info.apiGroup, version: info.apiVersion, resource: info.resource, subresource: info.subresource, code: String(res.statusCode) });
+    });
+    this.serve(req, res, (i) => (info = i), { socket, head }).catch((e) => this.fail(res, e));
+  };
+
+  private async serve(req: IncomingMessage, res: ServerResponse, setInfo: (i: RequestInfo) => void, upgrade?: { socket: Duplex; head: Buffer }): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://x');
     const path = url.pathname;
     const query = url.searchParams;
@@ -276,7 +310,7 @@ export class APIServer {
     const store = this.stores.get(this.storeKey(info.apiGroup, info.apiVersion, info.resource));
     if (!store) throw errors.notFoundPath();
     if (store.strategy.info.namespaced === false && info.namespace) throw errors.notFoundPath();
-    return this.resource(req, res, info, store, query, accept, user);
+    return this.resource(req, res, info, store, query, accept, user, upgrade);
   }
 
   private async health(path: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
@@ -406,6 +440,7 @@ export class APIServer {
     query: URLSearchParams,
     accept: ReturnType<typeof parseAccept>,
     user: UserInfo,
+    upgrade?: { socket: Duplex; head: Buffer },
   ): Promise<void> {
     const ns = info.namespace;
     const namespaced = store.strategy.info.namespaced;
@@ -436,6 +471,7 @@ export class APIServer {
         req,
         res,
         body: async () => (await body()).object,
+        upgrade,
       });
       if (r) this.json(res, r.code, r.body);
       return;

@@ -14,6 +14,8 @@ import type { RestClient } from '../client/rest-client.js';
 import { resources } from '../client/resources.js';
 import { containerdPaths, DEFAULT_PAUSE_IMAGE, removeStateDir, requireBinaries, startContainerd, type ContainerdHandle } from '../kubelet/containerd/containerd.js';
 import { importPauseImage } from '../kubelet/containerd/images.js';
+import { importPendingImages } from '../kubelet/containerd/image-store.js';
+import { startKubeletServer } from '../kubelet/server/kubelet-server.js';
 import { Kubelet, type ResourceList } from '../kubelet/kubelet.js';
 import { HostNetwork } from '../kubelet/network/host-network.js';
 import { InformerPodSource } from '../kubelet/pod-source.js';
@@ -52,6 +54,8 @@ export interface AgentOptions {
   dns?: boolean;
   /** Port of that DNS server. Default 53. */
   dnsPort?: number;
+  /** Run kube-proxy (nftables, else iptables) for this node. Default true. */
+  proxy?: boolean;
 }
 
 export interface RunningAgent {
@@ -127,6 +131,16 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   if (!(await runtime.imageStatus({ image: DEFAULT_PAUSE_IMAGE }))) await importPauseImage({ socket, name: DEFAULT_PAUSE_IMAGE });
   await importPending(o.rootDir, socket);
 
+  // The kubelet's server (exec, attach, port-forward, logs) is up before the Node says where it is.
+  let kubeletRef: Kubelet | undefined;
+  const kubeletServer = await startKubeletServer({
+    host: nodeIP,
+    port: o.kubeletPort ?? 10250,
+    clientCA: o.ca,
+    runtime,
+    lookup: (ns, name) => kubeletRef?.streamTarget(ns, name),
+  });
+
   const source = InformerPodSource.forNode(o.client, nodeName);
   const recorder = new EventRecorder(o.client, { component: 'kubelet', host: nodeName });
   const kubelet = new Kubelet({
@@ -139,6 +153,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     capacity: machineCapacity(o.rootDir),
     nodeInfo: { kernelVersion: release(), osImage: osImage(), architecture: process.arch === 'x64' ? 'amd64' : process.arch },
     podLogsDir: join(o.rootDir, 'logs'),
+    rootDir: join(o.rootDir, 'kubelet'),
     clusterDNS: o.clusterDNS ? [o.clusterDNS] : undefined,
     clusterDomain: o.clusterDomain,
     onPodCIDR: (cidr) => net.usePodCIDR(cidr),
@@ -146,9 +161,18 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     backoffInitialMs: o.backoffInitialMs,
     backoffMaxMs: o.backoffMaxMs,
     heartbeatMs: o.heartbeatMs,
+    kubeletPort: kubeletServer.port,
   });
+  kubeletRef = kubelet;
   await kubelet.start();
   source.start();
+
+  // kube-proxy: Services' virtual IPs and node ports, programmed in this node's network namespace.
+  let proxy: { stop(): Promise<void> } | undefined;
+  if (o.proxy !== false) {
+    const { startProxy } = await import('../proxy/proxy.js');
+    proxy = await startProxy({ client: o.client, nodeName, nodeIPs: [nodeIP], clusterCIDR, netns: o.netns, localhostNodePorts: true });
+  }
 
   let dns: { stop(): Promise<void> } | undefined;
   if (o.clusterDNS && o.dns !== false) {
@@ -169,7 +193,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     stop: (so = {}) =>
       (stopping ??= (async () => {
         await dns?.stop();
+        await proxy?.stop();
         await kubelet.stop();
+        await kubeletServer.close();
         source.stop();
         await recorder.stop();
         if (so.removePods) {
@@ -249,14 +275,9 @@ async function publishDNSEndpoint(client: RestClient, nodeName: string, nodeIP: 
 
 /** Archives left in ROOT/images are imported at start (the images CLI's offline route). */
 async function importPending(rootDir: string, socket: string): Promise<void> {
-  const dir = join(rootDir, 'images');
-  if (!existsSync(dir)) return;
   try {
-    const mod: any = await import('../kubelet/containerd/image-store.js' as string);
-    if (typeof mod.importPendingImages === 'function') {
-      const done: string[] = await mod.importPendingImages(rootDir, socket);
-      if (done.length) log.info('imported images', { archives: done });
-    }
+    const done = await importPendingImages(rootDir, socket);
+    if (done.length) log.info('imported images', { archives: done });
   } catch (e) {
     log.warn('importing pending images failed', { err: e as Error });
   }

@@ -15,6 +15,7 @@ Commands:
   agent               Join a server as a node (hollow nodes for scale tests today)
   scheduler           Run the scheduler against a server (leader-elected)
   controller-manager  Run the controller manager against a server (leader-elected)
+  images              Import, list and build a node's container images (no registry needed)
   version    Print the version
   help       Show help for a command
 
@@ -37,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
     case 'scheduler':
     case 'controller-manager':
       return runComponent(cmd, rest);
+    case 'images':
+      return (await import('./images.js')).runImages(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -44,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] === 'server') process.stdout.write(serverHelp);
       else if (rest[0] === 'agent') process.stdout.write(agentHelp);
       else if (rest[0] === 'scheduler' || rest[0] === 'controller-manager') process.stdout.write(componentHelp(rest[0]));
+      else if (rest[0] === 'images') return (await import('./images.js')).runImages(['--help']);
       else process.stdout.write(help);
       return cmd === undefined ? 1 : 0;
     default:

@@ -14,6 +14,10 @@ import type { KObject, RestClient } from '../client/rest-client.js';
 import { resources } from '../client/resources.js';
 import { podResolvConf, type PodDNSResult } from './dns-config.js';
 import { ProbeManager, type ProbeKind, type ProbeResult, type ProbeTarget } from './prober/index.js';
+import { makeEnvironment, serviceEnvironment, type PodResources } from './envvars.js';
+import { linuxContainerConfig, verifyRunAsNonRoot } from './container-linux.js';
+import { MountError, VolumeManager } from './volumes/index.js';
+import { SharedInformer } from '../client/informer.js';
 import type { PodSource } from './pod-source.js';
 import { criLabels, isNotFound, type ContainerConfig, type ContainerRuntime, type ContainerStatus, type PodSandboxConfig } from './runtime/runtime.js';
 import { computePodStatus, latestByName, rfc3339, type PodRuntimeView } from './status.js';
@@ -72,6 +76,13 @@ export interface KubeletOptions {
   pullFallbackToLocal?: boolean;
   /** The node's resolv.conf, for dnsPolicy Default and the cluster DNS's search fallbacks. Default /etc/resolv.conf. */
   resolvConf?: string;
+  /**
+   * The kubelet's own directory (volumes under `pods/<uid>/volumes`). Real nodes set it; without it
+   * (hollow nodes) volumes, the environment from ConfigMaps/Secrets/Services and cgroup limits are skipped.
+   */
+  rootDir?: string;
+  /** The port the kubelet's HTTPS server (exec, logs, port-forward) listens on, for the Node status. Default 10250. */
+  kubeletPort?: number;
   /** Multiplies probe periods and delays (tests). Default 1. */
   probePeriodScale?: number;
   /** Shared timers, request limit and status writer (hollow nodes share one of each). */
@@ -102,6 +113,12 @@ interface PodRecord {
   killed: boolean;
   deleteSent: boolean;
   finished: boolean;
+  /** When the pod's volumes were last set up or refreshed (ms). */
+  volumesAt?: number;
+  /** /etc/hosts written for the sandbox's IPs. */
+  hostsFile?: string;
+  /** The runtime's containers as last seen, for streaming (exec, logs) lookups. */
+  lastView?: PodRuntimeView;
 }
 
 const defaultCapacity: ResourceList = {
@@ -155,6 +172,9 @@ export class Kubelet {
   private podCIDRPoll?: () => void;
   private hostResolv?: string;
   private readonly prober?: ProbeManager;
+  private readonly volumes?: VolumeManager;
+  private readonly resources?: PodResources;
+  private services?: SharedInformer<KObject>;
   /** Counters, for tests. */
   readonly stats = { leaseRenewals: 0, nodeStatusUpdates: 0, podSyncs: 0, podDeletes: 0, errors: 0 };
 
@@ -166,6 +186,20 @@ export class Kubelet {
     this.ticker = opts.ticker ?? new Ticker();
     this.limiter = opts.limiter ?? new Limiter(16);
     this.status = opts.statusManager ?? new StatusManager(opts.client, this.limiter, this.ticker);
+    if (opts.rootDir) {
+      const c = opts.client;
+      const getOrUndefined = (ref: typeof resources.configmaps) => async (ns: string, name: string) => {
+        try {
+          return await this.limiter.run(() => c.get(ref, ns, name));
+        } catch (e) {
+          if (isCode(e, 404)) return undefined;
+          throw e;
+        }
+      };
+      this.resources = { getConfigMap: getOrUndefined(resources.configmaps), getSecret: getOrUndefined(resources.secrets) };
+      this.volumes = new VolumeManager({ rootDir: opts.rootDir, resources: this.resources, nodeName: opts.nodeName, clusterDomain: opts.clusterDomain, allocatable: opts.allocatable ?? opts.capacity });
+      this.services = new SharedInformer<KObject>({ client: c, ref: resources.services }, { name: `services@${opts.nodeName}` });
+    }
     const rt = opts.runtime;
     if (rt.execSync) {
       this.prober = new ProbeManager({
@@ -226,6 +260,7 @@ export class Kubelet {
     const v = await this.o.runtime.version();
     this.runtimeName = v.runtimeName;
     this.runtimeVersion = v.runtimeVersion;
+    this.services?.start();
     await this.findAdoptableSandboxes();
     await this.register();
     await this.limiter.run(() => this.renewLease()).catch((e) => this.fail('lease', e));
@@ -261,6 +296,7 @@ export class Kubelet {
     this.stopped = true;
     this.podCIDRPoll?.();
     this.prober?.stop();
+    await this.services?.stop();
     for (const c of this.cancels.splice(0)) c();
     for (const rec of this.pods.values()) rec.wake?.();
     if (this.ownsTicker) this.ticker.stop();
@@ -311,7 +347,7 @@ export class Kubelet {
         { type: 'InternalIP', address: this.o.nodeIP },
         { type: 'Hostname', address: this.nodeName },
       ],
-      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      daemonEndpoints: { kubeletEndpoint: { Port: this.o.kubeletPort ?? 10250 } },
       nodeInfo: {
         machineID: this.bootID.replace(/-/g, ''),
         systemUUID: this.bootID,
@@ -583,7 +619,7 @@ export class Kubelet {
         [criLabels.podTerminationGracePeriod]: String(pod.spec?.terminationGracePeriodSeconds ?? 30),
         ...(init ? { [criLabels.containerType]: 'init' } : {}),
       },
-      logPath: `${c.name}/${attempt}.log`,
+      logPath: this.containerLogPath(c.name, attempt),
       stdin: !!c.stdin,
       stdinOnce: !!c.stdinOnce,
       tty: !!c.tty,
@@ -612,7 +648,32 @@ export class Kubelet {
     return { sandbox, containers };
   }
 
+  /**
+   * Where a pod's containers are, for the streaming server: the latest and previous attempt of
+   * each container, with their CRI log files.
+   */
+  streamTarget(namespace: string, name: string): { uid: string; sandboxId: string; containers: { name: string; id: string; previousId?: string; logPath: string; previousLogPath?: string }[] } | undefined {
+    let rec: PodRecord | undefined;
+    for (const r of this.pods.values()) if (r.pod.metadata.namespace === namespace && r.pod.metadata.name === name && !r.removed) rec = r;
+    if (!rec?.sandboxId) return undefined;
+    const m = rec.pod.metadata;
+    const dir = join(this.o.podLogsDir ?? '/var/log/pods', `${m.namespace}_${m.name}_${m.uid}`);
+    const logOf = (c: ContainerStatus) => join(dir, this.containerLogPath(c.labels[criLabels.containerName] ?? c.metadata.name, c.metadata.attempt));
+    const containers = [...latestByName(rec.lastView?.containers ?? [])].map(([cname, e]) => ({
+      name: cname,
+      id: e.latest.id,
+      logPath: logOf(e.latest),
+      ...(e.previous ? { previousId: e.previous.id, previousLogPath: logOf(e.previous) } : {}),
+    }));
+    return { uid: rec.uid, sandboxId: rec.sandboxId, containers };
+  }
+
+  private containerLogPath(container: string, attempt: number): string {
+    return `${container}/${attempt}.log`;
+  }
+
   private writeStatus(rec: PodRecord, view: PodRuntimeView, terminating: boolean): KObject {
+    rec.lastView = view;
     if (view.sandbox?.network?.ip) rec.podIP = view.sandbox.network.ip;
     const status = computePodStatus(rec.pod, view, {
       hostIP: this.o.nodeIP,
@@ -643,6 +704,7 @@ export class Kubelet {
     const apiPhase = pod.status?.phase;
     if (rec.finished || (!rec.sandboxId && (apiPhase === 'Succeeded' || apiPhase === 'Failed'))) return;
 
+    if (this.volumes && !(await this.mountVolumes(rec))) return;
     if (!rec.sandboxId) {
       for (const w of this.podDNS(pod).warnings) this.event(rec, undefined, 'Warning', w.reason, w.message);
       const id = await rt.runPodSandbox(this.sandboxConfig(pod));
@@ -657,6 +719,8 @@ export class Kubelet {
       return;
     }
     rec.waiting = undefined;
+    // The pod IP feeds the environment, /etc/hosts and probes of the containers about to start.
+    if (view.sandbox?.network?.ip) rec.podIP = view.sandbox.network.ip;
     const acted = await this.computeActions(rec, view);
     if (acted) view = await this.view(rec);
     if (view.sandbox?.network?.ip) rec.podIP = view.sandbox.network.ip;
@@ -665,6 +729,34 @@ export class Kubelet {
     if (status.phase === 'Succeeded' || status.phase === 'Failed') {
       rec.finished = true;
       await rt.stopPodSandbox(rec.sandboxId!);
+    }
+  }
+
+  /**
+   * Volumes are set up before the sandbox and refreshed now and then (ConfigMap and Secret changes
+   * reach running containers). False when they cannot be: FailedMount, and a retry.
+   */
+  private async mountVolumes(rec: PodRecord): Promise<boolean> {
+    const vm = this.volumes!;
+    const now = Date.now();
+    if (rec.volumesAt && now - rec.volumesAt < 10_000) return true;
+    try {
+      if (rec.volumesAt) await vm.refresh(rec.pod);
+      else await vm.setUpPod(rec.pod);
+      rec.volumesAt = now;
+      return true;
+    } catch (e) {
+      if (!(e instanceof MountError)) throw e;
+      if (rec.volumesAt) {
+        // Already running: keep the old content, say why, and try again later.
+        this.event(rec, undefined, 'Warning', 'FailedMount', e.message);
+        rec.volumesAt = now;
+        return true;
+      }
+      this.event(rec, undefined, 'Warning', 'FailedMount', e.message);
+      this.writeStatus(rec, { containers: [] }, false);
+      this.schedule(rec, 2000);
+      return false;
     }
   }
 
@@ -738,6 +830,35 @@ export class Kubelet {
     else r.eventWithFieldPath(ref, `spec.${init ? 'initContainers' : 'containers'}{${container}}`, type, reason, message);
   }
 
+  /** What only a real node adds: the environment (downward API, ConfigMaps, Secrets, Services), volume mounts, cgroup limits and security context. */
+  private async realContainerConfig(rec: PodRecord, spec: KObject, config: ContainerConfig): Promise<void> {
+    const pod = rec.pod;
+    const podIP = rec.podIP ?? '';
+    let services: KObject[] = [];
+    if (pod.spec?.enableServiceLinks !== false && this.services) {
+      await Promise.race([this.services.waitForSync(), new Promise((r) => setTimeout(r, 5000))]);
+      services = this.services.lister.list(pod.metadata.namespace).concat(pod.metadata.namespace === 'default' ? [] : this.services.lister.list('default').filter((s: KObject) => s.metadata.name === 'kubernetes'));
+    }
+    const envs = await makeEnvironment(pod, spec, {
+      nodeName: this.nodeName,
+      nodeIP: this.o.nodeIP,
+      podIP,
+      podIPs: podIP ? [podIP] : [],
+      resources: this.resources!,
+      serviceEnv: serviceEnvironment(services, pod.metadata.namespace, pod.spec?.enableServiceLinks ?? true),
+      allocatable: this.o.allocatable ?? this.o.capacity,
+    });
+    config.envs = envs;
+    if (!rec.hostsFile) rec.hostsFile = this.volumes!.writeEtcHosts(pod, podIP ? [podIP] : []);
+    config.mounts = this.volumes!.mountsFor(pod, spec, config.envs);
+    config.linux = linuxContainerConfig(pod, spec);
+    const sc = { ...pod.spec?.securityContext, ...spec.securityContext };
+    if (sc.runAsNonRoot) {
+      const img = await this.o.runtime.imageStatus({ image: spec.image });
+      verifyRunAsNonRoot(pod, spec, img?.uid?.value, img?.username);
+    }
+  }
+
   /** Makes the image present per pull policy; false (with a waiting reason set) when it cannot be. */
   private async ensureImage(rec: PodRecord, spec: KObject): Promise<boolean> {
     const rt = this.o.runtime;
@@ -794,9 +915,21 @@ export class Kubelet {
     const rt = this.o.runtime;
     if (!(await this.ensureImage(rec, spec))) return;
     const sbConfig = this.sandboxConfig(rec.pod);
+    const config = this.containerConfig(rec.pod, spec, attempt, (rec.pod.spec?.initContainers ?? []).some((c: KObject) => c.name === spec.name));
+    if (this.volumes) {
+      try {
+        await this.realContainerConfig(rec, spec, config);
+      } catch (e) {
+        const msg = (e as Error).message;
+        (rec.waiting ??= {})[spec.name] = { reason: 'CreateContainerConfigError', message: msg };
+        this.event(rec, spec.name, 'Warning', 'Failed', `Error: ${msg}`);
+        this.schedule(rec, 2000);
+        return;
+      }
+    }
     let id: string;
     try {
-      id = await rt.createContainer(rec.sandboxId!, this.containerConfig(rec.pod, spec, attempt, (rec.pod.spec?.initContainers ?? []).some((c: KObject) => c.name === spec.name)), sbConfig);
+      id = await rt.createContainer(rec.sandboxId!, config, sbConfig);
     } catch (e) {
       const why = (e as { details?: string }).details || (e as Error).message;
       this.event(rec, spec.name, 'Warning', 'Failed', `Error: ${why}`);
@@ -856,6 +989,7 @@ export class Kubelet {
       await rt.removePodSandbox(rec.sandboxId);
       this.bySandbox.delete(rec.sandboxId);
     }
+    await this.volumes?.tearDownPod(rec.uid);
     this.pods.delete(rec.uid);
     this.prober?.removePod(rec.uid);
     this.status.forget(rec.uid);

@@ -68,7 +68,8 @@ function terminated(c: ContainerStatus, runtimeName: string): KObject {
 function containerStatus(spec: KObject, entry: { latest: ContainerStatus; previous?: ContainerStatus } | undefined, ctx: StatusContext, defaultWaiting: string, init: boolean): KObject {
   const out: KObject = { name: spec.name, state: {}, lastState: {}, ready: false, restartCount: 0, image: spec.image, imageID: '', started: false };
   if (!entry) {
-    out.state = { waiting: { reason: defaultWaiting } };
+    const why = ctx.waiting?.[spec.name];
+    out.state = { waiting: why ? { reason: why.reason, ...(why.message ? { message: why.message } : {}) } : { reason: defaultWaiting } };
     return out;
   }
   const { latest, previous } = entry;

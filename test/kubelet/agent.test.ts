@@ -155,6 +155,82 @@ describe('the node agent runs real pods', { skip: why }, () => {
     assert.equal(st.conditions.find((x: any) => x.type === 'Initialized').status, 'True');
   });
 
+  it('runs two containers that share the pod network (localhost) and an emptyDir', async () => {
+    await c.ok(['apply', '-f', '-'], {
+      input: pod('pair', {
+        volumes: [{ name: 'shared', emptyDir: {} }],
+        containers: [
+          { name: 'main', image: BUSYBOX, command: ['sh', '-c', 'mkdir -p /www && echo from-main > /www/index.html && echo written-by-main > /data/note && exec httpd -f -p 8080 -h /www'], volumeMounts: [{ name: 'shared', mountPath: '/data' }] },
+          { name: 'sidecar', image: BUSYBOX, command: ['sh', '-c', 'while :; do timeout 3 wget -qO- http://localhost:8080/ > /data/fetched 2>/dev/null; sleep 1; done'], volumeMounts: [{ name: 'shared', mountPath: '/data' }] },
+        ],
+      }),
+    });
+    await eventually(async () => (await phase('pair')) === 'Running', 60_000, 200);
+    // A third pod cannot see the pair's files; the sidecar's fetch lands in the shared volume, which
+    // a restartPolicy Never check container in the same pod would need exec for: read it through a
+    // hostPath-free route instead, the pod's own readiness probe.
+    await c.ok(['apply', '-f', '-'], {
+      input: pod('pair-check', {
+        volumes: [{ name: 'shared', emptyDir: {} }],
+        restartPolicy: 'Never',
+        initContainers: [{ name: 'web', image: BUSYBOX, restartPolicy: 'Always', command: ['sh', '-c', 'mkdir -p /www && echo from-main > /www/index.html && exec httpd -f -p 8080 -h /www'] }],
+        containers: [{ name: 'check', image: BUSYBOX, command: ['sh', '-c', 'for i in $(seq 20); do timeout 3 wget -qO- http://localhost:8080/ > /data/got 2>/dev/null && break; sleep 0.5; done; grep -q from-main /data/got'], volumeMounts: [{ name: 'shared', mountPath: '/data' }] }],
+      }),
+    });
+    await eventually(async () => ['Succeeded', 'Failed'].includes(await phase('pair-check')), 60_000, 200).catch(() => undefined);
+    await c.ok(['delete', 'pod', 'pair-check', '--wait=false']);
+    await eventually(async () => {
+      const st = await status('pair');
+      return st.containerStatuses?.every((x: any) => x.ready) ? st : undefined;
+    }, 30_000, 200);
+  });
+
+  it('gives containers env from a ConfigMap, the downward API and a Secret volume, and a memory limit in their cgroup', async () => {
+    await c.ok(['create', 'configmap', 'app-config', '--from-literal=GREETING=hello-config']);
+    await c.ok(['create', 'secret', 'generic', 'app-secret', '--from-literal=password=s3cret']);
+    const script = [
+      `[ "$GREETING" = hello-config ] || exit 2`,
+      `[ "$MY_POD" = envpod ] || exit 3`,
+      `[ "$(cat /secret/password)" = s3cret ] || exit 4`,
+      `lim=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max); [ "$lim" = 67108864 ] || { echo "limit $lim"; exit 5; }`,
+      `grep -q envpod /etc/hosts || exit 6`,
+    ].join('; ');
+    await c.ok(['apply', '-f', '-'], {
+      input: pod('envpod', {
+        restartPolicy: 'Never',
+        volumes: [{ name: 'sec', secret: { secretName: 'app-secret' } }],
+        containers: [
+          {
+            name: 'c',
+            image: BUSYBOX,
+            command: ['sh', '-c', script],
+            env: [
+              { name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'app-config', key: 'GREETING' } } },
+              { name: 'MY_POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+            ],
+            volumeMounts: [{ name: 'sec', mountPath: '/secret', readOnly: true }],
+            resources: { limits: { memory: '64Mi' } },
+          },
+        ],
+      }),
+    });
+    await eventually(async () => ['Succeeded', 'Failed'].includes(await phase('envpod')), 60_000, 200);
+    const cs = (await status('envpod')).containerStatuses[0];
+    assert.equal(cs.state.terminated.exitCode, 0, `check script exit code ${cs.state.terminated.exitCode}`);
+  });
+
+  it('holds a container whose ConfigMap is missing in CreateContainerConfigError', async () => {
+    await c.ok(['apply', '-f', '-'], {
+      input: pod('nocm', { containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '3600'], env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'absent', key: 'k' } } }] }] }),
+    });
+    const cs = await eventually(async () => {
+      const s = (await status('nocm')).containerStatuses?.[0];
+      return s?.state?.waiting?.reason === 'CreateContainerConfigError' ? s : undefined;
+    }, 30_000, 200);
+    assert.equal(cs.state.waiting.message, 'configmap "absent" not found');
+    await c.ok(['delete', 'pod', 'nocm', '--wait=false']);
+  });
+
   it('restarts a container whose liveness probe fails, and records Unhealthy', async () => {
     await c.ok(['apply', '-f', '-'], {
       input: pod('live', {

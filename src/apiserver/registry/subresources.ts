@@ -1,10 +1,11 @@
 /**
  * Subresources beyond status and scale: pods/binding, pods/eviction, namespaces/finalize, and the
- * streaming pod subresources (log, exec, attach, portforward), which answer with a clear error
- * until a node agent serves them.
+ * streaming pod subresources (log, exec, attach, portforward), proxied to the pod's kubelet
+ * (core/pods/kubelet-proxy.ts).
  */
 import { errors, successStatus } from '../../api/errors.js';
 import type { SubresourceContext, SubresourceHandler } from '../apiserver.js';
+import { kubeletProxy, type KubeletClientConfig } from './core/pods/kubelet-proxy.js';
 
 /** pods/binding: the scheduler's only way to set spec.nodeName. */
 const podBinding: SubresourceHandler = {
@@ -82,28 +83,20 @@ const namespaceFinalize: SubresourceHandler = {
   },
 };
 
-function noAgent(name: string, kind: string, verbs: string[]): SubresourceHandler {
-  return {
-    group: '',
-    resource: 'pods',
-    info: { name, kind, verbs },
-    async handle(ctx) {
-      const pod = await ctx.store.get({ namespace: ctx.info.namespace, name: ctx.info.name });
-      const node = pod.spec?.nodeName;
-      if (!node) throw errors.badRequest(`pod ${ctx.info.name} does not have a host assigned`);
-      throw errors.serviceUnavailable(`no node agent serves ${name} for node "${node}" yet`);
-    },
-  };
+/** Options of {@link builtinSubresources}. */
+export interface SubresourceOptions {
+  /** The client certificate for kubelets; without it the streaming subresources answer 503. */
+  kubeletClient?: KubeletClientConfig;
 }
 
-export function builtinSubresources(): SubresourceHandler[] {
+export function builtinSubresources(o: SubresourceOptions = {}): SubresourceHandler[] {
   return [
     podBinding,
     podEviction,
     namespaceFinalize,
-    noAgent('log', 'Pod', ['get']),
-    noAgent('exec', 'PodExecOptions', ['create', 'get']),
-    noAgent('attach', 'PodAttachOptions', ['create', 'get']),
-    noAgent('portforward', 'PodPortForwardOptions', ['create', 'get']),
+    kubeletProxy('log', 'Pod', ['get'], o.kubeletClient),
+    kubeletProxy('exec', 'PodExecOptions', ['create', 'get'], o.kubeletClient),
+    kubeletProxy('attach', 'PodAttachOptions', ['create', 'get'], o.kubeletClient),
+    kubeletProxy('portforward', 'PodPortForwardOptions', ['create', 'get'], o.kubeletClient),
   ];
 }

@@ -47,6 +47,8 @@ interface TarEntry {
   type: 'file' | 'dir' | 'symlink';
   mode: number;
   data?: Buffer;
+  /** File size when the data is streamed separately (see {@link tarFileHeader}). */
+  size?: number;
   linkname?: string;
 }
 
@@ -68,7 +70,7 @@ function tarHeader(e: TarEntry): Buffer {
   h.write(octal(e.mode, 8), 100);
   h.write(octal(0, 8), 108); // uid
   h.write(octal(0, 8), 116); // gid
-  h.write(octal(e.type === 'file' ? e.data!.length : 0, 12), 124);
+  h.write(octal(e.type === 'file' ? (e.size ?? e.data!.length) : 0, 12), 124);
   h.write(octal(0, 12), 136); // mtime: the epoch, for reproducible digests
   h.write('        ', 148); // checksum placeholder
   h.write(e.type === 'file' ? '0' : e.type === 'dir' ? '5' : '2', 156);
@@ -82,6 +84,15 @@ function tarHeader(e: TarEntry): Buffer {
   for (const b of h) sum += b;
   h.write(octal(sum, 7) + ' ', 148);
   return h;
+}
+
+/**
+ * The 512-byte header of a regular file entry, for writers that stream the data themselves (the
+ * data then follows, padded with zeros to a multiple of 512 bytes).
+ */
+export function tarFileHeader(path: string, size: number, mode = 0o644): Buffer {
+  if (size >= 8 ** 11) throw new Error(`tar entry too big for ustar: ${path} (${size} bytes)`);
+  return tarHeader({ path, type: 'file', mode, size });
 }
 
 /** A tar archive of `entries`, in order. */

@@ -1,0 +1,329 @@
+/**
+ * kube-proxy for k8ts: watches Services and EndpointSlices through shared informers and programs
+ * the node's packet filter (nftables, else iptables) with one atomic update per sync.
+ */
+import { logger } from '../base/log.js';
+import { Counter, Gauge, Histogram, Registry } from '../base/metrics.js';
+import { SharedInformerFactory, type SharedInformer } from '../client/informer.js';
+import type { KObject, RestClient } from '../client/rest-client.js';
+import { resources } from '../client/resources.js';
+import { CommandError, haveCommand, run } from './exec.js';
+import { iptablesChains, iptablesJumps, parseIptablesSave, renderIptablesCleanup, renderIptablesRestore, type IptablesJump } from './iptables.js';
+import { renderNft, renderNftCleanup, type NftRenderCache, type NftSnapshot } from './nftables.js';
+import { buildProxyState, categorizeEndpoints, type ProxyState } from './state.js';
+
+const log = logger('proxy');
+
+/** Set by the EndpointSlice controller: when the change that produced a slice happened. */
+const TRIGGER_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
+
+/** How to run the proxy. */
+export interface ProxyOptions {
+  /** The API client; Services and EndpointSlices are read through informers on it. */
+  client: RestClient;
+  /** This node's name: endpoints with this nodeName are local. */
+  nodeName: string;
+  /** Addresses NodePorts answer on. */
+  nodeIPs: string[];
+  /** The pod range; traffic from outside it to a ClusterIP is masqueraded. */
+  clusterCIDR: string;
+  /** Default nftables, falling back to iptables when `nft` is missing. */
+  mode?: 'nftables' | 'iptables';
+  /** Program the rules in this network namespace (a path like /var/run/netns/X, or a name). */
+  netns?: string;
+  /** Minimum time between syncs, so bursts of changes coalesce (default 1000 ms). */
+  minSyncIntervalMs?: number;
+  /** Full resync period, repairing rules changed behind the proxy's back (default 30 s; 0 = never). */
+  syncPeriodMs?: number;
+  /** Share informers with other components; default: the proxy makes and owns its own. */
+  informers?: SharedInformerFactory;
+  /** Register the proxy's metrics here (default: a private registry, see {@link RunningProxy.metrics}). */
+  metrics?: Registry;
+  /**
+   * NodePorts also answer on 127.0.0.1, and load-balancer IPs on loopback (127/8) work for the
+   * node's own traffic. Sets net.ipv4.conf.all.route_localnet=1 in the namespace (left on at stop)
+   * and adds upstream's guard against outside traffic to 127/8. Default false.
+   */
+  localhostNodePorts?: boolean;
+  /** Clear UDP conntrack entries for endpoints that went away (default true; needs `conntrack`). */
+  clearConntrack?: boolean;
+}
+
+/** A started proxy. */
+export interface RunningProxy {
+  /** Which backend programs the rules. */
+  readonly mode: 'nftables' | 'iptables';
+  readonly metrics: Registry;
+  /** Apply the current informer state now (waits for a sync already running). Rejects when applying fails. */
+  sync(): Promise<void>;
+  /** Stop watching and remove every rule the proxy made. */
+  stop(): Promise<void>;
+  /** The state of the last successful sync (for tests and debugging). */
+  lastState(): ProxyState | undefined;
+}
+
+/** Upstream's buckets for the sync duration: 1 ms doubling to about 16 s. */
+const syncBuckets = Array.from({ length: 15 }, (_, i) => 0.001 * 2 ** i);
+
+/** Start a proxy. Resolves once the informers have synced and the first rules are in place (or the first attempt failed). */
+export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
+  const mode = await pickMode(o.mode, o.netns);
+  const minInterval = o.minSyncIntervalMs ?? 1000;
+  const period = o.syncPeriodMs ?? 30_000;
+  const metrics = o.metrics ?? new Registry();
+  const duration = metrics.register(new Histogram('kubeproxy_sync_proxy_rules_duration_seconds', 'SyncProxyRules latency in seconds', [], syncBuckets));
+  const lastTimestamp = metrics.register(new Gauge('kubeproxy_sync_proxy_rules_last_timestamp_seconds', 'The last time proxy rules were successfully synced'));
+  const programming = metrics.register(
+    new Histogram('kubeproxy_network_programming_duration_seconds', 'In Cluster Network Programming Latency in seconds', [], [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300]),
+  );
+  const failures = metrics.register(new Counter('kubeproxy_sync_proxy_rules_failures_total', 'Syncs that failed to apply rules'));
+
+  if (o.localhostNodePorts) await run('sysctl', ['-q', '-w', 'net.ipv4.conf.all.route_localnet=1'], { netns: o.netns });
+  const ownFactory = !o.informers;
+  const factory = o.informers ?? new SharedInformerFactory(o.client);
+  const svcInf: SharedInformer<KObject> = factory.forResource(resources.services);
+  const sliceInf: SharedInformer<KObject> = factory.forResource(resources.endpointslices);
+
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let periodic: NodeJS.Timeout | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  let lastStart = 0;
+  let dirty = true;
+  // What the backend held after the last good sync; undefined forces a full replace.
+  let nftPrev: NftSnapshot | undefined;
+  const nftCache: NftRenderCache = new Map();
+  // The periodic sync rewrites everything in place, repairing rules changed behind our back.
+  let rewriteAll = false;
+  let iptPrev: Set<string> | undefined;
+  let applied: ProxyState | undefined;
+
+  // Trigger times (ms) of EndpointSlice changes not yet programmed, from the controller's annotation.
+  let triggers: number[] = [];
+  const noteTrigger = (oldObj: KObject | undefined, obj: KObject) => {
+    const v = obj?.metadata?.annotations?.[TRIGGER_ANNOTATION];
+    if (!v || v === oldObj?.metadata?.annotations?.[TRIGGER_ANNOTATION]) return;
+    const t = Date.parse(v);
+    if (!Number.isNaN(t)) triggers.push(t);
+  };
+
+  const synced = () => svcInf.hasSynced() && sliceInf.hasSynced();
+
+  const doSync = async (): Promise<void> => {
+    dirty = false;
+    lastStart = performance.now();
+    // The changes this sync programs; later ones wait for the next.
+    const pending = triggers;
+    triggers = [];
+    let tBuilt = 0;
+    let tRendered = 0;
+    const state = buildProxyState({
+      services: svcInf.indexer.list(),
+      endpointSlices: sliceInf.indexer.list(),
+      nodeName: o.nodeName,
+      nodeIPs: o.nodeIPs,
+      clusterCIDR: o.clusterCIDR,
+      localhostNodePorts: o.localhostNodePorts,
+    });
+    try {
+      if (mode === 'nftables') {
+        tBuilt = performance.now();
+        const { script, snapshot } = renderNft(state, { previous: nftPrev, rewriteAll, cache: nftCache });
+        rewriteAll = false;
+        tRendered = performance.now();
+        if (script) await run('nft', ['-f', '-'], { netns: o.netns, input: script });
+        nftPrev = snapshot;
+      } else {
+        let addJumps: IptablesJump[] = [];
+        if (!iptPrev) {
+          // First sync (or after a failure): learn what is there, in one read.
+          const seen = parseIptablesSave(await run('iptables-save', [], { netns: o.netns }));
+          iptPrev = seen.chains;
+          addJumps = iptablesJumps().filter((j) => !seen.jumps.some((x) => x.table === j.table && x.chain === j.chain && x.args.join(' ') === j.args.join(' ')));
+        }
+        await run('iptables-restore', ['--noflush', '-w', '5'], { netns: o.netns, input: renderIptablesRestore(state, { existing: iptPrev, addJumps }) });
+        iptPrev = iptablesChains(state);
+      }
+    } catch (e) {
+      nftPrev = undefined;
+      iptPrev = undefined;
+      triggers = pending.concat(triggers);
+      failures.inc();
+      throw e;
+    }
+    const done = Date.now();
+    for (const t of pending) if (t <= done) programming.observe({}, (done - t) / 1000);
+    const prevState = applied;
+    applied = state;
+    const secs = (performance.now() - lastStart) / 1000;
+    duration.observe({}, secs);
+    lastTimestamp.set(Date.now() / 1000);
+    log.debug('synced proxy rules', {
+      mode,
+      services: state.services.length,
+      seconds: secs.toFixed(4),
+      ...(tBuilt ? { stateMs: (tBuilt - lastStart).toFixed(1), renderMs: (tRendered - tBuilt).toFixed(1) } : {}),
+    });
+    if (o.clearConntrack !== false && prevState) await clearStaleUDP(prevState, state, o.netns);
+  };
+
+  // Serialises syncs; a change during a sync makes another one follow.
+  const runSync = (): Promise<void> => {
+    const p = chain.then(() => (stopped ? undefined : doSync()));
+    chain = p.catch(() => {});
+    return p;
+  };
+
+  const schedule = () => {
+    dirty = true;
+    if (stopped || timer || !synced()) return;
+    const wait = Math.max(0, lastStart + minInterval - performance.now());
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (!dirty || stopped) return;
+      runSync().catch((e) => {
+        log.error('syncing proxy rules failed; retrying', { mode, err: (e as Error).message });
+        setTimeout(schedule, Math.max(minInterval, 1000)).unref?.();
+      });
+    }, wait);
+  };
+
+  const handler = { onAdd: schedule, onUpdate: schedule, onDelete: schedule };
+  const regs = [
+    svcInf.addEventHandler(handler),
+    sliceInf.addEventHandler({
+      onAdd: (obj, initial) => {
+        if (!initial) noteTrigger(undefined, obj);
+        schedule();
+      },
+      onUpdate: (oldObj, obj) => {
+        noteTrigger(oldObj, obj);
+        schedule();
+      },
+      onDelete: schedule,
+    }),
+  ];
+  factory.start();
+  await factory.waitForCacheSync({ timeoutMs: 30_000 });
+  if (synced()) {
+    try {
+      await runSync();
+    } catch (e) {
+      log.error('first proxy sync failed; will retry', { mode, err: (e as Error).message });
+      setTimeout(schedule, 1000).unref?.();
+    }
+  } else {
+    log.warn('informers not synced yet; rules follow once they are');
+    // Handlers fire on the first list; schedule() then runs.
+    const wait = setInterval(() => {
+      if (stopped || synced()) {
+        clearInterval(wait);
+        schedule();
+      }
+    }, 200);
+  }
+  if (period > 0)
+    periodic = setInterval(() => {
+      rewriteAll = true;
+      schedule();
+    }, period);
+  log.info('proxy started', { mode, node: o.nodeName, netns: o.netns ?? '' });
+
+  return {
+    mode,
+    metrics,
+    lastState: () => applied,
+    async sync() {
+      if (!synced()) await factory.waitForCacheSync({ timeoutMs: 30_000 });
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+      await runSync();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      if (periodic) clearInterval(periodic);
+      for (const r of regs) r.remove();
+      await chain;
+      if (ownFactory) await factory.shutdown();
+      try {
+        if (mode === 'nftables') await run('nft', ['-f', '-'], { netns: o.netns, input: renderNftCleanup() });
+        else await cleanupIptables(o.netns);
+      } catch (e) {
+        log.error('removing proxy rules failed', { mode, err: (e as Error).message });
+        throw e;
+      }
+      log.info('proxy stopped; rules removed', { mode });
+    },
+  };
+}
+
+async function pickMode(mode: ProxyOptions['mode'], netns?: string): Promise<'nftables' | 'iptables'> {
+  if (mode === 'iptables') return mode;
+  if (await haveCommand('nft', ['--version'], netns)) return 'nftables';
+  if (mode === 'nftables') throw new Error('proxy mode nftables: the nft command is missing');
+  log.warn('nft is missing; using iptables');
+  return 'iptables';
+}
+
+async function cleanupIptables(netns?: string): Promise<void> {
+  const seen = parseIptablesSave(await run('iptables-save', [], { netns }));
+  await run('iptables-restore', ['--noflush', '-w', '5'], { netns, input: renderIptablesCleanup(seen.chains, seen.jumps) });
+}
+
+/**
+ * UDP has no connection end, so conntrack keeps sending a client to an endpoint that is gone (or
+ * to the reject it met before the service had endpoints). Clear those entries, as upstream does.
+ */
+async function clearStaleUDP(before: ProxyState, after: ProxyState, netns?: string): Promise<void> {
+  const key = (s: { namespace: string; name: string; portName: string; protocol: string }) => `${s.namespace}/${s.name}/${s.portName}/${s.protocol}`;
+  const old = new Map(before.services.filter((s) => s.protocol === 'udp').map((s) => [key(s), s]));
+  const jobs: string[][] = [];
+  for (const s of after.services) {
+    if (s.protocol !== 'udp') continue;
+    const prev = old.get(key(s));
+    if (!prev) continue;
+    const cat = categorizeEndpoints(s);
+    const nowEps = new Set([...cat.cluster, ...cat.local].map((e) => e.ip));
+    const prevCat = categorizeEndpoints(prev);
+    // Every way in: the ClusterIP, external and load-balancer IPs, and the NodePort.
+    const dests = [...[s.clusterIP, ...s.externalIPs, ...s.loadBalancerIPs].map((ip) => ['--orig-dst', ip]), ...(s.nodePort ? [['--orig-port-dst', String(s.nodePort)]] : [])];
+    if (!prevCat.hasAny && cat.hasAny) for (const d of dests) jobs.push(['-D', '-p', 'udp', ...d]);
+    for (const e of new Set([...prevCat.cluster, ...prevCat.local].map((x) => x.ip))) {
+      if (!nowEps.has(e)) for (const d of dests) jobs.push(['-D', '-p', 'udp', ...d, '--dst-nat', e]);
+    }
+  }
+  const still = new Set(after.services.map(key));
+  for (const [k, s] of old) if (!still.has(k) && categorizeEndpoints(s).hasAny) jobs.push(['-D', '-p', 'udp', '--orig-dst', s.clusterIP]);
+  for (const args of jobs) {
+    try {
+      await run('conntrack', args, { netns, timeoutMs: 10_000 });
+    } catch (e) {
+      // Exit 1 means "nothing matched"; a missing tool is only worth a debug line.
+      if (e instanceof CommandError && (e.notFound || e.code === 1)) continue;
+      log.debug('conntrack cleanup failed', { err: (e as Error).message });
+    }
+  }
+}
+
+/**
+ * Route the Service range to `lo` so the node's own traffic to ClusterIPs passes the route lookup
+ * (it comes before OUTPUT DNAT; there is no dummy interface here). Idempotent. Brings `lo` up.
+ */
+export async function ensureServiceRoute(serviceCIDR: string, netns?: string): Promise<void> {
+  await run('ip', ['link', 'set', 'lo', 'up'], { netns });
+  await run('ip', ['route', 'replace', serviceCIDR, 'dev', 'lo'], { netns });
+}
+
+/** Remove the route {@link ensureServiceRoute} added; no error when it is gone. */
+export async function removeServiceRoute(serviceCIDR: string, netns?: string): Promise<void> {
+  try {
+    await run('ip', ['route', 'del', serviceCIDR, 'dev', 'lo'], { netns });
+  } catch (e) {
+    if (e instanceof CommandError && /No such process|not exist/i.test(e.stderr)) return;
+    throw e;
+  }
+}
