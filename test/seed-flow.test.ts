@@ -89,7 +89,7 @@ describe('the seed walk-through on a single-node k8ts server', () => {
   let logs = '';
   const dataDir = mkdtempSync(join(tmpdir(), 'k8ts-seed-'));
   const home = mkdtempSync(join(tmpdir(), 'k8ts-seed-home-'));
-  const n = process.pid % 50;
+  const n = 2; // this file's block of addresses (test/kubelet/agent.test.ts has 1)
   let env: NodeJS.ProcessEnv = {};
 
   before(async () => {
@@ -102,7 +102,7 @@ describe('the seed walk-through on a single-node k8ts server', () => {
     const port = await freePort();
     server = spawn(
       bin,
-      ['server', '--data-dir', dataDir, '--port', String(port), '--cluster-cidr', `10.${150 + n}.0.0/16`, '--service-cidr', `10.${200 + n}.0.0/16`, '--pod-bridge', `k8tss${process.pid % 100000}`, '--cleanup-on-exit'],
+      ['server', '--data-dir', dataDir, '--port', String(port), '--cluster-cidr', `10.${100 + n}.0.0/16`, '--service-cidr', `10.${200 + n}.0.0/16`, '--lb-pool', `127.0.${100 + n}.0/24`, '--pod-bridge', `k8tss${process.pid % 100000}`, '--cleanup-on-exit'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     server.stdout!.on('data', (d) => (logs += d));

@@ -56,6 +56,8 @@ export interface AgentOptions {
   dnsPort?: number;
   /** Run kube-proxy (nftables, else iptables) for this node. Default true. */
   proxy?: boolean;
+  /** Non-cluster destinations pods may still be forwarded to (e.g. the node network of netns nodes). */
+  allowDestinations?: string[];
 }
 
 export interface RunningAgent {
@@ -107,7 +109,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     if (!existsSync(join('/usr/lib/cni', plugin))) throw new Error(`CNI plugin /usr/lib/cni/${plugin} not found: install the Debian package containernetworking-plugins (apt-get install containernetworking-plugins)`);
   }
   const paths = containerdPaths(o.rootDir);
-  const net = new HostNetwork({ bridge: o.bridge ?? 'k8ts0', clusterCIDR, serviceCIDR, cniConfDir: paths.cniConfDir, ipamDir: join(o.rootDir, 'cni', 'ipam'), netns: o.netns });
+  const net = new HostNetwork({ bridge: o.bridge ?? 'k8ts0', clusterCIDR, serviceCIDR, cniConfDir: paths.cniConfDir, ipamDir: join(o.rootDir, 'cni', 'ipam'), netns: o.netns, allowDestinations: o.allowDestinations });
   await net.guard();
 
   // The node's address must be known at registration: without one given, take this node's pod
@@ -171,7 +173,17 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   let proxy: { stop(): Promise<void> } | undefined;
   if (o.proxy !== false) {
     const { startProxy } = await import('../proxy/proxy.js');
-    proxy = await startProxy({ client: o.client, nodeName, nodeIPs: [nodeIP], clusterCIDR, netns: o.netns, localhostNodePorts: true });
+    // Small clusters sync in tens of ms, so changes land quickly (a name connects right after expose).
+    proxy = await startProxy({
+      client: o.client,
+      nodeName,
+      nodeIPs: [nodeIP],
+      clusterCIDR,
+      netns: o.netns,
+      localhostNodePorts: true,
+      minSyncIntervalMs: 250,
+      nftTable: net.bridgeName === 'k8ts0' ? undefined : `k8ts-proxy-${net.bridgeName}`,
+    });
   }
 
   let dns: { stop(): Promise<void> } | undefined;

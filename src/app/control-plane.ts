@@ -23,6 +23,9 @@ import { PodGCController } from '../controllers/podgc/podgc-controller.js';
 import { StatefulSetController } from '../controllers/statefulset/statefulset-controller.js';
 import { TTLAfterFinishedController } from '../controllers/ttlafterfinished/ttlafterfinished-controller.js';
 import { NodeIPAMController } from '../controllers/nodeipam/node-ipam-controller.js';
+import { ServiceLBController } from '../controllers/cloud/service-controller.js';
+import { LocalCloudProvider } from '../controllers/cloud/local-provider.js';
+import type { CloudProvider } from '../controllers/cloud/provider.js';
 
 const log = logger('control-plane');
 
@@ -127,6 +130,13 @@ export interface ControlPlaneOptions {
   nodeMonitorGracePeriodMs?: number;
   /** The pod range the node IPAM controller hands out node ranges from (default 10.42.0.0/16). */
   clusterCIDR?: string;
+  /**
+   * The cloud controller's provider: false runs none; default the built-in local provider, whose
+   * load balancer addresses come from `loadBalancerPool`.
+   */
+  cloudProvider?: CloudProvider | false;
+  /** The local provider's address pool (default 127.0.100.0/24). */
+  loadBalancerPool?: string;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
@@ -163,6 +173,10 @@ export function startControlPlane(client: RestClient, opts: ControlPlaneOptions 
         ...timing,
       }),
     );
+  }
+  if (opts.controllers !== false && opts.cloudProvider !== false) {
+    const provider = opts.cloudProvider ?? new LocalCloudProvider({ pool: opts.loadBalancerPool });
+    groups.push(new LeaderGroup({ client, leaseName: 'cloud-controller-manager', components: [new ServiceLBController({ provider })], ...timing }));
   }
   for (const g of groups) g.start();
   return {

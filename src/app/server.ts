@@ -26,6 +26,7 @@ import { bootstrapObjects } from './bootstrap.js';
 import { RestClient } from '../client/rest-client.js';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
 import { StatusError } from '../api/errors.js';
+import { nthAddress, nthSubnet } from '../api/net.js';
 import type { AgentOptions, RunningAgent } from './agent.js';
 
 const log = logger('server');
@@ -58,6 +59,8 @@ export interface ServerOptions {
   defaultUnreachableTolerationSeconds?: number;
   /** The pod range nodes' ranges are carved from. Default 10.42.0.0/16. */
   clusterCIDR?: string;
+  /** LoadBalancer addresses of the built-in local provider (default 127.0.100.0/24); false runs no cloud controller. */
+  loadBalancerPool?: string | false;
   /**
    * Run a node agent (containerd, CNI, kubelet) in this process, as `k8ts server` does unless
    * --disable-agent. Default false for the library. Its state lives in DATA_DIR/agent.
@@ -190,19 +193,13 @@ function seedPKI(dir: string, pki: PKI): void {
 }
 
 /** The first address of the Service range, which the `kubernetes` Service takes (10.43.0.1). */
-function firstServiceIP(cidr: string): string | undefined {
-  return nthServiceIP(cidr, 1);
+function firstServiceIP(cidr: string): string {
+  return nthAddress(cidr, 1);
 }
 
 /** The n-th address of the Service range (10 is the cluster DNS, as kube-dns's 10.43.0.10). */
-function nthServiceIP(cidr: string, nth: number): string | undefined {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
-  if (!m) return undefined;
-  const n = ((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) >>> 0;
-  const bits = +m[5];
-  const base = bits === 0 ? 0 : (n & (~0 << (32 - bits))) >>> 0;
-  const ip = base + nth;
-  return [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join('.');
+function nthServiceIP(cidr: string, nth: number): string {
+  return nthAddress(cidr, nth);
 }
 
 /** Start the API server (and controllers) in-process. */
@@ -341,7 +338,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     const client = new RestClient({ server: url, ca: pki.ca.cert, cert: pki.controller.cert, key: pki.controller.key, userAgent: 'k8ts-controller-manager' });
     // Loaded only when used: the controllers and scheduler are most of the code, and start-up time matters.
     const { startControlPlane } = await import('./control-plane.js');
-    const cp = startControlPlane(client, { scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, clusterCIDR: opts.clusterCIDR });
+    const cp = startControlPlane(client, { scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, clusterCIDR: opts.clusterCIDR, cloudProvider: opts.loadBalancerPool === false ? false : undefined, loadBalancerPool: opts.loadBalancerPool || undefined });
     stoppers.push(() => cp.stop());
     if (runControllers) {
       const ns = new NamespaceController(client);
@@ -353,7 +350,6 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   let agent: RunningAgent | undefined;
   if (opts.agent) {
     const { startAgent, existingPodCIDR } = await import('./agent.js');
-    const { nthSubnet } = await import('../kubelet/network/host-network.js');
     const ao = opts.agent === true ? {} : opts.agent;
     const client = new RestClient({ server: url, ca: pki.ca.cert, cert: pki.controller.cert, key: pki.controller.key, userAgent: 'k8ts-agent' });
     const clusterCIDR = opts.clusterCIDR ?? '10.42.0.0/16';

@@ -26,6 +26,9 @@ Flags:
   --cluster-dns ADDR        The DNS server pods use (default: the 10th address of the Service range)
   --container-runtime-endpoint SOCK  Use this CRI socket instead of starting containerd
   --kubelet-port PORT       The kubelet's HTTPS port for exec, logs and port-forward (default 10250)
+  --allow-destination CIDR  A non-cluster range pods may still be forwarded to, e.g. the node network (repeatable)
+  --node-status-update-frequency D  How often the kubelet posts node status (default 10s)
+  --cleanup-on-exit         On SIGTERM/SIGINT also remove the node's pods, network and data dir
   --hollow-nodes N          Run N hollow nodes (fake runtime, real kubelet logic) for scale tests
   --hollow-run-duration D   How long hollow batch pods run before they succeed (default 1s)
   --log-level LEVEL         debug, info, warn or error (default info)
@@ -50,6 +53,9 @@ export async function runAgent(args: string[]): Promise<number> {
       'cluster-dns': { type: 'string' },
       'container-runtime-endpoint': { type: 'string' },
       'kubelet-port': { type: 'string' },
+      'allow-destination': { type: 'string', multiple: true },
+      'node-status-update-frequency': { type: 'string' },
+      'cleanup-on-exit': { type: 'boolean', default: false },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -87,10 +93,14 @@ export async function runAgent(args: string[]): Promise<number> {
       clusterDNS,
       containerRuntimeEndpoint: values['container-runtime-endpoint'],
       kubeletPort: values['kubelet-port'] !== undefined ? Number(values['kubelet-port']) : undefined,
+      allowDestinations: values['allow-destination'],
+      heartbeatMs: values['node-status-update-frequency'] ? parseDuration(values['node-status-update-frequency']) : undefined,
     });
     process.stdout.write(`k8ts agent: node ${agent.nodeName} joined ${values.server} (node IP ${agent.nodeIP}, pod CIDR ${agent.kubelet.nodePodCIDR})\n`);
     await new Promise<void>((resolve) => {
-      const onSignal = () => void agent.stop().then(resolve, resolve);
+      // A throwaway node (e.g. `k8ts node rm`) takes its pods, network and state with it.
+      const gone = values['cleanup-on-exit'];
+      const onSignal = () => void agent.stop({ removePods: gone, removeState: gone }).then(resolve, resolve);
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     });

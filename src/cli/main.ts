@@ -16,6 +16,7 @@ Commands:
   scheduler           Run the scheduler against a server (leader-elected)
   controller-manager  Run the controller manager against a server (leader-elected)
   images              Import, list and build a node's container images (no registry needed)
+  node                Add, remove and list extra nodes on this machine (one network namespace each)
   version    Print the version
   help       Show help for a command
 
@@ -40,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
       return runComponent(cmd, rest);
     case 'images':
       return (await import('./images.js')).runImages(rest);
+    case 'node':
+      return (await import('./node.js')).runNode(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -48,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
       else if (rest[0] === 'agent') process.stdout.write(agentHelp);
       else if (rest[0] === 'scheduler' || rest[0] === 'controller-manager') process.stdout.write(componentHelp(rest[0]));
       else if (rest[0] === 'images') return (await import('./images.js')).runImages(['--help']);
+      else if (rest[0] === 'node') return (await import('./node.js')).runNode(['--help']);
       else process.stdout.write(help);
       return cmd === undefined ? 1 : 0;
     default:

@@ -32,6 +32,8 @@ Flags:
   --kubelet-port PORT     The kubelet's HTTPS port for exec, logs and port-forward (default 10250)
   --container-runtime-endpoint SOCK  Use this CRI socket instead of starting containerd
   --pod-bridge NAME       The Linux bridge of this node's pods (default k8ts0)
+  --lb-pool CIDR          Addresses LoadBalancer Services get from the built-in provider (default 127.0.100.0/24)
+  --disable-cloud-controller  Run no cloud controller (LoadBalancer Services stay pending)
   --cleanup-on-exit       A throwaway cluster: on exit stop its pods, remove its network and its data dir
   --disable-scheduler     Do not run the scheduler in this process
   --disable-controller-manager  Do not run the controllers in this process
@@ -64,6 +66,8 @@ export async function runServer(args: string[]): Promise<number> {
       'kubelet-port': { type: 'string' },
       'container-runtime-endpoint': { type: 'string' },
       'pod-bridge': { type: 'string' },
+      'lb-pool': { type: 'string' },
+      'disable-cloud-controller': { type: 'boolean', default: false },
       'cleanup-on-exit': { type: 'boolean', default: false },
       storage: { type: 'string', default: 'sqlite' },
       'etcd-endpoints': { type: 'string' },
@@ -119,6 +123,7 @@ export async function runServer(args: string[]): Promise<number> {
     defaultNotReadyTolerationSeconds: seconds('default-not-ready-toleration-seconds', values['default-not-ready-toleration-seconds']),
     defaultUnreachableTolerationSeconds: seconds('default-unreachable-toleration-seconds', values['default-unreachable-toleration-seconds']),
     clusterCIDR: values['cluster-cidr'],
+    loadBalancerPool: values['disable-cloud-controller'] ? false : values['lb-pool'],
     agent: values['disable-agent']
       ? false
       : {

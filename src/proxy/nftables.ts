@@ -18,7 +18,6 @@ export const NFT_TABLE = 'k8ts-proxy';
 /** The masquerade mark bit, as upstream's kube-proxy. */
 export const MASQ_MARK = 0x4000;
 
-const T = `ip ${NFT_TABLE}`;
 
 
 /** Base chains and helper chains that always exist. */
@@ -259,6 +258,8 @@ export interface NftRenderOptions {
   rewriteAll?: boolean;
   /** Reuse unchanged services' rendering from earlier calls (the proxy keeps one per run). */
   cache?: NftRenderCache;
+  /** The table (family ip). Default {@link NFT_TABLE}; several proxies in one namespace need their own. */
+  table?: string;
 }
 
 /** One atomic `nft -f -` transaction that makes the table match `state`. Pure. */
@@ -270,6 +271,7 @@ export function renderNftRuleset(state: ProxyState, opts: NftRenderOptions = {})
 export function renderNft(state: ProxyState, opts: NftRenderOptions = {}): { script: string; snapshot: NftSnapshot } {
   const r = build(state, opts.cache);
   const prev = opts.previous;
+  const T = `ip ${opts.table ?? NFT_TABLE}`;
   const out: string[] = [];
   const addSet = (name: string, timeout: number) => out.push(`add set ${T} ${name} { type ipv4_addr; flags dynamic,timeout; timeout ${timeout}s; }`);
   const fill = (chain: string, rules: string[]) => {
@@ -325,6 +327,7 @@ function sameRules(a: string[], b: string[]): boolean {
 }
 
 /** The transaction that removes the proxy's table (no error when it is already gone). */
-export function renderNftCleanup(): string {
+export function renderNftCleanup(table: string = NFT_TABLE): string {
+  const T = `ip ${table}`;
   return `add table ${T}\ndelete table ${T}\n`;
 }

@@ -33,6 +33,8 @@ export interface ProxyOptions {
   netns?: string;
   /** Minimum time between syncs, so bursts of changes coalesce (default 1000 ms). */
   minSyncIntervalMs?: number;
+  /** nftables table (family ip) of this proxy. Default k8ts-proxy; proxies sharing a namespace need their own. */
+  nftTable?: string;
   /** Full resync period, repairing rules changed behind the proxy's back (default 30 s; 0 = never). */
   syncPeriodMs?: number;
   /** Share informers with other components; default: the proxy makes and owns its own. */
@@ -128,7 +130,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     try {
       if (mode === 'nftables') {
         tBuilt = performance.now();
-        const { script, snapshot } = renderNft(state, { previous: nftPrev, rewriteAll, cache: nftCache });
+        const { script, snapshot } = renderNft(state, { previous: nftPrev, rewriteAll, cache: nftCache, table: o.nftTable });
         rewriteAll = false;
         tRendered = performance.now();
         if (script) await run('nft', ['-f', '-'], { netns: o.netns, input: script });
@@ -250,7 +252,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
       await chain;
       if (ownFactory) await factory.shutdown();
       try {
-        if (mode === 'nftables') await run('nft', ['-f', '-'], { netns: o.netns, input: renderNftCleanup() });
+        if (mode === 'nftables') await run('nft', ['-f', '-'], { netns: o.netns, input: renderNftCleanup(o.nftTable) });
         else await cleanupIptables(o.netns);
       } catch (e) {
         log.error('removing proxy rules failed', { mode, err: (e as Error).message });

@@ -33,10 +33,12 @@ function missingCapability(): string | undefined {
 const why = missingCapability();
 if (why) console.warn(`\n*** SKIPPING the real node agent tests: ${why} ***\n`);
 
-// Ranges of this test process alone, so parallel test files never share a bridge or a route.
-const n = process.pid % 50;
+// Ranges of this test file alone (other files with agents use other blocks), so parallel test
+// files never share a bridge, a route or a load balancer address.
+const n = 1;
 const clusterCIDR = `10.${100 + n}.0.0/16`;
 const serviceCIDR = `10.${200 + n}.0.0/16`;
+const lbPool = `127.0.${100 + n}.0/24`;
 const bridge = `k8tst${process.pid % 100000}`;
 
 describe('the node agent runs real pods', { skip: why }, () => {
@@ -47,6 +49,7 @@ describe('the node agent runs real pods', { skip: why }, () => {
     removeDataDirOnStop: false,
     clusterCIDR,
     serviceCIDR,
+    loadBalancerPool: lbPool,
     agent: { bridge, kubeletPort: 0, backoffInitialMs: 1000, backoffMaxMs: 4000, heartbeatMs: 2000 },
   });
 
@@ -103,6 +106,47 @@ describe('the node agent runs real pods', { skip: why }, () => {
     const cs = (await status('client')).containerStatuses[0];
     assert.equal(cs.state.terminated.exitCode, 0, `client script failed with exit code ${cs.state.terminated.exitCode}`);
     assert.equal(await phase('client'), 'Succeeded');
+  });
+
+  it('execs into a container with its exit code, and shows its logs', async () => {
+    assert.equal((await c.ok(['exec', 'web', '--', 'cat', '/www/index.html'])).trim(), 'hello-from-web');
+    const r = await c.kubectl(['exec', 'web', '--', 'sh', '-c', 'echo oops >&2; exit 3']);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /oops/);
+    assert.match(r.stderr, /command terminated with exit code 3/);
+    await c.ok(['run', 'talker', `--image=${BUSYBOX}`, '--restart=Never', '--command', '--', 'sh', '-c', 'echo line-one; echo line-two']);
+    await eventually(async () => (await phase('talker')) === 'Succeeded', 60_000, 200);
+    assert.equal(await c.ok(['logs', 'talker']), 'line-one\nline-two\n');
+    assert.equal(await c.ok(['logs', 'talker', '--tail=1']), 'line-two\n');
+  });
+
+  it('serves a Service by name and a LoadBalancer address from this machine, released on delete', async () => {
+    await c.ok(['create', 'deployment', 'front', `--image=${BUSYBOX}`, '--replicas=2', '--', 'sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www']);
+    await c.ok(['rollout', 'status', 'deployment/front', '--timeout=90s'], { timeoutMs: 100_000 });
+    await c.ok(['expose', 'deployment', 'front', '--port=80', '--target-port=8080']);
+    const script = 'for i in $(seq 20); do timeout 3 wget -qO- http://front/ && exit 0; sleep 0.5; done; exit 1';
+    await c.ok(['run', 'byname', `--image=${BUSYBOX}`, '--restart=Never', '--command', '--', 'sh', '-c', script]);
+    await eventually(async () => ['Succeeded', 'Failed'].includes(await phase('byname')), 60_000, 200);
+    assert.equal(await phase('byname'), 'Succeeded', await c.ok(['logs', 'byname']));
+    assert.match(await c.ok(['logs', 'byname']), /^front-/);
+
+    await c.ok(['expose', 'deployment', 'front', '--name=front-lb', '--type=LoadBalancer', '--port=80', '--target-port=8080']);
+    const ip = await eventually(async () => (await c.ok(['get', 'svc', 'front-lb', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).trim(), 30_000, 200);
+    assert.ok(ip.startsWith(`127.0.${100 + n}.`), `address ${ip} from the pool ${lbPool}`);
+    const body = await eventually(async () => {
+      const res = await fetch(`http://${ip}/`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+      return res?.ok ? res.text() : undefined;
+    }, 30_000, 250);
+    assert.match(body, /^front-/);
+    const wide = await c.ok(['get', 'svc', 'front-lb']);
+    assert.match(wide, new RegExp(`front-lb\\s+LoadBalancer\\s+\\S+\\s+${ip.replace(/\./g, '\\.')}\\s+80:3\\d{4}/TCP`));
+    await c.ok(['delete', 'svc', 'front-lb', '--wait=true'], { timeoutMs: 30_000 });
+    await eventually(async () => (await fetch(`http://${ip}/`, { signal: AbortSignal.timeout(1000) }).then(() => false, () => true)), 10_000, 250);
+    await c.ok(['expose', 'deployment', 'front', '--name=front-lb2', '--type=LoadBalancer', '--port=80', '--target-port=8080']);
+    const again = await eventually(async () => (await c.ok(['get', 'svc', 'front-lb2', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).trim(), 30_000, 200);
+    assert.equal(again, ip, 'the released address is handed out again');
+    await c.ok(['delete', 'svc', 'front', 'front-lb2']);
+    await c.ok(['delete', 'deployment', 'front']);
   });
 
   it('restarts a crashing container with growing back-off and shows CrashLoopBackOff', async () => {

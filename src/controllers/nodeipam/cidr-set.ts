@@ -1,26 +1,9 @@
+import { intToIPv4 as formatIPv4, parseCIDR } from '../../api/net.js';
+
 /**
  * A set of equal-sized IPv4 subnets carved from a cluster range (upstream's cidrset): the node IPAM
  * controller hands one to each Node as spec.podCIDR.
  */
-
-function parseIPv4(ip: string): number {
-  const parts = ip.split('.');
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || +p > 255)) throw new Error(`invalid IPv4 address "${ip}"`);
-  return parts.reduce((n, p) => n * 256 + +p, 0);
-}
-
-function formatIPv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-/** Parses `a.b.c.d/n` into its network base and prefix length. */
-export function parseCIDR(cidr: string): { base: number; bits: number } {
-  const m = /^([\d.]+)\/(\d{1,2})$/.exec(cidr.trim());
-  if (!m || +m[2] > 32) throw new Error(`invalid CIDR "${cidr}"`);
-  const bits = +m[2];
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return { base: (parseIPv4(m[1]) & mask) >>> 0, bits };
-}
 
 export class CIDRSet {
   private readonly base: number;

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { nthAddress } from '../../api/net.js';
 import { bridgeConflist } from '../containerd/containerd.js';
 
 const run = promisify(execFile);
@@ -28,28 +29,11 @@ export async function netExec(cmd: string, args: string[], o: { netns?: string; 
   }
 }
 
-/** IPv4 helpers. */
-export function ipv4ToInt(ip: string): number {
-  return ip.split('.').reduce((n, p) => n * 256 + Number(p), 0);
-}
-export function intToIPv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-/** The n-th address of a CIDR (1 is a bridge's gateway; 10 of the Service range is the cluster DNS). */
-export function nthAddress(cidr: string, n: number): string {
-  const [ip, bits] = cidr.split('/');
-  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-  return intToIPv4(((ipv4ToInt(ip) & mask) >>> 0) + n);
-}
+export { intToIPv4, ipv4ToInt, nthAddress, nthSubnet } from '../../api/net.js';
+
 /** The first host address of a CIDR (a bridge's gateway). */
 export function gatewayOf(cidr: string): string {
   return nthAddress(cidr, 1);
-}
-/** The n-th subnet of size /mask inside a CIDR. */
-export function nthSubnet(cidr: string, mask: number, n: number): string {
-  const [ip, bits] = cidr.split('/');
-  const m = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-  return `${intToIPv4(((ipv4ToInt(ip) & m) >>> 0) + n * 2 ** (32 - mask))}/${mask}`;
 }
 
 export interface HostNetworkOptions {
@@ -63,6 +47,11 @@ export interface HostNetworkOptions {
   ipamDir: string;
   /** Run the ip/nft commands in this network namespace. */
   netns?: string;
+  /**
+   * More destinations pods may be forwarded to besides the cluster ranges, e.g. the node network
+   * when nodes live in their own namespaces (kubelet and DNS endpoints are node addresses).
+   */
+  allowDestinations?: string[];
 }
 
 /** The node's pod network plumbing. Idempotent: a restarted agent finds its own links and rules. */
@@ -73,6 +62,10 @@ export class HostNetwork {
   constructor(private readonly o: HostNetworkOptions) {
     if (Buffer.byteLength(o.bridge) > 15) throw new Error(`bridge name too long (max 15 bytes): ${o.bridge}`);
     this.guardTable = `k8ts-guard-${o.bridge}`;
+  }
+
+  get bridgeName(): string {
+    return this.o.bridge;
   }
 
   private exec(cmd: string, args: string[], input?: string) {
@@ -88,12 +81,13 @@ export class HostNetwork {
     await this.exec('ip', ['route', 'replace', 'unreachable', this.o.clusterCIDR]);
     await this.exec('ip', ['route', 'replace', this.o.serviceCIDR, 'dev', 'lo']);
     const t = this.guardTable;
+    const allowed = [this.o.clusterCIDR, this.o.serviceCIDR, ...(this.o.allowDestinations ?? [])].join(', ');
     const rules = `table inet ${t}
 delete table inet ${t}
 table inet ${t} {
   chain forward {
     type filter hook forward priority -10; policy accept;
-    ip saddr ${this.o.clusterCIDR} ip daddr != { ${this.o.clusterCIDR}, ${this.o.serviceCIDR} } counter drop
+    ip saddr ${this.o.clusterCIDR} ip daddr != { ${allowed} } counter drop
   }
 }
 `;
