@@ -2,41 +2,24 @@
  * Several real nodes on one machine, driven with the real kubectl: the server's own node (host
  * namespace) plus two nodes that are whole `k8ts agent` processes in their own network namespaces,
  * joined by a host bridge. Pods spread over the three nodes reach each other by IP, through a
- * Service's ClusterIP and by DNS name; exec and logs reach a netns node's kubelet; a stopped node's
- * pods come back on the others.
+ * Service's ClusterIP and by DNS name; exec and logs reach a netns node's kubelet; a killed node's
+ * pods come back on the others, and removing it leaves nothing behind.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startTestCluster, eventually, type TestCluster } from './helpers.js';
-import { requireBinaries } from '../src/kubelet/containerd/containerd.js';
+import { announceSkip, missingNodeCapability } from './capabilities.js';
 import { importBusyboxImage } from '../src/kubelet/containerd/images.js';
-import { startNetnsNode, vethName, type NetnsNode } from '../src/app/netns-node.js';
+import { netnsLeftovers, netnsPath, startNetnsNode, vethName, type NetnsNode } from '../src/app/netns-node.js';
 import { runNode } from '../src/cli/node.js';
 
 const BUSYBOX = 'k8ts.local/busybox:1';
 
-function missingCapability(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root';
-  try {
-    requireBinaries([
-      { name: 'containerd', pkg: 'containerd' },
-      { name: 'runc', pkg: 'runc' },
-      { name: 'nft', pkg: 'nftables' },
-      { name: 'nsenter', pkg: 'util-linux' },
-      { name: '/bin/busybox', pkg: 'busybox-static' },
-    ]);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return undefined;
-}
-
-const why = missingCapability();
-if (why) console.warn(`\n*** SKIPPING the multi-node tests: ${why} ***\n`);
+const why = announceSkip('the multi-node tests', missingNodeCapability([{ name: 'nft', pkg: 'nftables' }, { name: 'nsenter', pkg: 'util-linux' }]));
 
 // Ranges, bridges and namespaces of this test process alone.
 const n = process.pid % 50;
@@ -232,25 +215,20 @@ describe('a cluster of three real nodes on one machine', { skip: why }, () => {
     }
   });
 
-  it('replaces the pods of a stopped node on the other nodes, and the Service keeps answering', async () => {
+  it('replaces the pods of a killed node on the other nodes, the Service keeps answering, and removing the node leaves nothing behind', async () => {
     const victim = nodes.find((x) => x.name === names[1])!;
     const lost = (await webPods()).filter((p) => p.spec.nodeName === victim.name).map((p) => p.metadata.name);
     assert.equal(lost.length, 1);
     const t = Date.now();
-    await victim.stop();
-    nodes.splice(nodes.indexOf(victim), 1);
-    timings.nodeStopMs = Date.now() - t;
-    // Its namespace, veth and host route are gone.
-    assert.doesNotMatch(ip('netns', 'list'), new RegExp(`^${victim.netns}\\b`, 'm'));
-    assert.equal(ip('route', 'show', victim.podCIDR).trim(), '');
-    assert.equal(execFileSync('sh', ['-c', `ip -o link show ${vethName(victim.name)} 2>/dev/null || true`], { encoding: 'utf8' }).trim(), '');
-
+    // A node failure: the agent dies at once; its containerd, shims and containers stay behind.
+    process.kill(victim.pid, 'SIGKILL');
     await eventually(async () => /Unknown|NotReady/.test(await c.ok(['get', 'node', victim.name])), 30_000, 250);
+    timings.killedNodeUnknownMs = Date.now() - t;
     await eventually(async () => {
       const live = await webPods();
       return live.length === 3 && live.every((p) => p.spec.nodeName !== victim.name && !lost.includes(p.metadata.name));
     }, 60_000, 250);
-    timings.rescheduledAfterStopMs = Date.now() - t;
+    timings.rescheduledAfterKillMs = Date.now() - t;
     const pods = await webPods();
     assert.deepEqual([...new Set(pods.map((p) => p.spec.nodeName))].sort(), [serverNode, names[0]].sort());
 
@@ -260,5 +238,20 @@ describe('a cluster of three real nodes on one machine', { skip: why }, () => {
       const answers = r.out.split('\n').filter(Boolean);
       return r.code === 0 && answers.length === 12 && answers.every((a) => pods.some((p) => p.metadata.name === a)) ? true : undefined;
     }, 60_000, 1000);
+
+    // Removing the dead node kills what it left running and deletes its namespaces, veth and route.
+    const left = netnsLeftovers(netnsPath(victim.netns));
+    assert.ok(left.pids.length >= 3, `containerd, a shim and a container outlived the agent: ${left.pids.join(', ')}`);
+    assert.ok(left.podNetns.length >= 1, 'the pod kept its network namespace');
+    const t2 = Date.now();
+    await victim.stop();
+    nodes.splice(nodes.indexOf(victim), 1);
+    timings.removeKilledNodeMs = Date.now() - t2;
+    for (const pid of left.pids) assert.throws(() => process.kill(pid, 0), `PID ${pid} is gone`);
+    const netns = ip('netns', 'list');
+    for (const ns of [victim.netns, ...left.podNetns]) assert.doesNotMatch(netns, new RegExp(`^${ns}\\b`, 'm'));
+    assert.equal(ip('route', 'show', victim.podCIDR).trim(), '');
+    assert.equal(execFileSync('sh', ['-c', `ip -o link show ${vethName(victim.name)} 2>/dev/null || true`], { encoding: 'utf8' }).trim(), '');
+    assert.equal(existsSync(victim.dataDir), false, 'the node folder is gone');
   });
 });

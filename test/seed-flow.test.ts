@@ -8,12 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { eventually } from './helpers.js';
 import { ensureTestImage, testImageUnavailable } from './images.js';
-import { requireBinaries } from '../src/kubelet/containerd/containerd.js';
+import { freePort, missingNodeCapability } from './capabilities.js';
 
 const bin = resolve('bin/k8ts');
 const script = resolve('test/acceptance/seed-flow.sh');
@@ -43,15 +42,6 @@ const ISSUE_STEPS = [
   'get pods shows the restarts',
 ];
 
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as any).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number; out: string }> {
   return new Promise((res, rej) => {
@@ -69,17 +59,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: num
 }
 
 function missing(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root';
-  try {
-    requireBinaries([
-      { name: 'containerd', pkg: 'containerd' },
-      { name: 'runc', pkg: 'runc' },
-      { name: 'nft', pkg: 'nftables' },
-    ]);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return existsSync('dist/cli/main.js') ? undefined : 'not built (npm run build)';
+  return missingNodeCapability([{ name: 'nft', pkg: 'nftables' }]) ?? (existsSync('dist/cli/main.js') ? undefined : 'not built (npm run build)');
 }
 
 describe('the seed walk-through on a single-node k8ts server', () => {

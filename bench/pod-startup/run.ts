@@ -151,6 +151,8 @@ interface CallRec {
   start: number;
   end: number;
   pod?: string;
+  /** Error name or HTTP code, when the call failed. */
+  error?: string;
 }
 const calls: CallRec[] = [];
 let inflight = 0;
@@ -194,12 +196,25 @@ function apiLabel(method: string, path: string): string {
   if (rest[0] === 'namespaces' && rest.length > 2) rest = rest.slice(2);
   return `${method} ${rest[0]}${rest.length > 1 ? '/name' : ''}${rest[2] ? '/' + rest[2] : ''}`;
 }
+/** New TLS connections the agent's client opened (each costs a SecureContext and a handshake). */
+let agentConnections = 0;
 function instrumentClient(client: any): void {
+  const agent = client.agent;
+  if (agent?.createConnection) {
+    const cc = agent.createConnection.bind(agent);
+    agent.createConnection = (...a: any[]) => {
+      agentConnections++;
+      return cc(...a);
+    };
+  }
   const orig = client.send.bind(client);
   client.send = async (method: string, path: string, ...rest: any[]) => {
     const rec: CallRec = { method: apiLabel(method, path), start: now(), end: 0 };
     try {
       return await orig(method, path, ...rest);
+    } catch (e) {
+      rec.error = (e as any)?.code !== undefined && typeof (e as any).code === 'number' ? String((e as any).code) : ((e as Error)?.name ?? 'Error');
+      throw e;
     } finally {
       rec.end = now();
       apiCalls.push(rec);
@@ -280,7 +295,9 @@ interface RunResult {
   stages: Record<string, ReturnType<typeof summary>>;
   cri: Record<string, { calls: number; p50: number; p99: number; max: number; totalMs: number }>;
   criMaxInflight: number;
-  agentApi: Record<string, { calls: number; p50: number; p99: number; max: number }>;
+  agentApi: Record<string, { calls: number; p50: number; p99: number; max: number; errors?: Record<string, number> }>;
+  /** The kubelet's event recorder and status manager counters over the run. */
+  kubeletCounters: Record<string, unknown>;
   cpu: { k8tsMs: number; containerdMs: number; shimsMs: number; machineBusyPct: number; machineBusyMs: number; otherMs: number; wallMs: number };
   /** The machine's CPU use just before the run (other work on it skews the figures). */
   busyBeforePct: number;
@@ -290,12 +307,19 @@ interface RunResult {
 
 function groupCalls(list: CallRec[], from: number, to: number) {
   const by = new Map<string, number[]>();
+  const errors = new Map<string, Record<string, number>>();
   for (const c of list) {
     if (c.start < from || c.start > to) continue;
     (by.get(c.method) ?? by.set(c.method, []).get(c.method)!).push(c.end - c.start);
+    if (c.error) {
+      const e = errors.get(c.method) ?? errors.set(c.method, {}).get(c.method)!;
+      e[c.error] = (e[c.error] ?? 0) + 1;
+    }
   }
   return Object.fromEntries(
-    [...by.entries()].sort((a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0)).map(([m, xs]) => [m, { calls: xs.length, p50: r1(pct(xs, 50)), p99: r1(pct(xs, 99)), max: r1(Math.max(...xs)), totalMs: Math.round(xs.reduce((a, b) => a + b, 0)) }]),
+    [...by.entries()]
+      .sort((a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0))
+      .map(([m, xs]) => [m, { calls: xs.length, p50: r1(pct(xs, 50)), p99: r1(pct(xs, 99)), max: r1(Math.max(...xs)), totalMs: Math.round(xs.reduce((a, b) => a + b, 0)), ...(errors.get(m) ? { errors: errors.get(m) } : {}) }]),
   );
 }
 
@@ -342,6 +366,15 @@ async function oneRun(server: RunningServer, client: RestClient, run: number): P
   });
   await sleep(200); // the watch is established
 
+  const kl = server.agent!.kubelet as any;
+  const counters0 = JSON.stringify({ events: kl.o.recorder?.stats, status: kl.status?.stats, kubelet: kl.stats });
+  // Queue depths of the kubelet's Limiter(16) (status writes, lease, reads) and status manager.
+  const queues = { limiterPendingMax: 0, statusBacklogMax: 0, newTlsConnections: 0 };
+  const conns0 = agentConnections;
+  const sampler = setInterval(() => {
+    queues.limiterPendingMax = Math.max(queues.limiterPendingMax, kl.limiter?.pending ?? 0);
+    queues.statusBacklogMax = Math.max(queues.statusBacklogMax, kl.status?.backlog ?? 0);
+  }, 20);
   const elu = monitorEventLoopDelay({ resolution: 5 });
   const cpu0 = { k8ts: process.cpuUsage(), containerd: procCpuMs(server.agent!.containerd!.pid()!), machine: machineCpu() };
   const shimCpu0 = new Map(ourShims(server.agent!.containerd!.socket).map((p) => [p, procCpuMs(p)]));
@@ -364,6 +397,8 @@ async function oneRun(server: RunningServer, client: RestClient, run: number): P
   await waitFor(`${PODS} pods Running and Ready`, () => names.every((n) => times.get(n)!.ready !== undefined), 300_000, 20);
   const t1 = Math.max(...names.map((n) => times.get(n)!.ready!));
   elu.disable();
+  clearInterval(sampler);
+  queues.newTlsConnections = agentConnections - conns0;
   const shimsNow = ourShims(server.agent!.containerd!.socket);
   const mc = machineCpu();
   const u = process.cpuUsage(cpu0.k8ts);
@@ -413,6 +448,10 @@ async function oneRun(server: RunningServer, client: RestClient, run: number): P
     if (sc && t.ready) stageLists['StartContainer done → Running+Ready seen on watch (status write)'].push(t.ready - sc.end);
   }
   const stages = Object.fromEntries(Object.entries(stageLists).map(([k, v]) => [k, summary(v)]));
+  const c0 = JSON.parse(counters0);
+  const c1 = JSON.parse(JSON.stringify({ events: kl.o.recorder?.stats, status: kl.status?.stats, kubelet: kl.stats }));
+  const diff = (a: any, b: any) => Object.fromEntries(Object.keys(b ?? {}).map((k) => [k, typeof b[k] === 'number' ? b[k] - (a?.[k] ?? 0) : b[k]]));
+  const kubeletCounters = { ...queues, events: diff(c0.events, c1.events), statusManager: diff(c0.status, c1.status), kubelet: diff(c0.kubelet, c1.kubelet) };
   const cri = groupCalls(calls, t0, t1);
   const agentApi = groupCalls(apiCalls, t0, t1);
   const criMaxInflight = maxInflight;
@@ -447,6 +486,7 @@ async function oneRun(server: RunningServer, client: RestClient, run: number): P
     cri,
     criMaxInflight,
     agentApi,
+    kubeletCounters,
     cpu,
     eventLoopDelayMs: { p50: r1(elu.percentile(50) / 1e6), p99: r1(elu.percentile(99) / 1e6), max: r1(elu.max / 1e6) },
   };
@@ -547,7 +587,11 @@ async function main(): Promise<void> {
   await importBusyboxImage({ socket: server.agent!.containerd!.socket, name: BUSYBOX });
   // The default ServiceAccount (admission mounts its token) must exist before pods are admitted.
   await waitFor('the default ServiceAccount', () => c.get(resources.serviceaccounts, NS, 'default').then(() => true), 30_000).catch(() => undefined);
-  await sleep(3000);
+  // Idle cost of an empty node: CPU over 5 s (heartbeats, relists, controllers), then memory.
+  const idle0 = { k8ts: process.cpuUsage(), containerd: procCpuMs(server.agent!.containerd!.pid()!) };
+  await sleep(5000);
+  const idleU = process.cpuUsage(idle0.k8ts);
+  const idleCpu = { k8tsPctOfCore: r1((idleU.user + idleU.system) / 1000 / 50), containerdPctOfCore: r1((procCpuMs(server.agent!.containerd!.pid()!) - idle0.containerd) / 50) };
   const memIdle = memSample(server);
 
   const results: RunResult[] = [];
@@ -588,6 +632,7 @@ async function main(): Promise<void> {
     serverStartMs: Math.round(serverStartMs),
     serverStartToNodeReadyMs: Math.round(readyMs),
     memIdle,
+    idleCpu,
     memIdleAfterRuns: memIdleAfter,
     medians,
     slo: {
@@ -628,7 +673,8 @@ function printTable(out: any, results: RunResult[]): void {
   console.log(`\nCRI calls during start-up (run 1): method calls p50/p99/max total ms; max in flight ${results[0].criMaxInflight}`);
   for (const [k, v] of Object.entries(results[0].cri)) console.log(`  ${k.padEnd(20)} ${String(v.calls).padStart(4)}  ${v.p50} / ${v.p99} / ${v.max}  ${v.totalMs}`);
   console.log(`\nagent API calls during start-up (run 1):`);
-  for (const [k, v] of Object.entries(results[0].agentApi)) console.log(`  ${k.padEnd(28)} ${String(v.calls).padStart(4)}  ${v.p50} / ${v.p99} / ${v.max}`);
+  for (const [k, v] of Object.entries(results[0].agentApi)) console.log(`  ${k.padEnd(28)} ${String(v.calls).padStart(4)}  ${v.p50} / ${v.p99} / ${v.max}${v.errors ? `  errors ${JSON.stringify(v.errors)}` : ''}`);
+  console.log(`  kubelet counters: ${JSON.stringify(results[0].kubeletCounters)}`);
   console.log(`\nCPU during start-up (run medians): k8ts ${median(results.map((r) => r.cpu.k8tsMs))} ms, containerd+children ${median(results.map((r) => r.cpu.containerdMs))} ms, shims+runc ${median(results.map((r) => r.cpu.shimsMs))} ms, other processes ${median(results.map((r) => r.cpu.otherMs))} ms, machine busy ${median(results.map((r) => r.cpu.machineBusyPct))} % over ${median(results.map((r) => r.cpu.wallMs))} ms; event-loop delay p99 ${median(results.map((r) => r.eventLoopDelayMs.p99))} ms, max ${median(results.map((r) => r.eventLoopDelayMs.max))} ms`);
 }
 

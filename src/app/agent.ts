@@ -12,6 +12,7 @@ import { logger } from '../base/log.js';
 import { EventRecorder } from '../client/event-recorder.js';
 import type { RestClient } from '../client/rest-client.js';
 import { resources } from '../client/resources.js';
+import { CLUSTER_DNS_ANNOTATION } from '../controllers/nodedns/dns-endpoints-controller.js';
 import { containerdPaths, DEFAULT_PAUSE_IMAGE, removeStateDir, requireBinaries, startContainerd, type ContainerdHandle } from '../kubelet/containerd/containerd.js';
 import { importPauseImage } from '../kubelet/containerd/images.js';
 import { importPendingImages } from '../kubelet/containerd/image-store.js';
@@ -191,7 +192,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     const { startClusterDNS } = await import('../dns/server.js');
     const d = await startClusterDNS({ client: o.client, listen: { host: nodeIP, port: o.dnsPort ?? 53 }, clusterDomain: o.clusterDomain });
     dns = d;
-    await publishDNSEndpoint(o.client, nodeName, nodeIP, d.port).catch((e) => log.warn('publishing the DNS endpoint failed', { err: e as Error }));
+    await announceDNS(o.client, nodeName, `${nodeIP}:${d.port}`).catch((e) => log.warn('announcing the DNS server failed', { err: e as Error }));
   }
   log.info('node agent started', { node: nodeName, nodeIP, podCIDR: kubelet.nodePodCIDR, startupMs: Math.round(performance.now() - t0) });
 
@@ -204,6 +205,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     containerd,
     stop: (so = {}) =>
       (stopping ??= (async () => {
+        if (dns && so.removePods) await announceDNS(o.client, nodeName, null).catch(() => undefined);
         await dns?.stop();
         await proxy?.stop();
         await kubelet.stop();
@@ -254,35 +256,9 @@ async function clusterAssignedPodCIDR(client: RestClient, nodeName: string, time
   throw new Error(`node ${nodeName} got no pod CIDR within ${timeoutMs / 1000} s: is the server's controller manager running? (or give --node-ip)`);
 }
 
-/**
- * This node's DNS server as an endpoint of the selector-less kube-dns Service: one EndpointSlice per
- * node, owned by its Node so that it goes when the Node does.
- */
-async function publishDNSEndpoint(client: RestClient, nodeName: string, nodeIP: string, port: number): Promise<void> {
-  const node = await client.get(resources.nodes, '', nodeName);
-  const slice = {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: {
-      name: `kube-dns-${nodeName}`,
-      namespace: 'kube-system',
-      labels: { 'kubernetes.io/service-name': 'kube-dns', 'endpointslice.kubernetes.io/managed-by': 'k8ts-agent' },
-      ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: nodeName, uid: node.metadata.uid }],
-    },
-    addressType: 'IPv4',
-    endpoints: [{ addresses: [nodeIP], conditions: { ready: true, serving: true, terminating: false }, nodeName }],
-    ports: [
-      { name: 'dns', port, protocol: 'UDP' },
-      { name: 'dns-tcp', port, protocol: 'TCP' },
-    ],
-  };
-  try {
-    await client.create(resources.endpointslices, 'kube-system', slice);
-  } catch (e) {
-    if (!(e instanceof StatusError && e.code === 409)) throw e;
-    const cur = await client.get(resources.endpointslices, 'kube-system', slice.metadata.name);
-    await client.update(resources.endpointslices, { ...slice, metadata: { ...slice.metadata, resourceVersion: cur.metadata.resourceVersion } });
-  }
+/** Offers (or withdraws) this node's DNS server for the kube-dns Service (see controllers/nodedns). */
+async function announceDNS(client: RestClient, nodeName: string, value: string | null): Promise<void> {
+  await client.patch(resources.nodes, undefined, nodeName, { metadata: { annotations: { [CLUSTER_DNS_ANNOTATION]: value } } }, 'merge');
 }
 
 /** Archives left in ROOT/images are imported at start (the images CLI's offline route). */

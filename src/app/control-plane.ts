@@ -23,6 +23,7 @@ import { PodGCController } from '../controllers/podgc/podgc-controller.js';
 import { StatefulSetController } from '../controllers/statefulset/statefulset-controller.js';
 import { TTLAfterFinishedController } from '../controllers/ttlafterfinished/ttlafterfinished-controller.js';
 import { NodeIPAMController } from '../controllers/nodeipam/node-ipam-controller.js';
+import { DNSEndpointsController } from '../controllers/nodedns/dns-endpoints-controller.js';
 import { ServiceLBController } from '../controllers/cloud/service-controller.js';
 import { LocalCloudProvider } from '../controllers/cloud/local-provider.js';
 import type { CloudProvider } from '../controllers/cloud/provider.js';
@@ -169,6 +170,7 @@ export function startControlPlane(client: RestClient, opts: ControlPlaneOptions 
           new ServiceAccountsController(),
           new PodGCController(),
           new NodeIPAMController({ clusterCIDR: opts.clusterCIDR }),
+          new DNSEndpointsController(),
         ],
         ...timing,
       }),

@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,8 @@ export const DEFAULT_NODE_NETWORK = '10.41.0.0/24';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RECORD = 'node.json';
+/** Marks host routes this module made (so that it removes only its own). */
+const ROUTE_PROTO = '198';
 
 /** Options of {@link startNetnsNode}. */
 export interface NetnsNodeOptions {
@@ -213,9 +215,10 @@ async function ensureHostSide(o: { bridge: string; nodeNetwork: string; hostIP: 
   // Pod traffic between nodes is routed by the host. The cluster range never goes out a real
   // interface: if no agent on the host made it unreachable yet, do it (node pod /24s are more specific).
   const routes = await run('ip', ['-4', 'route', 'show', 'exact', o.clusterCIDR]);
-  if (!routes.trim()) await run('ip', ['route', 'replace', 'unreachable', o.clusterCIDR]);
+  if (!routes.trim()) await run('ip', ['route', 'replace', 'unreachable', o.clusterCIDR, 'proto', ROUTE_PROTO]);
   await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
   if (o.forwardPort) await run('sysctl', ['-q', '-w', `net.ipv4.conf.${o.bridge}.route_localnet=1`]);
+  await allowNodeNetworkInHostGuards(o.clusterCIDR, o.nodeNetwork);
   const t = hostTable(o.bridge);
   const dnat = o.forwardPort ? `iifname "${o.bridge}" ip daddr ${o.hostIP} tcp dport ${o.forwardPort} dnat to 127.0.0.1:${o.forwardPort}` : '';
   await run('nft', ['-f', '-'], {
@@ -238,6 +241,32 @@ table ip ${t} {
 }
 `,
   });
+}
+
+/**
+ * Lets the pods of node agents in the host namespace (the server's own node) reach the node
+ * network: their guard drops pod traffic to non-cluster addresses, and DNS and kubelet endpoints
+ * are node addresses. Agents started with allowDestinations already allow it; for the others an
+ * accept rule goes first in their guard chain (the agent rewrites the table when it restarts).
+ */
+async function allowNodeNetworkInHostGuards(clusterCIDR: string, nodeNetwork: string): Promise<void> {
+  const tables = (await run('nft', ['list', 'tables'])).split('\n').map((l) => /^table inet (k8ts-guard-\S+)$/.exec(l.trim())?.[1]).filter((t): t is string => !!t);
+  for (const t of tables) {
+    const text = await run('nft', ['list', 'table', 'inet', t]).catch(() => '');
+    if (!text.includes(`ip saddr ${clusterCIDR} `) || text.includes(nodeNetwork)) continue;
+    await run('nft', ['insert', 'rule', 'inet', t, 'forward', 'ip', 'saddr', clusterCIDR, 'ip', 'daddr', nodeNetwork, 'accept']).catch(() => undefined);
+  }
+}
+
+/** Deletes the accept rules {@link allowNodeNetworkInHostGuards} inserted. */
+async function removeNodeNetworkFromHostGuards(nodeNetwork: string): Promise<void> {
+  const tables = (await run('nft', ['list', 'tables']).catch(() => '')).split('\n').map((l) => /^table inet (k8ts-guard-\S+)$/.exec(l.trim())?.[1]).filter((t): t is string => !!t);
+  for (const t of tables) {
+    const text = await run('nft', ['-a', 'list', 'table', 'inet', t]).catch(() => '');
+    for (const m of text.matchAll(/ip saddr \S+ ip daddr (\S+) accept # handle (\d+)/g)) {
+      if (m[1] === nodeNetwork) await run('nft', ['delete', 'rule', 'inet', t, 'forward', 'handle', m[2]!]).catch(() => undefined);
+    }
+  }
 }
 
 function hostTable(bridge: string): string {
@@ -399,8 +428,9 @@ async function waitGone(rec: NetnsNodeRecord, child: ChildProcess | undefined, m
 
 /**
  * Stops a netns node: SIGTERM to its agent (which removes its pods, network and state), SIGKILL
- * after `graceMs` (default 60 s), then the host route, the veth, the namespace, the host bridge and
- * table once no node uses them, and the node's folder.
+ * after `graceMs` (default 60 s); then whatever a dead agent left running (see {@link netnsLeftovers}),
+ * the host route, the veth, the namespace, the host bridge and table once no node uses them, and
+ * the node's folder.
  */
 export async function stopNetnsNode(rec: NetnsNodeRecord, o: { child?: ChildProcess; graceMs?: number } = {}): Promise<void> {
   const child = o.child;
@@ -412,12 +442,73 @@ export async function stopNetnsNode(rec: NetnsNodeRecord, o: { child?: ChildProc
       await waitGone(rec, child, 5000);
     }
   }
+  // An agent that died hard leaves containerd and shims (and their containers) behind: they are
+  // the processes in the node's namespace and their descendants.
+  const left = netnsLeftovers(netnsPath(rec.netns));
+  for (const pid of left.pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (left.pids.length) await sleep(500);
+  for (const ns of left.podNetns) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
   await withHostLock(() => cleanupNetwork(rec));
   await removeStateDir(rec.dataDir);
 }
 
+/**
+ * What a node left running: the processes in its namespace (containerd, shims) with all their
+ * descendants (containers, which live in pod namespaces), and the /var/run/netns entries of those
+ * pod namespaces.
+ */
+export function netnsLeftovers(nsPath: string): { pids: number[]; podNetns: string[] } {
+  let ino: number;
+  try {
+    ino = statSync(nsPath).ino;
+  } catch {
+    return { pids: [], podNetns: [] };
+  }
+  const parent = new Map<number, number>();
+  const netOf = new Map<number, string>();
+  for (const d of readdirSync('/proc')) {
+    const pid = Number(d);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      netOf.set(pid, readlinkSync(`/proc/${pid}/ns/net`));
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      parent.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out = new Set([...netOf].filter(([, ns]) => ns === `net:[${ino}]`).map(([pid]) => pid));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parent) {
+      if (!out.has(pid) && out.has(ppid)) {
+        out.add(pid);
+        grew = true;
+      }
+    }
+  }
+  const podInodes = new Set([...out].map((pid) => netOf.get(pid)).filter((ns) => ns && ns !== `net:[${ino}]`));
+  const podNetns: string[] = [];
+  if (podInodes.size) {
+    for (const name of readdirSync('/var/run/netns')) {
+      try {
+        if (podInodes.has(`net:[${statSync(join('/var/run/netns', name)).ino}]`)) podNetns.push(name);
+      } catch {
+        // not a namespace
+      }
+    }
+  }
+  return { pids: [...out], podNetns };
+}
+
 /** Removes a node's host route, veth and namespace, and the host side when no node is left on the bridge. */
-async function cleanupNetwork(rec: { netns: string; veth: string; bridge: string; podCIDR?: string; nodeIP: string }): Promise<void> {
+async function cleanupNetwork(rec: { netns: string; veth: string; bridge: string; podCIDR?: string; nodeIP: string; clusterCIDR?: string; nodeNetwork?: string }): Promise<void> {
   if (rec.podCIDR && rec.nodeIP) await run('ip', ['route', 'del', rec.podCIDR, 'via', rec.nodeIP]).catch(() => undefined);
   await run('ip', ['link', 'del', rec.veth]).catch(() => undefined);
   await run('ip', ['netns', 'del', rec.netns]).catch(() => undefined);
@@ -425,6 +516,8 @@ async function cleanupNetwork(rec: { netns: string; veth: string; bridge: string
   if (!ports.trim()) {
     await run('ip', ['link', 'del', rec.bridge]).catch(() => undefined);
     await run('nft', ['delete', 'table', 'ip', hostTable(rec.bridge)]).catch(() => undefined);
+    if (rec.clusterCIDR) await run('ip', ['route', 'del', 'unreachable', rec.clusterCIDR, 'proto', ROUTE_PROTO]).catch(() => undefined);
+    if (rec.nodeNetwork) await removeNodeNetworkFromHostGuards(rec.nodeNetwork);
   }
 }
 

@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatSize, runImages } from './images.js';
 import { agentRoot, importPendingImages, pendingImagesDir } from '../kubelet/containerd/image-store.js';
-import { bridgeConflist, containerdPaths, removeStateDir, requireBinaries, startContainerd, type ContainerdHandle } from '../kubelet/containerd/containerd.js';
+import { bridgeConflist, containerdPaths, removeStateDir, startContainerd, type ContainerdHandle } from '../kubelet/containerd/containerd.js';
 import { busyboxLayer, importPauseImage, ociLayoutTar, tar } from '../kubelet/containerd/images.js';
 import { inspectArchive, scanTar } from '../kubelet/containerd/image-archive.js';
 import { CriRuntime } from '../kubelet/runtime/cri-runtime.js';
 import type { PodSandboxConfig } from '../kubelet/runtime/runtime.js';
 import { ensureTestImage, testImageUnavailable } from '../../test/images.js';
+import { missingNodeCapability } from '../../test/capabilities.js';
 
 const sha256hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -129,19 +130,7 @@ describe('k8ts images without a running node', () => {
 });
 
 async function missingCapability(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'not running as root';
-  try {
-    requireBinaries([
-      { name: 'containerd', pkg: 'containerd' },
-      { name: 'ctr', pkg: 'containerd' },
-      { name: 'runc', pkg: 'runc' },
-      { name: '/bin/busybox', pkg: 'busybox-static' },
-      { name: '/usr/lib/cni/bridge', pkg: 'containernetworking-plugins' },
-    ]);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return testImageUnavailable('nginx');
+  return missingNodeCapability() ?? testImageUnavailable('nginx');
 }
 
 describe('k8ts images with a real node: the nginx image serves its welcome page in a pod', async () => {

@@ -32,6 +32,7 @@ Flags:
   --kubelet-port PORT     The kubelet's HTTPS port for exec, logs and port-forward (default 10250)
   --container-runtime-endpoint SOCK  Use this CRI socket instead of starting containerd
   --pod-bridge NAME       The Linux bridge of this node's pods (default k8ts0)
+  --node-network CIDR     Addresses of extra nodes on this machine (k8ts node add); pods may reach them (default 10.41.0.0/24)
   --lb-pool CIDR          Addresses LoadBalancer Services get from the built-in provider (default 127.0.100.0/24)
   --disable-cloud-controller  Run no cloud controller (LoadBalancer Services stay pending)
   --cleanup-on-exit       A throwaway cluster: on exit stop its pods, remove its network and its data dir
@@ -67,6 +68,7 @@ export async function runServer(args: string[]): Promise<number> {
       'container-runtime-endpoint': { type: 'string' },
       'pod-bridge': { type: 'string' },
       'lb-pool': { type: 'string' },
+      'node-network': { type: 'string', default: '10.41.0.0/24' },
       'disable-cloud-controller': { type: 'boolean', default: false },
       'cleanup-on-exit': { type: 'boolean', default: false },
       storage: { type: 'string', default: 'sqlite' },
@@ -132,6 +134,8 @@ export async function runServer(args: string[]): Promise<number> {
           kubeletPort: values['kubelet-port'] !== undefined ? Number(values['kubelet-port']) : undefined,
           containerRuntimeEndpoint: values['container-runtime-endpoint'],
           bridge: values['pod-bridge'],
+          // Pods may reach the addresses of nodes added with `k8ts node add` (their DNS, kubelets).
+          allowDestinations: [values['node-network']!],
         },
     removeDataDirOnStop: values['cleanup-on-exit'],
   });

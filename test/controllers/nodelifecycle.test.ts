@@ -65,7 +65,7 @@ describe('Node lifecycle controller', () => {
   before(async () => {
     h = await startHarness();
     nodes = await startHollowNodes({ client: h.client, count: 2, namePrefix: prefix, heartbeatMs: 300 });
-    await h.run(new NodeLifecycleController({ nodeMonitorPeriodMs: 200, nodeMonitorGracePeriodMs: 2000 }));
+    await h.run(new NodeLifecycleController({ nodeMonitorPeriodMs: 200, nodeMonitorGracePeriodMs: 4000 }));
   });
   after(async () => {
     await revived?.stop();
@@ -95,7 +95,7 @@ describe('Node lifecycle controller', () => {
   }
 
   it('leaves nodes that keep renewing their leases Ready and untainted past the grace period.', async () => {
-    await new Promise((r) => setTimeout(r, 2600));
+    await new Promise((r) => setTimeout(r, 4600));
     for (const name of nodes.nodeNames) {
       const n = await getNode(name);
       assert.equal(ready(n)?.status, 'True', name);
@@ -109,7 +109,7 @@ describe('Node lifecycle controller', () => {
     await h.client.create(resources.pods, ns, pod('long', target, 3600));
     await until(async () => ready((await getPod('short')) ?? {})?.status === 'True' && ready((await getPod('long')) ?? {})?.status === 'True', 'both pods ready');
     await nodes.kubelets[1]!.stop();
-    await until(async () => ready(await getNode(target))?.status === 'Unknown', 'Ready=Unknown', 10_000);
+    await until(async () => ready(await getNode(target))?.status === 'Unknown', 'Ready=Unknown', 15_000);
     const n = await getNode(target);
     for (const c of n.status.conditions as KObject[]) {
       if (!['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure'].includes(c.type)) continue;

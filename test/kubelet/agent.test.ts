@@ -9,29 +9,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestCluster, eventually, type TestCluster } from '../helpers.js';
-import { requireBinaries } from '../../src/kubelet/containerd/containerd.js';
+import { announceSkip, missingNodeCapability } from '../capabilities.js';
 import { importBusyboxImage } from '../../src/kubelet/containerd/images.js';
 import { startServer, type ServerOptions } from '../../src/app/server.js';
 
 const BUSYBOX = 'k8ts.local/busybox:1';
 
-function missingCapability(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root';
-  try {
-    requireBinaries([
-      { name: 'containerd', pkg: 'containerd' },
-      { name: 'runc', pkg: 'runc' },
-      { name: 'nft', pkg: 'nftables' },
-      { name: '/bin/busybox', pkg: 'busybox-static' },
-    ]);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return undefined;
-}
-
-const why = missingCapability();
-if (why) console.warn(`\n*** SKIPPING the real node agent tests: ${why} ***\n`);
+const why = announceSkip('the real node agent tests', missingNodeCapability([{ name: 'nft', pkg: 'nftables' }]));
 
 // Ranges of this test file alone (other files with agents use other blocks), so parallel test
 // files never share a bridge, a route or a load balancer address.

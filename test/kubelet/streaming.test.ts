@@ -13,30 +13,21 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CriRuntime } from '../../src/kubelet/runtime/cri-runtime.js';
 import type { ContainerConfig, PodSandboxConfig } from '../../src/kubelet/runtime/runtime.js';
-import { bridgeConflist, containerdPaths, removeStateDir, requireBinaries, startContainerd, type ContainerdHandle } from '../../src/kubelet/containerd/containerd.js';
+import { bridgeConflist, containerdPaths, removeStateDir, startContainerd, type ContainerdHandle } from '../../src/kubelet/containerd/containerd.js';
 import { importBusyboxImage, importPauseImage } from '../../src/kubelet/containerd/images.js';
 import { startKubeletServer, type KubeletServer, type StreamTarget } from '../../src/kubelet/server/kubelet-server.js';
 import { issueCertificate } from '../../src/base/pki.js';
 import { kubectlBinary, startTestCluster, type TestCluster } from '../helpers.js';
+import { missingNodeCapability } from '../capabilities.js';
 
 const BUSYBOX = 'k8ts.local/busybox:1';
 const PAUSE = 'k8ts.local/pause:1';
 
 function missingCapability(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root';
-  try {
-    requireBinaries([
-      { name: 'containerd', pkg: 'containerd' },
-      { name: 'runc', pkg: 'runc' },
-      { name: '/bin/busybox', pkg: 'busybox-static' },
-      { name: '/usr/lib/cni/bridge', pkg: 'containernetworking-plugins' },
-      { name: 'script', pkg: 'util-linux' },
-      { name: 'kubectl', pkg: 'kubectl (Google Cloud CLI)' },
-    ]);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return undefined;
+  return missingNodeCapability([
+    { name: 'script', pkg: 'util-linux' },
+    { name: 'kubectl', pkg: 'kubectl (Google Cloud CLI)' },
+  ]);
 }
 
 interface Run {
