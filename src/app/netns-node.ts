@@ -452,7 +452,18 @@ export async function stopNetnsNode(rec: NetnsNodeRecord, o: { child?: ChildProc
       // already gone
     }
   }
-  if (left.pids.length) await sleep(500);
+  // Wait until they are really gone (a SIGKILLed process takes a moment under load), at most 10 s.
+  const end = Date.now() + 10_000;
+  const running = () =>
+    left.pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  while (running().length && Date.now() < end) await sleep(100);
   for (const ns of left.podNetns) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
   await withHostLock(() => cleanupNetwork(rec));
   await removeStateDir(rec.dataDir);

@@ -71,7 +71,7 @@ export class DNSEndpointsController implements Component {
       metadata: {
         name: SLICE,
         namespace: NAMESPACE,
-        labels: { 'kubernetes.io/service-name': SERVICE, 'endpointslice.kubernetes.io/managed-by': 'k8ts.io/dns-endpoints-controller' },
+        labels: { 'kubernetes.io/service-name': SERVICE, 'endpointslice.kubernetes.io/managed-by': 'dns-endpoints-controller.k8ts.io' },
       },
       addressType: 'IPv4',
       endpoints,
