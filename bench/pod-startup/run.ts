@@ -163,6 +163,8 @@ interface CallRec {
 }
 const calls: CallRec[] = [];
 let inflight = 0;
+/** Set at clean-up: the agent's sandbox listing first waits for in-flight CRI calls (bounded). */
+let draining = false;
 let maxInflight = 0;
 const sandboxPod = new Map<string, string>();
 const containerPod = new Map<string, string>();
@@ -174,6 +176,12 @@ function instrumentRuntime(rt: any): void {
     // `call` is the private helper every RPC goes through: timing it too would count twice.
     if (name === 'constructor' || typeof orig !== 'function' || name === 'close' || name === 'call') continue;
     rt[name] = async function (this: unknown, ...args: any[]) {
+      // agent.stop() lists sandboxes right after kubelet.stop(), which does not wait for pod workers:
+      // a RunPodSandbox still running then would leave its shim, pause process and netns behind.
+      if (draining && name === 'listPodSandbox') {
+        const end = Date.now() + 60_000;
+        while (inflight > 0 && Date.now() < end) await sleep(50);
+      }
       const rec: CallRec = { method: name, start: now(), end: 0 };
       if (name === 'runPodSandbox') rec.pod = args[0]?.metadata?.name;
       else if (name === 'createContainer' || name === 'podSandboxStatus' || name === 'stopPodSandbox' || name === 'removePodSandbox') rec.pod = sandboxPod.get(args[0]);
@@ -401,7 +409,16 @@ async function oneRun(server: RunningServer, client: RestClient, run: number): P
       t.createDone = now();
     }),
   );
-  await waitFor(`${PODS} pods Running and Ready`, () => names.every((n) => times.get(n)!.ready !== undefined), 300_000, 20);
+  await waitFor(`${PODS} pods Running and Ready`, () => names.every((n) => times.get(n)!.ready !== undefined), 300_000, 20).catch(async (e) => {
+    // Say where the stragglers are before giving up.
+    const left = (await client.list(resources.pods, NS, { labelSelector: LABEL })).items.filter((p: KObject) => !times.get(p.metadata.name)?.ready);
+    const by: Record<string, number> = {};
+    for (const p of left) {
+      const k = `${p.spec?.nodeName ? 'bound' : 'unbound'}/${p.status?.phase ?? '-'}`;
+      by[k] = (by[k] ?? 0) + 1;
+    }
+    throw new Error(`${(e as Error).message}; not ready: ${JSON.stringify(by)}`);
+  });
   const t1 = Math.max(...names.map((n) => times.get(n)!.ready!));
   elu.disable();
   clearInterval(sampler);
@@ -510,6 +527,7 @@ let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   return (cleaning ??= (async () => {
     const socket = server?.agent?.containerd?.socket;
+    draining = true;
     if (argv['keep-logs'] && server?.agent?.containerd) {
       const to = join(tmpdir(), `k8ts-podbench-containerd-${process.pid}.log`);
       try {
@@ -531,6 +549,33 @@ function cleanup(): Promise<void> {
     }
     client?.close();
     // Anything left behind is ours by construction (our socket path, our bridge name, our dir).
+    if (dataDir) {
+      // Container processes whose mounts come from our state dir, and the netns they hold.
+      const dir = dataDir;
+      for (const pid of allPids()) {
+        if (pid === process.pid || !safeRead(`/proc/${pid}/mountinfo`).includes(dir)) continue;
+        let netns = '';
+        try {
+          netns = execFileSync('ip', ['netns', 'identify', String(pid)], { encoding: 'utf8' }).trim();
+        } catch {
+          /* none */
+        }
+        console.error(`cleanup: killing leftover container process ${pid}${netns ? ` (netns ${netns})` : ''}`);
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+        if (netns.startsWith('cni-')) {
+          await sleep(200);
+          try {
+            execFileSync('ip', ['netns', 'delete', netns], { stdio: 'ignore' });
+          } catch {
+            /* already gone */
+          }
+        }
+      }
+    }
     if (socket) {
       for (const pid of ourShims(socket)) {
         console.error(`cleanup: killing leftover shim ${pid}`);

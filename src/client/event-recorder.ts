@@ -162,6 +162,9 @@ function uniqueNanos(ms: number): bigint {
   return n;
 }
 
+/** Event writes in flight per recorder. */
+const EVENT_WRITE_CONCURRENCY = 4;
+
 /** Records events about objects; see the module comment for the correlation rules. */
 export class EventRecorder {
   private readonly opts: Required<Omit<EventRecorderOptions, 'host' | 'reportingInstance'>> & Pick<EventRecorderOptions, 'host' | 'reportingInstance'>;
@@ -170,6 +173,8 @@ export class EventRecorder {
   private readonly observed = new LRU<Observation>();
   /** Per event name, the tail of its write chain: writes to one event stay in order. */
   private readonly tails = new Map<string, Promise<void>>();
+  private inFlight = 0;
+  private readonly waiters: (() => void)[] = [];
   private pending = 0;
   private stopped = false;
   private readonly abort = new AbortController();
@@ -314,6 +319,18 @@ export class EventRecorder {
     return filtered;
   }
 
+  /** Event writes share the client with status and lease writes: only a few are in flight at once (client-go writes them from one worker). */
+  private async limited(write: () => Promise<void>): Promise<void> {
+    while (this.inFlight >= EVENT_WRITE_CONCURRENCY) await new Promise<void>((r) => this.waiters.push(r));
+    this.inFlight++;
+    try {
+      await write();
+    } finally {
+      this.inFlight--;
+      this.waiters.shift()?.();
+    }
+  }
+
   private enqueue(name: string, write: () => Promise<void>): void {
     if (this.pending >= this.opts.maxPending) {
       this.stats.dropped++;
@@ -322,7 +339,7 @@ export class EventRecorder {
     }
     this.pending++;
     const prev = this.tails.get(name) ?? Promise.resolve();
-    const next = prev.then(write).catch((e) => {
+    const next = prev.then(() => this.limited(write)).catch((e) => {
       this.stats.failed++;
       log.warn('could not write event', { name, err: e instanceof Error ? e.message : String(e) });
     });

@@ -48,3 +48,10 @@ test('A candidate that cannot reach the server keeps trying and never leads; sto
   assert.equal(led, false);
   cfg.client.close();
 });
+
+test('Timings passed through as undefined take the defaults, so an idle candidate does not spin.', () => {
+  const cfg = { ...base(), leaseDurationMs: undefined, renewDeadlineMs: undefined, retryPeriodMs: undefined };
+  const e = new LeaderElector(cfg);
+  assert.deepEqual([e.config.leaseDurationMs, e.config.renewDeadlineMs, e.config.retryPeriodMs], [15_000, 10_000, 2_000]);
+  cfg.client.close();
+});

@@ -110,7 +110,8 @@ export class LeaderElector {
 
   constructor(config: LeaderElectionConfig) {
     validateLeaderElectionConfig(config);
-    this.config = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...config };
+    // `??` per field: a caller passing `undefined` through must get the default, not a 1 ms retry loop.
+    this.config = { ...config, leaseDurationMs: config.leaseDurationMs ?? 15_000, renewDeadlineMs: config.renewDeadlineMs ?? 10_000, retryPeriodMs: config.retryPeriodMs ?? 2_000 };
   }
 
   /** True while this candidate holds the lease and has not given up leading. */

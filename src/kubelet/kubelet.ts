@@ -59,6 +59,8 @@ export interface KubeletOptions {
   backoffMaxMs?: number;
   /** Relist period when the runtime streams no events (generic PLEG), ms. Default 1000. */
   relistMs?: number;
+  /** Every pod is synced at least this often even without changes, ms. Default 10 000. */
+  resyncMs?: number;
   /** Where containers' CRI logs go: `<dir>/<ns>_<pod>_<uid>/<container>/<attempt>.log`. Default /var/log/pods. */
   podLogsDir?: string;
   /** Cluster DNS servers written into pods' resolv.conf (dnsPolicy ClusterFirst). */
@@ -119,6 +121,8 @@ interface PodRecord {
   hostsFile?: string;
   /** The runtime's containers as last seen, for streaming (exec, logs) lookups. */
   lastView?: PodRuntimeView;
+  /** When the pod's worker last ran (ms). */
+  syncedAt?: number;
 }
 
 const defaultCapacity: ResourceList = {
@@ -171,6 +175,9 @@ export class Kubelet {
   private readonly adoptable = new Map<string, string>();
   private podCIDRPoll?: () => void;
   private hostResolv?: string;
+  private relisting = false;
+  /** Sandbox ID → its runtime state at the last relist. */
+  private lastRelist = new Map<string, string>();
   private readonly prober?: ProbeManager;
   private readonly volumes?: VolumeManager;
   private readonly resources?: PodResources;
@@ -274,7 +281,7 @@ export class Kubelet {
         }),
       );
     } else {
-      this.cancels.push(this.ticker.every(this.o.relistMs ?? 1000, () => this.relist()));
+      this.cancels.push(this.ticker.every(this.o.relistMs ?? 1000, () => void this.relist()));
     }
     this.cancels.push(this.o.podSource.subscribe(this.nodeName, { podChanged: (p) => this.podChanged(p), podRemoved: (p) => this.podRemoved(p) }));
   }
@@ -540,8 +547,34 @@ export class Kubelet {
     this.kick(rec);
   }
 
-  private relist(): void {
-    for (const rec of this.pods.values()) if (rec.sandboxId && !rec.finished) this.kick(rec);
+  /**
+   * Generic PLEG: one listing of the node's sandboxes and containers per period; only pods whose
+   * runtime state changed are woken, plus a periodic resync (volumes refresh, missed changes).
+   */
+  private async relist(): Promise<void> {
+    if (this.relisting || this.stopped) return;
+    this.relisting = true;
+    try {
+      const rt = this.o.runtime;
+      const [sandboxes, containers] = await Promise.all([rt.listPodSandbox(), rt.listContainers()]);
+      const state = new Map<string, string[]>();
+      for (const sb of sandboxes) state.set(sb.id, [sb.state]);
+      for (const c of containers) (state.get(c.podSandboxId) ?? state.set(c.podSandboxId, []).get(c.podSandboxId)!).push(`${c.id}:${c.state}`);
+      const now = Date.now();
+      const resyncMs = this.o.resyncMs ?? 10_000;
+      const seen = new Map<string, string>();
+      for (const rec of this.pods.values()) {
+        if (!rec.sandboxId || rec.finished) continue;
+        const sig = (state.get(rec.sandboxId) ?? ['gone']).sort().join('|');
+        seen.set(rec.sandboxId, sig);
+        if (this.lastRelist.get(rec.sandboxId) !== sig || now - (rec.syncedAt ?? 0) > resyncMs) this.kick(rec);
+      }
+      this.lastRelist = seen;
+    } catch (e) {
+      this.fail('relisting the runtime', e);
+    } finally {
+      this.relisting = false;
+    }
   }
 
   /** Run the pod's worker, or make the running one go round once more. */
@@ -691,6 +724,7 @@ export class Kubelet {
 
   private async syncPod(rec: PodRecord): Promise<void> {
     this.stats.podSyncs++;
+    rec.syncedAt = Date.now();
     const rt = this.o.runtime;
     const pod = rec.pod;
     if (rec.removed) {
