@@ -14,6 +14,7 @@ import type { KObject, RestClient } from '../client/rest-client.js';
 import { resources } from '../client/resources.js';
 import { podResolvConf, type PodDNSResult } from './dns-config.js';
 import { ProbeManager, type ProbeKind, type ProbeResult, type ProbeTarget } from './prober/index.js';
+import { runLifecycleHook } from './lifecycle.js';
 import { makeEnvironment, serviceEnvironment, type PodResources } from './envvars.js';
 import { linuxContainerConfig, verifyRunAsNonRoot } from './container-linux.js';
 import { MountError, VolumeManager } from './volumes/index.js';
@@ -972,6 +973,15 @@ export class Kubelet {
     this.event(rec, spec.name, 'Normal', 'Created', `Created container ${spec.name}`);
     await rt.startContainer(id);
     this.event(rec, spec.name, 'Normal', 'Started', `Started container ${spec.name}`);
+    if (spec.lifecycle?.postStart) {
+      // A failed postStart hook kills the container; the restart policy decides what follows.
+      const failed = await runLifecycleHook(spec.lifecycle.postStart, { pod: rec.pod, container: spec, containerId: id, podIP: rec.podIP ?? '', execSync: rt.execSync?.bind(rt), timeoutSeconds: rec.pod.spec?.terminationGracePeriodSeconds ?? 30 });
+      if (failed) {
+        this.event(rec, spec.name, 'Warning', 'FailedPostStartHook', failed);
+        this.event(rec, spec.name, 'Normal', 'Killing', `FailedPostStartHook`);
+        await rt.stopContainer(id, rec.pod.spec?.terminationGracePeriodSeconds ?? 30).catch(() => undefined);
+      }
+    }
     // Keep the latest exited attempt for lastState; older ones go.
     for (const c of view.containers) {
       if ((c.labels[criLabels.containerName] ?? c.metadata.name) === spec.name && c.metadata.attempt < attempt - 1) await rt.removeContainer(c.id);
@@ -989,7 +999,24 @@ export class Kubelet {
       for (const c of view.containers) {
         if (c.state === 'CONTAINER_RUNNING') this.event(rec, c.labels[criLabels.containerName] ?? c.metadata.name, 'Normal', 'Killing', `Stopping container ${c.labels[criLabels.containerName] ?? c.metadata.name}`);
       }
-      await Promise.all(view.containers.filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED').map((c) => rt.stopContainer(c.id, grace).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))));
+      // preStop hooks run first, within the grace period; what remains of it (at least 2 s, as
+      // upstream) is the time between SIGTERM and SIGKILL.
+      const started = Date.now();
+      const specs = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
+      await Promise.all(
+        view.containers
+          .filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED')
+          .map(async (c) => {
+            const name = c.labels[criLabels.containerName] ?? c.metadata.name;
+            const spec = specs.find((x: KObject) => x.name === name);
+            if (c.state === 'CONTAINER_RUNNING' && spec?.lifecycle?.preStop) {
+              const failed = await runLifecycleHook(spec.lifecycle.preStop, { pod, container: spec, containerId: c.id, podIP: rec.podIP ?? '', execSync: rt.execSync?.bind(rt), timeoutSeconds: grace });
+              if (failed) this.event(rec, name, 'Warning', 'FailedPreStopHook', failed);
+            }
+            const left = Math.max(2, grace - Math.floor((Date.now() - started) / 1000));
+            await rt.stopContainer(c.id, grace === 0 ? 0 : left).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+          }),
+      );
       if (rec.sandboxId) await rt.stopPodSandbox(rec.sandboxId);
       rec.killed = true;
       rec.wake?.();

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestCluster, eventually, type TestCluster } from '../helpers.js';
@@ -312,6 +312,32 @@ describe('the node agent runs real pods', { skip: why }, () => {
     const took = Date.now() - t0;
     assert.ok(took >= 1500, `delete waited for the grace period (took ${took} ms)`);
     assert.ok(took < 20_000, `delete finished after the grace period (took ${took} ms)`);
+  });
+
+  it('runs postStart after the start and preStop before SIGTERM on delete', async () => {
+    const hostDir = mkdtempSync(join(tmpdir(), 'k8ts-hooks-'));
+    await c.ok(['apply', '-f', '-'], {
+      input: pod('hooks', {
+        terminationGracePeriodSeconds: 5,
+        volumes: [{ name: 'out', hostPath: { path: hostDir, type: 'Directory' } }],
+        containers: [
+          {
+            name: 'c',
+            image: BUSYBOX,
+            command: ['sh', '-c', 'while [ ! -f /tmp/started ]; do sleep 0.1; done; echo saw-poststart > /out/main; trap "echo got-term >> /out/order; exit 0" TERM; while :; do sleep 0.2; done'],
+            volumeMounts: [{ name: 'out', mountPath: '/out' }],
+            lifecycle: {
+              postStart: { exec: { command: ['touch', '/tmp/started'] } },
+              preStop: { exec: { command: ['sh', '-c', 'echo prestop >> /out/order'] } },
+            },
+          },
+        ],
+      }),
+    });
+    await eventually(async () => (await phase('hooks')) === 'Running' && existsSync(join(hostDir, 'main')), 60_000, 200);
+    await c.ok(['delete', 'pod', 'hooks', '--wait=true'], { timeoutMs: 60_000 });
+    assert.equal(readFileSync(join(hostDir, 'order'), 'utf8'), 'prestop\ngot-term\n', 'preStop ran, then SIGTERM');
+    rmSync(hostDir, { recursive: true, force: true });
   });
 
   it('a restarted agent adopts running containers instead of restarting them', async () => {
