@@ -177,6 +177,7 @@ export class Kubelet {
   private podCIDRPoll?: () => void;
   private hostResolv?: string;
   private relisting = false;
+  private readonly workers = new Set<Promise<void>>();
   /** Sandbox ID → its runtime state at the last relist. */
   private lastRelist = new Map<string, string>();
   private readonly prober?: ProbeManager;
@@ -299,9 +300,14 @@ export class Kubelet {
     if (found.size) this.log.info('adopting running pod sandboxes', { count: found.size });
   }
 
-  /** Stop timers and watches. Containers keep running, as when a real kubelet exits. */
+  /**
+   * Stop timers and watches, and wait (bounded) for pod workers mid-call, so that whoever cleans up
+   * the runtime after us sees every sandbox. Containers keep running, as when a real kubelet exits.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    const settled = Promise.allSettled([...this.workers]);
+    await Promise.race([settled, new Promise((r) => setTimeout(r, 30_000).unref())]);
     this.podCIDRPoll?.();
     this.prober?.stop();
     await this.services?.stop();
@@ -586,7 +592,7 @@ export class Kubelet {
       return;
     }
     rec.working = true;
-    void (async () => {
+    const worker = (async () => {
       do {
         rec.again = false;
         try {
@@ -598,6 +604,8 @@ export class Kubelet {
       } while (rec.again && !this.stopped);
       rec.working = false;
     })();
+    this.workers.add(worker);
+    void worker.finally(() => this.workers.delete(worker));
   }
 
   private schedule(rec: PodRecord, ms: number): void {
