@@ -21,6 +21,7 @@ import { Kubelet, type ResourceList } from '../kubelet/kubelet.js';
 import { HostNetwork } from '../kubelet/network/host-network.js';
 import { InformerPodSource } from '../kubelet/pod-source.js';
 import { CriRuntime } from '../kubelet/runtime/cri-runtime.js';
+import { removeAllPodSandboxes } from '../kubelet/runtime/cleanup.js';
 
 const log = logger('agent');
 
@@ -212,16 +213,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         await kubeletServer.close();
         source.stop();
         await recorder.stop();
-        if (so.removePods) {
-          for (const sb of await runtime.listPodSandbox().catch(() => [])) {
-            for (const c of await runtime.listContainers({ podSandboxId: sb.id }).catch(() => [])) {
-              await runtime.stopContainer(c.id, 0).catch(() => undefined);
-              await runtime.removeContainer(c.id).catch(() => undefined);
-            }
-            await runtime.stopPodSandbox(sb.id).catch(() => undefined);
-            await runtime.removePodSandbox(sb.id).catch(() => undefined);
-          }
-        }
+        if (so.removePods) await removeAllPodSandboxes(runtime);
         runtime.close();
         await containerd?.stop();
         if (so.removePods) await net.teardown({ routes: so.removeState });

@@ -19,6 +19,7 @@ import { CriRuntime } from '../kubelet/runtime/cri-runtime.js';
 import type { PodSandboxConfig } from '../kubelet/runtime/runtime.js';
 import { ensureTestImage, testImageUnavailable } from '../../test/images.js';
 import { missingNodeCapability } from '../../test/capabilities.js';
+import { removeAllPodSandboxes } from '../kubelet/runtime/cleanup.js';
 
 const sha256hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -171,10 +172,7 @@ describe('k8ts images with a real node: the nginx image serves its welcome page 
     if (why) return;
     try {
       if (rt) {
-        for (const s of await rt.listPodSandbox().catch(() => [])) {
-          await rt.stopPodSandbox(s.id).catch(() => {});
-          await rt.removePodSandbox(s.id).catch(() => {});
-        }
+        await removeAllPodSandboxes(rt);
         rt.close();
       }
       await cd?.stop();

@@ -11,6 +11,7 @@ import { CriRuntime } from '../../src/kubelet/runtime/cri-runtime.js';
 import { criLabels, isNotFound, type ContainerConfig, type ContainerState, type PodSandboxConfig } from '../../src/kubelet/runtime/runtime.js';
 import { bridgeConflist, containerdConfig, containerdPaths, mountsUnder, removeStateDir, requireBinaries, startContainerd, type ContainerdHandle } from '../../src/kubelet/containerd/containerd.js';
 import { busyboxLayer, importBusyboxImage, importPauseImage, ociLayoutTar, tar } from '../../src/kubelet/containerd/images.js';
+import { removeAllPodSandboxes } from '../../src/kubelet/runtime/cleanup.js';
 
 const BUSYBOX = 'k8ts.local/busybox:1';
 const PAUSE = 'k8ts.local/pause:1';
@@ -87,10 +88,7 @@ describe('the CRI runtime over a private containerd', () => {
     if (why) return;
     try {
       if (rt) {
-        for (const s of await rt.listPodSandbox().catch(() => [])) {
-          await rt.stopPodSandbox(s.id).catch(() => {});
-          await rt.removePodSandbox(s.id).catch(() => {});
-        }
+        await removeAllPodSandboxes(rt);
         rt.close();
       }
     } finally {
@@ -243,10 +241,7 @@ describe('the CRI runtime with a CNI pod network, inside a project-made network 
     if (why) return;
     try {
       if (rt) {
-        for (const s of await rt.listPodSandbox().catch(() => [])) {
-          await rt.stopPodSandbox(s.id).catch(() => {});
-          await rt.removePodSandbox(s.id).catch(() => {});
-        }
+        await removeAllPodSandboxes(rt);
         rt.close();
       }
       await cd?.stop();

@@ -19,6 +19,7 @@ import { startKubeletServer, type KubeletServer, type StreamTarget } from '../..
 import { issueCertificate } from '../../src/base/pki.js';
 import { kubectlBinary, startTestCluster, type TestCluster } from '../helpers.js';
 import { missingNodeCapability } from '../capabilities.js';
+import { removeAllPodSandboxes } from '../../src/kubelet/runtime/cleanup.js';
 
 const BUSYBOX = 'k8ts.local/busybox:1';
 const PAUSE = 'k8ts.local/pause:1';
@@ -214,10 +215,7 @@ describe('streaming from kubectl through the API server to the kubelet and conta
       await kubelet?.close();
       await cluster?.stop();
       if (rt) {
-        for (const s of await rt.listPodSandbox().catch(() => [])) {
-          await rt.stopPodSandbox(s.id).catch(() => {});
-          await rt.removePodSandbox(s.id).catch(() => {});
-        }
+        await removeAllPodSandboxes(rt);
         rt.close();
       }
       await cd?.stop();
