@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestCluster, eventually, type TestCluster } from '../helpers.js';
@@ -338,6 +338,44 @@ describe('the node agent runs real pods', { skip: why }, () => {
     await c.ok(['delete', 'pod', 'hooks', '--wait=true'], { timeoutMs: 60_000 });
     assert.equal(readFileSync(join(hostDir, 'order'), 'utf8'), 'prestop\ngot-term\n', 'preStop ran, then SIGTERM');
     rmSync(hostDir, { recursive: true, force: true });
+  });
+
+  it('applies the security context: user, group and a read-only root filesystem', async () => {
+    const script = '[ "$(id -u)" = 1234 ] || exit 2; [ "$(id -g)" = 2345 ] || exit 3; touch /rootfs-write 2>/dev/null && exit 4; touch /tmp/ok 2>/dev/null && exit 5; exit 0';
+    await c.ok(['apply', '-f', '-'], {
+      input: pod('secure', {
+        restartPolicy: 'Never',
+        securityContext: { runAsUser: 1234, runAsGroup: 2345 },
+        containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', script], securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false } }],
+      }),
+    });
+    await eventually(async () => ['Succeeded', 'Failed'].includes(await phase('secure')), 60_000, 200);
+    assert.equal((await status('secure')).containerStatuses[0].state.terminated.exitCode, 0);
+  });
+
+  it('copies files in and out of a container with kubectl cp', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'k8ts-cp-'));
+    const src = join(dir, 'in.txt');
+    writeFileSync(src, 'copied-in\n');
+    await c.ok(['cp', src, 'web:/tmp/in.txt']);
+    assert.equal(await c.ok(['exec', 'web', '--', 'cat', '/tmp/in.txt']), 'copied-in\n');
+    await c.ok(['cp', 'web:/www/index.html', join(dir, 'out.html')]);
+    assert.equal(readFileSync(join(dir, 'out.html'), 'utf8'), 'hello-from-web\n');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loses no pod when containerd itself dies and is restarted', async () => {
+    const cd = c.server.agent!.containerd!;
+    const before = (await status('web')).containerStatuses[0];
+    const pid = cd.pid()!;
+    process.kill(pid, 'SIGKILL');
+    await eventually(async () => cd.restarts() >= 1 && cd.pid() !== pid && (await c.server.agent!.runtime.version().then(() => true, () => false)), 30_000, 200);
+    // The pod keeps running in its shim; after the restart the kubelet still sees the same container.
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = (await status('web')).containerStatuses[0];
+    assert.equal(after.containerID, before.containerID);
+    assert.equal(after.restartCount, before.restartCount);
+    assert.equal((await c.ok(['exec', 'web', '--', 'cat', '/www/index.html'])).trim(), 'hello-from-web');
   });
 
   it('a restarted agent adopts running containers instead of restarting them', async () => {
