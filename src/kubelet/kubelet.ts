@@ -15,6 +15,7 @@ import { resources } from '../client/resources.js';
 import { podResolvConf, type PodDNSResult } from './dns-config.js';
 import { ProbeManager, type ProbeKind, type ProbeResult, type ProbeTarget } from './prober/index.js';
 import { runLifecycleHook } from './lifecycle.js';
+import { pullCredentials } from './image-credentials.js';
 import { makeEnvironment, serviceEnvironment, type PodResources } from './envvars.js';
 import { linuxContainerConfig, verifyRunAsNonRoot } from './container-linux.js';
 import { MountError, VolumeManager } from './volumes/index.js';
@@ -931,7 +932,7 @@ export class Kubelet {
     this.event(rec, spec.name, 'Normal', 'Pulling', `Pulling image "${ref}"`);
     const t0 = Date.now();
     try {
-      await rt.pullImage(image, this.sandboxConfig(rec.pod));
+      await this.pullWithSecrets(rec, image);
       const s = ((Date.now() - t0) / 1000).toFixed(3);
       this.event(rec, spec.name, 'Normal', 'Pulled', `Successfully pulled image "${ref}" in ${s}s (${s}s including waiting)`);
       rec.backoff?.delete(key);
@@ -951,6 +952,33 @@ export class Kubelet {
       (rec.waiting ??= {})[spec.name] = { reason: 'ErrImagePull', message: `failed to pull image "${ref}": ${why}` };
       this.schedule(rec, delayMs);
       return false;
+    }
+  }
+
+  /** Pulls with each matching imagePullSecret in turn (best match first), then anonymously. */
+  private async pullWithSecrets(rec: PodRecord, image: { image: string }): Promise<void> {
+    const rt = this.o.runtime;
+    const names: string[] = (rec.pod.spec?.imagePullSecrets ?? []).map((s: KObject) => s.name).filter(Boolean);
+    const secrets: KObject[] = [];
+    if (this.resources) {
+      for (const n of names) {
+        const s = await this.resources.getSecret(rec.pod.metadata.namespace, n).catch(() => undefined);
+        if (s) secrets.push(s);
+      }
+    }
+    let last: unknown;
+    for (const auth of pullCredentials(image.image, secrets)) {
+      try {
+        await rt.pullImage(image, this.sandboxConfig(rec.pod), auth);
+        return;
+      } catch (e) {
+        last = e;
+      }
+    }
+    try {
+      await rt.pullImage(image, this.sandboxConfig(rec.pod));
+    } catch (e) {
+      throw last ?? e;
     }
   }
 

@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import {
   NotFoundError,
+  type AuthConfig,
   type Container,
   type ContainerConfig,
   type ContainerFilter,
@@ -244,8 +245,8 @@ export class CriRuntime implements ContainerRuntime {
     return res.url;
   }
 
-  async pullImage(image: ImageSpec, sandboxConfig?: PodSandboxConfig): Promise<string> {
-    const res = await this.call(this.img, 'PullImage', { image: snake(image), sandbox_config: sandboxConfig ? snake(sandboxConfig) : undefined }, undefined, this.pullTimeoutMs ?? 0);
+  async pullImage(image: ImageSpec, sandboxConfig?: PodSandboxConfig, auth?: AuthConfig): Promise<string> {
+    const res = await this.call(this.img, 'PullImage', { image: snake(image), auth: auth ? snake(auth) : undefined, sandbox_config: sandboxConfig ? snake(sandboxConfig) : undefined }, undefined, this.pullTimeoutMs ?? 0);
     return res.image_ref;
   }
 

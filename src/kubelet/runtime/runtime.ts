@@ -73,6 +73,16 @@ export interface PodSandboxFilter {
   labelSelector?: Record<string, string>;
 }
 
+/** CRI AuthConfig: registry credentials for one pull. */
+export interface AuthConfig {
+  username?: string;
+  password?: string;
+  auth?: string;
+  serverAddress?: string;
+  identityToken?: string;
+  registryToken?: string;
+}
+
 /** CRI ImageSpec. */
 export interface ImageSpec {
   image: string;
@@ -315,7 +325,7 @@ export interface RuntimeService {
 /** CRI runtime.v1.ImageService. */
 export interface ImageService {
   /** Resolves with the image reference (an image id or digest). */
-  pullImage(image: ImageSpec, sandboxConfig?: PodSandboxConfig): Promise<string>;
+  pullImage(image: ImageSpec, sandboxConfig?: PodSandboxConfig, auth?: AuthConfig): Promise<string>;
   /** The image, or undefined when it is not present. */
   imageStatus(image: ImageSpec): Promise<Image | undefined>;
   listImages(filter?: { image?: ImageSpec }): Promise<Image[]>;
