@@ -16,8 +16,8 @@ Usage:
 add   Start node NAME (with --count N: NAME-1 ... NAME-N): a network namespace k8ts-NAME, a veth
       into the host bridge, and a 'k8ts agent' inside with its own containerd, pod bridge, kubelet,
       proxy and DNS. It runs in the background; its log is DIR/nodes/NAME/agent.log.
-      The server must be reachable at the host's node-network address: a server on 127.0.0.1 is
-      forwarded there, but its certificate must name it (start it with --tls-san 10.41.0.1).
+      The nodes reach the server at the host's node-network address (a server on 127.0.0.1 is
+      forwarded there); \`k8ts server\` names that address in its certificate (its --node-network).
 rm    Stop nodes by PID (their pods, network and state go with them) and delete their namespaces.
 ls    List the nodes, their addresses, pod ranges and whether their agent runs.
 
@@ -32,7 +32,7 @@ Flags:
   -h, --help              Show this help
 
 Example:
-  k8ts server --tls-san 10.41.0.1 &
+  k8ts server &
   k8ts node add worker --count 2
   kubectl get nodes -o wide
   k8ts node rm worker-1 worker-2

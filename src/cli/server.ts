@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setLogLevel, type Level } from '../base/log.js';
 import { parseDuration } from '../base/duration.js';
+import { nthAddress } from '../kubelet/network/host-network.js';
 
 export const serverHelp = `Run the k8ts control plane.
 
@@ -115,7 +116,8 @@ export async function runServer(args: string[]): Promise<number> {
     dataDir,
     port,
     bindAddress: values['bind-address'],
-    tlsSANs: values['tls-san'],
+    // Nodes added with `k8ts node add` reach the server at the node network's host address.
+    tlsSANs: [...(values['tls-san'] ?? []), nthAddress(values['node-network']!, 1)],
     serviceCIDR: values['service-cidr'],
     etcd,
     token: values.token,
