@@ -191,6 +191,25 @@ describe('a cluster of three real nodes on one machine', { skip: why }, () => {
     assert.deepEqual([...new Set(answers)].sort(), (await webPods()).map((p) => p.metadata.name).sort());
   });
 
+  it('answers a NodePort on every node\'s address, from this machine and from a pod', async () => {
+    await c.ok(['expose', 'deployment', 'web', '--name=web-np', '--type=NodePort', '--port=8080']);
+    const port = Number((await c.ok(['get', 'service', 'web-np', '-o', 'jsonpath={.spec.ports[0].nodePort}'])).trim());
+    assert.ok(port >= 30000 && port <= 32767, `node port ${port}`);
+    const nodeIPs = [c.server.agent!.nodeIP, ...nodes.map((x) => x.nodeIP)];
+    const podNames = (await webPods()).map((p) => p.metadata.name);
+    for (const ip of nodeIPs) {
+      const body = await eventually(async () => {
+        const res = await fetch(`http://${ip}:${port}/`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+        return res?.ok ? (await res.text()).trim() : undefined;
+      }, 20_000, 250);
+      assert.ok(podNames.includes(body), `node ${ip} answered ${body}`);
+    }
+    const script = ['fail=0', ...nodeIPs.map((ip) => `timeout 5 wget -qO- http://${ip}:${port}/ >/dev/null || { echo "no answer on ${ip}:${port}"; fail=1; }`), 'exit $fail'].join('; ');
+    const r = await runOn(names[0]!, 'np-client', script);
+    assert.equal(r.code, 0, r.out);
+    await c.ok(['delete', 'service', 'web-np']);
+  });
+
   it('resolves a Service by name from a pod on a netns node, through every node\'s DNS server', async () => {
     const vip = (await c.ok(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     const dnsIPs = [c.server.agent!.nodeIP, ...nodes.map((x) => x.nodeIP)];
