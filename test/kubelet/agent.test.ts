@@ -133,6 +133,53 @@ describe('the node agent runs real pods', { skip: why }, () => {
     await c.ok(['delete', 'deployment', 'front']);
   });
 
+  it('loses no request while a Deployment behind a Service scales up and down', async () => {
+    // preStop keeps a leaving pod serving while the proxies drop it, as upstream recommends.
+    await c.ok(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'steady' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'steady' } },
+          template: {
+            metadata: { labels: { app: 'steady' } },
+            spec: {
+              terminationGracePeriodSeconds: 10,
+              containers: [
+                {
+                  name: 'web',
+                  image: BUSYBOX,
+                  command: ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www'],
+                  readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+                  lifecycle: { preStop: { exec: { command: ['sleep', '3'] } } },
+                },
+              ],
+            },
+          },
+        },
+      }),
+    });
+    await c.ok(['rollout', 'status', 'deployment/steady', '--timeout=90s'], { timeoutMs: 100_000 });
+    await c.ok(['expose', 'deployment', 'steady', '--port=80', '--target-port=8080']);
+    const loop = 'ok=0; bad=0; for i in $(seq 240); do if timeout 3 wget -qO- http://steady/ >/dev/null 2>&1; then ok=$((ok+1)); else bad=$((bad+1)); fi; sleep 0.05; done; echo "ok=$ok bad=$bad"';
+    // Wait until the name answers before counting.
+    await c.ok(['run', 'steady-warm', `--image=${BUSYBOX}`, '--restart=Never', '--command', '--', 'sh', '-c', 'for i in $(seq 40); do timeout 2 wget -qO- http://steady/ && exit 0; sleep 0.25; done; exit 1']);
+    await eventually(async () => (await phase('steady-warm')) === 'Succeeded', 60_000, 200);
+    await c.ok(['run', 'steady-client', `--image=${BUSYBOX}`, '--restart=Never', '--command', '--', 'sh', '-c', loop]);
+    await eventually(async () => (await phase('steady-client')) === 'Running', 60_000, 100);
+    await c.ok(['scale', 'deployment/steady', '--replicas=3']);
+    await c.ok(['rollout', 'status', 'deployment/steady', '--timeout=60s'], { timeoutMs: 70_000 });
+    await new Promise((r) => setTimeout(r, 2000));
+    await c.ok(['scale', 'deployment/steady', '--replicas=1']);
+    await eventually(async () => ['Succeeded', 'Failed'].includes(await phase('steady-client')), 120_000, 250);
+    const out = (await c.ok(['logs', 'steady-client'])).trim();
+    assert.match(out, /^ok=\d+ bad=0$/, out);
+    await c.ok(['delete', 'deployment', 'steady']);
+    await c.ok(['delete', 'service', 'steady']);
+  });
+
   it('restarts a crashing container with growing back-off and shows CrashLoopBackOff', async () => {
     await c.ok(['run', 'chat', `--image=${BUSYBOX}`, '--command', '--', 'sh', '-c', 'sleep 0.5; exit 1']);
     await eventually(async () => ((await status('chat')).containerStatuses?.[0]?.restartCount ?? 0) >= 2, 60_000, 200);
