@@ -12,7 +12,7 @@
  * resolution, loops last seconds). Network programming latency is bench/proxy/sync.ts --e2e.
  *
  * Needs root, containerd, runc, nftables, CNI plugins and /bin/busybox (as test/kubelet/agent.test.ts).
- * Usage: node --import tsx bench/services/run.ts [--dns 100] [--http 100] [--rounds 10]
+ * Usage: node --import tsx bench/services/run.ts [--dns 250] [--http 250] [--rounds 6]
  * The machine is shared, so rounds are short and interleaved; the table shows the best round
  * (least disturbed) and the median round, and ratios use the best rounds.
  */
@@ -31,9 +31,9 @@ setLogLevel((process.env.K8TS_LOG_LEVEL as any) || 'error');
 
 const { values: argv } = parseArgs({
   options: {
-    dns: { type: 'string', default: '100' },
-    http: { type: 'string', default: '100' },
-    rounds: { type: 'string', default: '10' },
+    dns: { type: 'string', default: '250' },
+    http: { type: 'string', default: '250' },
+    rounds: { type: 'string', default: '6' },
   },
 });
 const DNS_N = Number(argv.dns);
