@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startServer, type RunningServer, type ServerOptions } from '../src/app/server.js';
 import { setLogLevel } from '../src/base/log.js';
+import { pollUntil } from '../src/base/sleep.js';
 
 setLogLevel((process.env.K8TS_LOG_LEVEL as any) || 'warn');
 
@@ -87,17 +88,6 @@ export async function startTestCluster(opts: { kubectl?: string; storagePath?: s
 }
 
 /** Poll until `fn` returns a truthy value or the time is up. */
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, stepMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
+export function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, stepMs = 100): Promise<T> {
+  return pollUntil(fn, { timeoutMs, stepMs });
 }

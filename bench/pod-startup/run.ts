@@ -28,6 +28,7 @@ import { RestClient, type KObject, type WatchHandle } from '../../src/client/res
 import { resources } from '../../src/client/resources.js';
 import { importBusyboxImage } from '../../src/kubelet/containerd/images.js';
 import { LeaderElector } from '../../src/client/leader-election.js';
+import { pollUntil } from '../../src/base/sleep.js';
 
 setLogLevel((process.env.K8TS_LOG_LEVEL as any) || 'error');
 
@@ -281,19 +282,8 @@ function watchPods(client: RestClient, rv: string, onEvent: (type: string, pod: 
   };
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, stepMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
-    await sleep(stepMs);
-  }
+function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, stepMs = 100): Promise<T> {
+  return pollUntil(fn, { timeoutMs, stepMs, what });
 }
 
 // ---------- one run ----------

@@ -26,6 +26,7 @@ import { setLogLevel } from '../../src/base/log.js';
 import { RestClient, type KObject } from '../../src/client/rest-client.js';
 import { resources } from '../../src/client/resources.js';
 import { importBusyboxImage } from '../../src/kubelet/containerd/images.js';
+import { pollUntil } from '../../src/base/sleep.js';
 
 setLogLevel((process.env.K8TS_LOG_LEVEL as any) || 'error');
 
@@ -52,19 +53,8 @@ const r1 = (x: number) => Math.round(x * 10) / 10;
 const r2 = (x: number) => Math.round(x * 100) / 100;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, stepMs = 200): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
-    await sleep(stepMs);
-  }
+function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, stepMs = 200): Promise<T> {
+  return pollUntil(fn, { timeoutMs, stepMs, what });
 }
 
 /**
