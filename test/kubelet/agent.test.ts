@@ -133,6 +133,38 @@ describe('the node agent runs real pods', { skip: why }, () => {
     await c.ok(['delete', 'deployment', 'front']);
   });
 
+  it('serves a replaced pod through its ClusterIP within a second of it becoming Ready', async () => {
+    await c.ok(['create', 'deployment', 'swap', `--image=${BUSYBOX}`, '--', 'sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www']);
+    await c.ok(['rollout', 'status', 'deployment/swap', '--timeout=90s'], { timeoutMs: 100_000 });
+    await c.ok(['expose', 'deployment', 'swap', '--port=80', '--target-port=8080']);
+    const vip = (await c.ok(['get', 'svc', 'swap', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    const get = () => fetch(`http://${vip}/`, { signal: AbortSignal.timeout(1000) }).then((r) => r.text(), () => '');
+    const old = await eventually(async () => (await get()).trim(), 30_000, 100);
+    await c.ok(['delete', 'pod', old, '--wait=false']);
+    // Watch (by polling) for the new pod's Ready, and for the VIP to answer from it.
+    let readyAt = 0;
+    let servedAt = 0;
+    let fresh = '';
+    const end = Date.now() + 60_000;
+    while (Date.now() < end && !(readyAt && servedAt)) {
+      if (!readyAt) {
+        const pods = JSON.parse(await c.ok(['get', 'pods', '-l', 'app=swap', '-o', 'json'])).items;
+        const p = pods.find((x: any) => x.metadata.name !== old && x.status?.conditions?.some((k: any) => k.type === 'Ready' && k.status === 'True'));
+        if (p) {
+          readyAt = Date.now();
+          fresh = p.metadata.name;
+        }
+      }
+      if (fresh && !servedAt && (await get()).trim() === fresh) servedAt = Date.now();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(readyAt && servedAt, 'the new pod became Ready and was served');
+    // Ready is seen through kubectl polls (~0.2 s each), so served may even come first.
+    assert.ok(servedAt - readyAt <= 1000, `served ${servedAt - readyAt} ms after Ready was seen`);
+    await c.ok(['delete', 'deployment', 'swap']);
+    await c.ok(['delete', 'service', 'swap']);
+  });
+
   it('loses no request while a Deployment behind a Service scales up and down', async () => {
     // preStop keeps a leaving pod serving while the proxies drop it, as upstream recommends.
     await c.ok(['apply', '-f', '-'], {
