@@ -11,11 +11,11 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { requireBinaries } from './containerd.js';
-import { tarFileHeader } from './images.js';
+import { ctrImport, tarFileHeader } from './images.js';
 import { normalizeImageName } from './image-names.js';
 
 /** The containerd annotation `ctr import` names an image from. */
@@ -343,35 +343,13 @@ export async function importArchive(file: string, o: ImportArchiveOptions): Prom
       stream.destroy();
       throw new ImageArchiveError(`${file}: the archive names no image${unnamed ? ` (${unnamed} unnamed manifest${unnamed > 1 ? 's' : ''})` : ''}; ${s.format === 'docker' ? 'save it by name (docker save NAME:TAG)' : 'give one with --name'}`);
     }
-    await ctrImportStream(o.socket, stream, o.namespace ?? 'k8s.io');
+    await ctrImport(o.socket, stream, o.namespace ?? 'k8s.io');
     return names;
   } finally {
     a.close();
   }
 }
 
-function ctrImportStream(socket: string, stream: Readable, namespace: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const c = spawn('ctr', ['--address', socket, '-n', namespace, 'images', 'import', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (out += d));
-    c.once('error', reject);
-    let streamErr: Error | undefined;
-    c.once('exit', (code) => {
-      if (streamErr) reject(streamErr);
-      else if (code === 0) resolve();
-      else reject(new Error(`ctr images import failed (exit ${code}): ${out.trim()}`));
-    });
-    const stdin: Writable = c.stdin;
-    stdin.on('error', () => {}); // an early exit reports through 'exit'
-    stream.once('error', (err) => {
-      streamErr = err;
-      stdin.destroy();
-    });
-    stream.pipe(stdin);
-  });
-}
 
 /** sha256 (hex) of a file's bytes, streamed. */
 export async function fileSha256(file: string): Promise<string> {

@@ -7,6 +7,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { requireBinaries } from './containerd.js';
 
 /** Options of {@link importBusyboxImage}. */
@@ -200,8 +201,8 @@ export function ociLayoutTar(o: { name: string; layer: Buffer; entrypoint?: stri
   return { archive, digest, configDigest };
 }
 
-/** Feeds `archive` to `ctr images import -` against the given containerd. */
-export function ctrImport(socket: string, archive: Buffer, namespace = 'k8s.io'): Promise<void> {
+/** Feeds `archive` (bytes, or a stream of them) to `ctr images import -` against the given containerd. */
+export function ctrImport(socket: string, archive: Buffer | Readable, namespace = 'k8s.io'): Promise<void> {
   requireBinaries([{ name: 'ctr', pkg: 'containerd' }]);
   return new Promise((resolve, reject) => {
     const c = spawn('ctr', ['--address', socket, '-n', namespace, 'images', 'import', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -209,9 +210,22 @@ export function ctrImport(socket: string, archive: Buffer, namespace = 'k8s.io')
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (out += d));
     c.once('error', reject);
-    c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ctr images import failed (exit ${code}): ${out.trim()}`))));
+    let streamErr: Error | undefined;
+    c.once('exit', (code) => {
+      if (streamErr) reject(streamErr);
+      else if (code === 0) resolve();
+      else reject(new Error(`ctr images import failed (exit ${code}): ${out.trim()}`));
+    });
     c.stdin.on('error', () => {}); // an early exit reports through 'exit'
-    c.stdin.end(archive);
+    if (Buffer.isBuffer(archive)) {
+      c.stdin.end(archive);
+      return;
+    }
+    archive.once('error', (err) => {
+      streamErr = err;
+      c.stdin.destroy();
+    });
+    archive.pipe(c.stdin);
   });
 }
 
