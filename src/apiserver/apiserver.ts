@@ -11,6 +11,8 @@ import { logger } from '../base/log.js';
 import { Counter, Gauge, Histogram, Registry } from '../base/metrics.js';
 import type { Backend } from '../storage/interface.js';
 import { anonymous, presentedCredentials, type Authenticator, type UserInfo } from './auth/authenticator.js';
+import { alwaysAllow, forbiddenMessage, type AuthorizationAttributes, type Authorizer, type RuleResolver } from './auth/authorizer.js';
+import { impersonatedUser } from './auth/impersonation.js';
 import { Discovery, type ServedResource, type SubresourceInfo } from './discovery.js';
 import {
   decodeBody,
@@ -24,8 +26,8 @@ import {
 } from './endpoints/negotiation.js';
 import { parseRequestInfo, type RequestInfo } from './endpoints/request-info.js';
 import { toPartialList, toTable, type IncludeObject } from './endpoints/table.js';
-import { Store, type DeleteOptions, type ListPredicate, type StoreExtensions } from './registry/generic/store.js';
-import type { KObject, Strategy } from './registry/generic/strategy.js';
+import { Store, type DeleteOptions, type ListPredicate, type StoreExtensions, type WriteOptions } from './registry/generic/store.js';
+import type { KObject, ResourceInfo, Strategy } from './registry/generic/strategy.js';
 
 const log = logger('apiserver');
 
@@ -73,6 +75,42 @@ export interface SubresourceHandler {
   handle(ctx: SubresourceContext): Promise<{ code: number; body: unknown } | undefined>;
 }
 
+/**
+ * A create-only resource that is never stored (SubjectAccessReview, TokenReview...): the request
+ * body goes in, the answer (with status) comes back with 201.
+ */
+export interface VirtualResource {
+  info: ResourceInfo;
+  create(ctx: VirtualResourceContext): Promise<KObject>;
+}
+
+export interface VirtualResourceContext {
+  body: KObject;
+  /** The requesting user (after impersonation). */
+  user: UserInfo;
+  /** The URL's namespace ('' for cluster-scoped). */
+  namespace: string;
+  stores: StoreLookup;
+  authorizer: Authorizer & RuleResolver;
+  dryRun: boolean;
+}
+
+/** Where the API server reports each request for the audit log (upstream's audit stages). */
+export interface AuditSink {
+  /** A request was authenticated (user known, object not yet read). Returns the per-request recorder, or undefined to record nothing. */
+  begin(r: { req: IncomingMessage; info: RequestInfo; user: UserInfo; impersonatedUser?: UserInfo }): AuditRecorder | undefined;
+}
+
+export interface AuditRecorder {
+  /** The request body as decoded (Request level and above). */
+  requestObject?(obj: unknown): void;
+  /** The response body (RequestResponse level). */
+  responseObject?(obj: unknown): void;
+  annotate(key: string, value: string): void;
+  /** The response is complete (or the request failed): the final code and status. */
+  end(code: number, status?: Status): void;
+}
+
 export interface HealthCheck {
   name: string;
   check(): boolean | Promise<boolean>;
@@ -82,7 +120,15 @@ export interface APIServerOptions {
   backend: Backend;
   strategies: Strategy[];
   authenticator: Authenticator;
+  /**
+   * Authorization (system:masters, node, RBAC). Absent: every authenticated request is allowed and
+   * anonymous ones get 401, as before authorization existed.
+   */
+  authorizer?: Authorizer & RuleResolver;
   subresources?: SubresourceHandler[];
+  /** Create-only, unstored resources (access reviews, token reviews). */
+  virtualResources?: VirtualResource[];
+  audit?: AuditSink;
   /** The address kubectl is told in legacy discovery. */
   externalAddress: string;
   extensions?: StoreExtensions;
@@ -128,6 +174,10 @@ export class APIServer {
   readonly discovery: Discovery;
   readonly metrics: Registry;
   private readonly subresources = new Map<string, SubresourceHandler>();
+  private readonly virtual = new Map<string, VirtualResource>();
+  /** Each audited request's recorder, and the Status each failed response carried. */
+  private readonly audits = new WeakMap<IncomingMessage, AuditRecorder>();
+  private readonly lastStatus = new WeakMap<ServerResponse, Status>();
   private readonly healthChecks: HealthCheck[] = [];
   private readonly readyChecks: HealthCheck[] = [];
   private readonly openWatches = new Set<() => void>();
@@ -182,6 +232,10 @@ export class APIServer {
     for (const h of opts.subresources ?? []) {
       this.subresources.set(`${h.group}/${h.resource}/${h.info.name}`, h);
       served.find((r) => r.info.group === h.group && r.info.resource === h.resource)?.subresources.push(h.info);
+    }
+    for (const v of opts.virtualResources ?? []) {
+      this.virtual.set(this.storeKey(v.info.group, v.info.version, v.info.resource), v);
+      served.push({ info: v.info, subresources: [] });
     }
     for (const r of served) r.subresources.sort((a, b) => a.name.localeCompare(b.name));
     this.discovery = new Discovery(served);
@@ -272,7 +326,29 @@ export class APIServer {
       if (presentedCredentials(req)) throw errors.unauthorized();
       user = anonymous;
     }
-    if (user === anonymous) throw errors.unauthorized();
+    const authorizer = this.opts.authorizer;
+    if (user === anonymous && !authorizer) throw errors.unauthorized();
+    const info = parseRequestInfo(method, path, query);
+    setInfo(info);
+    let impersonator: UserInfo | undefined;
+    if (authorizer && user !== anonymous) {
+      const imp = await impersonatedUser(req, user, authorizer);
+      if (imp.impersonated) {
+        impersonator = user;
+        user = imp.user;
+      }
+    }
+    if (this.opts.audit) {
+      const rec = this.opts.audit.begin({ req, info, user: impersonator ?? user, impersonatedUser: impersonator ? user : undefined });
+      if (rec) {
+        this.audits.set(req, rec);
+        res.on('finish', () => rec.end(res.statusCode, this.lastStatus.get(res)));
+        res.on('close', () => {
+          if (!res.writableFinished) rec.end(res.statusCode, this.lastStatus.get(res));
+        });
+      }
+    }
+    if (authorizer) await this.authorize(authorizer, user, info, path);
 
     if (path === '/metrics') {
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
@@ -281,8 +357,6 @@ export class APIServer {
     }
     if (path === '/openapi/v3' || path.startsWith('/openapi/v3/') || path === '/openapi/v2') return this.serveOpenAPI(req, res, path, query);
 
-    const info = parseRequestInfo(method, path, query);
-    setInfo(info);
     const accept = parseAccept(req.headers.accept);
     if (!info.isResourceRequest) {
       if (path === '/api' || path === '/api/') {
@@ -308,9 +382,50 @@ export class APIServer {
     }
     if (info.apiPrefix === 'api' && info.apiGroup) throw errors.notFoundPath();
     const store = this.stores.get(this.storeKey(info.apiGroup, info.apiVersion, info.resource));
-    if (!store) throw errors.notFoundPath();
+    if (!store) {
+      const v = this.virtual.get(this.storeKey(info.apiGroup, info.apiVersion, info.resource));
+      if (v) return this.createVirtual(req, res, info, v, query, user);
+      throw errors.notFoundPath();
+    }
     if (store.strategy.info.namespaced === false && info.namespace) throw errors.notFoundPath();
     return this.resource(req, res, info, store, query, accept, user, upgrade);
+  }
+
+  /** 403 (401 for the anonymous user) unless the authorizer allows the request. */
+  private async authorize(authorizer: Authorizer, user: UserInfo, info: RequestInfo, path: string): Promise<void> {
+    const a: AuthorizationAttributes = {
+      user,
+      verb: info.verb,
+      isResourceRequest: info.isResourceRequest,
+      path,
+      namespace: info.namespace,
+      apiGroup: info.apiGroup,
+      apiVersion: info.apiVersion,
+      resource: info.resource,
+      subresource: info.subresource,
+      name: info.name,
+    };
+    const r = await authorizer.authorize(a);
+    if (r.decision === 'allow') return;
+    if (user === anonymous) throw errors.unauthorized();
+    const message = forbiddenMessage(a) + (r.reason ? `: ${r.reason}` : '');
+    if (!info.isResourceRequest) {
+      throw new StatusError({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `forbidden: ${message}`, reason: 'Forbidden', details: {}, code: 403 });
+    }
+    throw errors.forbidden({ group: info.apiGroup, resource: info.resource }, info.name, message);
+  }
+
+  private async createVirtual(req: IncomingMessage, res: ServerResponse, info: RequestInfo, v: VirtualResource, query: URLSearchParams, user: UserInfo): Promise<void> {
+    if (info.verb !== 'create' || info.name || info.subresource) throw errors.methodNotSupported({ group: info.apiGroup, resource: info.resource }, info.verb);
+    if (v.info.namespaced === false && info.namespace) throw errors.notFoundPath();
+    const dryRun = this.dryRun(query);
+    const { object } = await decodeBody(await readBody(req), req.headers['content-type']);
+    if (!object || typeof object !== 'object' || Array.isArray(object)) throw errors.badRequest(`${v.info.kind} in version "${v.info.version}" cannot be handled as a ${v.info.kind}: the body must be an object`);
+    this.audits.get(req)?.requestObject?.(object);
+    const out = await v.create({ body: object as KObject, user, namespace: info.namespace, stores: (g, r) => this.store(g, r), authorizer: this.opts.authorizer ?? alwaysAllow, dryRun });
+    out.apiVersion = v.info.group ? `${v.info.group}/${v.info.version}` : v.info.version;
+    out.kind = v.info.kind;
+    this.json(res, 201, out);
   }
 
   private async health(path: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
@@ -447,6 +562,8 @@ export class APIServer {
     const ref = { namespace: ns, name: info.name };
     const fieldManager = query.get('fieldManager') ?? defaultManager(req.headers['user-agent']);
     if (fieldManager.length > 128) throw errors.badRequest('fieldManager must be at most 128 characters');
+    const audit = this.audits.get(req);
+    const who = { user, hooks: { warn: (t: string) => this.warn(res, t), annotate: (k: string, v: string) => audit?.annotate(k, v) } };
     const sendObject = (code: number, obj: KObject) => {
       const tv = wantsTable(accept);
       if (tv && req.method === 'GET') {
@@ -456,7 +573,9 @@ export class APIServer {
     };
     const body = async () => {
       const buf = await readBody(req);
-      return decodeBody(buf, req.headers['content-type'], info.verb === 'patch');
+      const decoded = await decodeBody(buf, req.headers['content-type'], info.verb === 'patch');
+      audit?.requestObject?.(decoded.object);
+      return decoded;
     };
 
     if (info.subresource && info.subresource !== 'status' && info.subresource !== 'scale') {
@@ -512,7 +631,7 @@ export class APIServer {
         if (info.name) throw errors.methodNotSupported(store.gr, 'create');
         const b = await body();
         await this.checkFields(res, store, b.object, b.text, this.fieldValidation(query));
-        const obj = await store.create(ns, b.object, { dryRun, fieldManager });
+        const obj = await store.create(ns, b.object, { dryRun, fieldManager, ...who });
         return this.json(res, 201, obj);
       }
       case 'update': {
@@ -527,25 +646,25 @@ export class APIServer {
               store.strategy.scale!.setSpecReplicas(cur, scaleReplicas(info.name, scale));
               return cur;
             },
-            { dryRun, fieldManager, subresource: 'scale' },
+            { dryRun, fieldManager, subresource: 'scale', ...who },
           );
           return this.json(res, 200, toScale(store, obj));
         }
-        const obj = await store.update(ref, b.object, { dryRun, fieldManager, subresource: info.subresource || undefined });
+        const obj = await store.update(ref, b.object, { dryRun, fieldManager, subresource: info.subresource || undefined, ...who });
         return this.json(res, 200, obj);
       }
       case 'patch':
-        return this.patch(req, res, info, store, query, dryRun, fieldManager);
+        return this.patch(req, res, info, store, query, dryRun, fieldManager, who);
       case 'delete': {
         const opts = await this.deleteOptions(req, query);
-        const r = await store.delete(ref, { ...opts, dryRun: dryRun || opts.dryRun });
+        const r = await store.delete(ref, { ...opts, dryRun: dryRun || opts.dryRun, ...who });
         if (!r.deleted) return this.json(res, 202, r.object);
         if (store.strategy.returnDeletedObject) return this.json(res, 200, r.object);
         return this.json(res, 200, successStatus({ name: info.name, group: info.apiGroup || undefined, kind: info.resource, uid: r.object.metadata?.uid }));
       }
       case 'deletecollection': {
         const opts = await this.deleteOptions(req, query);
-        const items = await store.deleteCollection(ns, { predicate: this.predicate(store, query) }, { ...opts, dryRun: dryRun || opts.dryRun });
+        const items = await store.deleteCollection(ns, { predicate: this.predicate(store, query) }, { ...opts, dryRun: dryRun || opts.dryRun, ...who });
         return this.json(res, 200, { kind: store.listKind, apiVersion: store.apiVersion, metadata: {}, items });
       }
       default:
@@ -588,6 +707,7 @@ export class APIServer {
     query: URLSearchParams,
     dryRun: boolean,
     fieldManager: string,
+    who: Pick<WriteOptions, 'user' | 'hooks'>,
   ): Promise<void> {
     const mt = mediaType(req.headers['content-type']);
     const type = patchTypes[mt];
@@ -617,12 +737,14 @@ export class APIServer {
       const force = query.get('force') === 'true';
       const ctx = { group: i.group, version: i.version, kind: i.kind, manager, force, subresource: info.subresource || undefined };
       try {
-        const obj = await store.guaranteedUpdate(ref, (cur) => patcher.apply(cur, patchObj, ctx), { dryRun, fieldManager: manager, applied: true, subresource: info.subresource || undefined });
+        const obj = await store.guaranteedUpdate(ref, (cur) => patcher.apply(cur, patchObj, ctx), { dryRun, fieldManager: manager, applied: true, subresource: info.subresource || undefined, ...who });
         return this.json(res, 200, info.subresource === 'scale' ? toScale(store, obj) : obj);
       } catch (e) {
         if (!(e instanceof StatusError && e.code === 404) || info.subresource) throw e;
+        // An apply that creates needs the create verb too (upstream's withAuthorization on patch).
+        if (this.opts.authorizer && who.user) await this.authorize(this.opts.authorizer, who.user, { ...info, verb: 'create' }, req.url ?? '');
         const created = patcher.apply(undefined, patchObj, ctx);
-        const obj = await store.create(info.namespace, created, { dryRun, fieldManager: manager, applied: true });
+        const obj = await store.create(info.namespace, created, { dryRun, fieldManager: manager, applied: true, ...who });
         return this.json(res, 201, obj);
       }
     }
@@ -652,7 +774,7 @@ export class APIServer {
         await this.checkFields(res, store, out, undefined, validation);
         return out;
       },
-      { dryRun, fieldManager, subresource: info.subresource || undefined },
+      { dryRun, fieldManager, subresource: info.subresource || undefined, ...who },
     );
     return this.json(res, 200, info.subresource === 'scale' ? toScale(store, obj) : obj);
   }
@@ -761,6 +883,7 @@ export class APIServer {
       res.end();
       return;
     }
+    this.lastStatus.set(res, st);
     this.json(res, st.code, st);
   }
 }

@@ -2,27 +2,61 @@
  * The admission chain: mutating plugins, then validating plugins, each in its own file, so that a
  * new plugin is a file and not an edit to the generic path.
  */
+import type { UserInfo } from '../auth/authenticator.js';
 import type { KObject } from '../registry/generic/strategy.js';
-import type { Store } from '../registry/generic/store.js';
+import type { Store, StoreAdmission } from '../registry/generic/store.js';
 import { namespaceLifecycle } from './namespace-lifecycle.js';
 
 export type AdmissionOperation = 'CREATE' | 'UPDATE' | 'DELETE';
 export type StoreLookup = (group: string, resource: string) => Store | undefined;
 
+/** Upstream's admission.Attributes: the write, who makes it, and access to other resources. */
+export interface AdmissionAttributes {
+  operation: AdmissionOperation;
+  /** The new object (mutable in `mutate`); for DELETE, the object being deleted. */
+  object: KObject;
+  oldObject?: KObject;
+  /** The written resource's store: `store.gr`, `store.strategy.info` (kind, namespaced). */
+  store: Store;
+  /** Another resource's store (read-only use: get/list). */
+  lookup: StoreLookup;
+  /** The requesting user; undefined for the server's own writes (bootstrap objects). */
+  user?: UserInfo;
+  /** '' for the main resource, else e.g. 'status', 'binding', 'eviction'. */
+  subresource: string;
+  dryRun: boolean;
+  /** Add a `Warning` header to the response (Pod Security warn mode). */
+  warn(text: string): void;
+  /** Add an annotation to the request's audit event. */
+  annotate(key: string, value: string): void;
+}
+
 export interface AdmissionPlugin {
   name: string;
   /** May change the object. */
-  mutate?(op: AdmissionOperation, obj: KObject, old: KObject | undefined, store: Store, lookup: StoreLookup): Promise<void> | void;
+  mutate?(a: AdmissionAttributes): Promise<void> | void;
   /** Throws a StatusError to refuse. */
-  validate?(op: AdmissionOperation, obj: KObject, old: KObject | undefined, store: Store, lookup: StoreLookup): Promise<void> | void;
+  validate?(a: AdmissionAttributes): Promise<void> | void;
 }
 
 export const defaultPlugins: AdmissionPlugin[] = [namespaceLifecycle];
 
 /** The store extension that runs every plugin's mutate, then every plugin's validate. */
 export function admissionChain(lookup: StoreLookup, plugins: AdmissionPlugin[] = defaultPlugins) {
-  return async (op: AdmissionOperation, obj: KObject, old: KObject | undefined, store: Store): Promise<void> => {
-    for (const p of plugins) if (p.mutate) await p.mutate(op, obj, old, store, lookup);
-    for (const p of plugins) if (p.validate) await p.validate(op, obj, old, store, lookup);
+  return async (s: StoreAdmission): Promise<void> => {
+    const a: AdmissionAttributes = {
+      operation: s.operation,
+      object: s.object,
+      oldObject: s.oldObject,
+      store: s.store,
+      lookup,
+      user: s.user,
+      subresource: s.subresource,
+      dryRun: s.dryRun,
+      warn: (t) => s.hooks?.warn(t),
+      annotate: (k, v) => s.hooks?.annotate(k, v),
+    };
+    for (const p of plugins) if (p.mutate) await p.mutate(a);
+    for (const p of plugins) if (p.validate) await p.validate(a);
   };
 }

@@ -18,7 +18,7 @@ const activeTTLms = 1000;
 
 export const namespaceLifecycle: AdmissionPlugin = {
   name: 'NamespaceLifecycle',
-  async validate(op, obj, _old, store, lookup) {
+  async validate({ operation: op, object: obj, store, lookup }) {
     const gr = store.gr;
     if (gr.group === '' && gr.resource === 'namespaces') {
       if (op === 'DELETE' && immortal.has(obj.metadata?.name)) {

@@ -38,7 +38,7 @@ const podBinding: SubresourceHandler = {
       pod.status.conditions = conds;
       if (b?.metadata?.annotations) pod.metadata.annotations = { ...pod.metadata.annotations, ...b.metadata.annotations };
       return pod;
-    }, { subresource: 'binding' });
+    }, { subresource: 'binding', user: ctx.user });
     return { code: 201, body: successStatus() };
   },
 };
@@ -57,7 +57,7 @@ const podEviction: SubresourceHandler = {
     const opts = ev?.deleteOptions ?? {};
     await ctx.store.delete(
       { namespace: ctx.info.namespace, name: ctx.info.name },
-      { gracePeriodSeconds: opts.gracePeriodSeconds ?? undefined, preconditions: opts.preconditions, dryRun: Array.isArray(opts.dryRun) && opts.dryRun.includes('All') },
+      { gracePeriodSeconds: opts.gracePeriodSeconds ?? undefined, preconditions: opts.preconditions, dryRun: Array.isArray(opts.dryRun) && opts.dryRun.includes('All'), user: ctx.user },
     );
     return { code: 201, body: successStatus() };
   },
@@ -78,7 +78,7 @@ const namespaceFinalize: SubresourceHandler = {
       (ns.spec ??= {}).finalizers = finalizers;
       if (!finalizers.length) delete ns.spec.finalizers;
       return ns;
-    }, { subresource: 'finalize' });
+    }, { subresource: 'finalize', user: ctx.user });
     return { code: 200, body: out };
   },
 };

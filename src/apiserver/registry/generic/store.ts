@@ -18,6 +18,7 @@ import {
 } from '../../../storage/interface.js';
 import { validateObjectMeta, validateObjectMetaUpdate } from '../../../api/validation/object-meta.js';
 import type { HookContext, KObject, Strategy } from './strategy.js';
+import type { UserInfo } from '../../auth/authenticator.js';
 
 /** What identifies an object in the store. */
 export interface ObjectRef {
@@ -53,6 +54,15 @@ export interface WriteOptions {
   fieldManager?: string;
   /** The object came from server-side apply, which has already recorded field ownership. */
   applied?: boolean;
+  /** Who asks, for admission; undefined for the server's own writes (bootstrap). */
+  user?: UserInfo;
+  /** The request's warning and audit-annotation sinks, for admission. */
+  hooks?: RequestHooks;
+}
+
+export interface RequestHooks {
+  warn(text: string): void;
+  annotate(key: string, value: string): void;
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -85,7 +95,21 @@ export interface StoreExtensions {
   /** Record field ownership for a non-apply write (upstream's managedFields Update operation). */
   trackManagedFields?(obj: KObject, old: KObject | undefined, manager: string | undefined, apiVersion: string, subresource?: string): void;
   /** Admission plugins: mutate and validate, run after defaulting, before validation. */
-  admit?(op: 'CREATE' | 'UPDATE' | 'DELETE', obj: KObject, old: KObject | undefined, store: Store): Promise<void>;
+  admit?(a: StoreAdmission): Promise<void>;
+}
+
+/** What the store tells admission about a write (upstream's admission.Attributes). */
+export interface StoreAdmission {
+  operation: 'CREATE' | 'UPDATE' | 'DELETE';
+  /** The new object; for DELETE, the object being deleted. */
+  object: KObject;
+  oldObject?: KObject;
+  store: Store;
+  user?: UserInfo;
+  /** '' for the main resource. */
+  subresource: string;
+  dryRun: boolean;
+  hooks?: RequestHooks;
 }
 
 const generateSuffixChars = 'bcdfghjklmnpqrstvwxz2456789';
@@ -398,7 +422,7 @@ export class Store {
     obj.kind = this.strategy.info.kind;
     this.strategy.prepareForCreate?.(obj);
     this.strategy.defaults?.(obj);
-    if (this.ext.admit) await this.ext.admit('CREATE', obj, undefined, this);
+    if (this.ext.admit) await this.ext.admit({ operation: 'CREATE', object: obj, store: this, user: opts.user, subresource: '', dryRun: !!opts.dryRun, hooks: opts.hooks });
     const errs = [...this.validateMeta(obj), ...(this.strategy.validate?.(obj) ?? [])];
     if (errs.length) throw this.invalid(obj, errs);
     if (!opts.applied) this.ext.trackManagedFields?.(obj, undefined, opts.fieldManager, this.apiVersion);
@@ -495,7 +519,7 @@ export class Store {
       this.strategy.prepareForUpdate?.(obj, old);
     }
     this.strategy.defaults?.(obj);
-    if (this.ext.admit) await this.ext.admit('UPDATE', obj, old, this);
+    if (this.ext.admit) await this.ext.admit({ operation: 'UPDATE', object: obj, oldObject: old, store: this, user: opts.user, subresource: opts.subresource ?? '', dryRun: !!opts.dryRun, hooks: opts.hooks });
     const errs = this.validateMeta(obj, old);
     if (opts.subresource === 'status') errs.push(...(this.strategy.status?.validateUpdate?.(obj, old) ?? []));
     else if (!opts.subresource || opts.subresource === 'scale') errs.push(...(this.strategy.validateUpdate?.(obj, old) ?? this.strategy.validate?.(obj) ?? []));
@@ -543,7 +567,7 @@ export class Store {
           `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${meta.resourceVersion}`,
         );
       }
-      if (this.ext.admit) await this.ext.admit('DELETE', obj, obj, this);
+      if (this.ext.admit) await this.ext.admit({ operation: 'DELETE', object: obj, oldObject: obj, store: this, user: opts.user, subresource: '', dryRun: !!opts.dryRun, hooks: opts.hooks });
       const grace = this.strategy.deleteGracePeriod ? this.strategy.deleteGracePeriod(obj, opts.gracePeriodSeconds) : 0;
       const next = structuredClone(obj);
       const nm = next.metadata;
