@@ -15,6 +15,8 @@ export interface SharedSecrets {
   ca: KeyPairPEM;
   admin: KeyPairPEM;
   controller: KeyPairPEM;
+  /** The service account signing key (absent in data written before it was shared). */
+  serviceAccountKey?: string;
   token: string;
 }
 

@@ -1,9 +1,11 @@
 /**
  * Objects every cluster has from its first start: the default, kube-system, kube-public and
- * kube-node-lease namespaces, and the `kubernetes` Service in default. Idempotent.
+ * kube-node-lease namespaces (each with its `default` ServiceAccount and `kube-root-ca.crt`), the
+ * `kubernetes` Service in default and the cluster DNS Service. Idempotent.
  */
 import { StatusError } from '../api/errors.js';
 import type { APIServer } from '../apiserver/apiserver.js';
+import { rootCAConfigMap, rootCAConfigMapName } from '../controllers/rootcacertpublisher/root-ca-cert-publisher.js';
 
 /** Create unless present (a restart, or another server, made it already). */
 async function ensure(exists: () => Promise<unknown>, create: () => Promise<unknown>): Promise<void> {
@@ -20,12 +22,18 @@ async function ensure(exists: () => Promise<unknown>, create: () => Promise<unkn
   }
 }
 
-export async function bootstrapObjects(api: APIServer, kubernetesServiceIP?: string, clusterDNSIP?: string): Promise<void> {
+export async function bootstrapObjects(api: APIServer, kubernetesServiceIP?: string, clusterDNSIP?: string, caPEM?: string): Promise<void> {
   const ns = api.store('', 'namespaces');
   const svc = api.store('', 'services');
-  if (!ns || !svc) throw new Error('bootstrap: namespaces and services must be served');
+  const sa = api.store('', 'serviceaccounts');
+  const cm = api.store('', 'configmaps');
+  if (!ns || !svc || !sa || !cm) throw new Error('bootstrap: namespaces, services, serviceaccounts and configmaps must be served');
   for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
     await ensure(() => ns.get({ namespace: '', name }), () => ns.create('', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } }));
+    // What the service account and root CA controllers keep in every namespace, here from the
+    // start so pods in the system namespaces never wait for a controller.
+    await ensure(() => sa.get({ namespace: name, name: 'default' }), () => sa.create(name, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } }));
+    if (caPEM) await ensure(() => cm.get({ namespace: name, name: rootCAConfigMapName }), () => cm.create(name, rootCAConfigMap(name, caPEM)));
   }
   await ensure(() => svc.get({ namespace: 'default', name: 'kubernetes' }), () =>
     svc.create('default', {

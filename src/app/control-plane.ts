@@ -19,6 +19,7 @@ import { DaemonSetController } from '../controllers/daemonset/daemonset-controll
 import { EndpointsController } from '../controllers/endpoints/endpoints-controller.js';
 import { EndpointSliceController } from '../controllers/endpointslice/endpointslice-controller.js';
 import { ServiceAccountsController } from '../controllers/serviceaccount/serviceaccounts-controller.js';
+import { RootCACertPublisher } from '../controllers/rootcacertpublisher/root-ca-cert-publisher.js';
 import { PodGCController } from '../controllers/podgc/podgc-controller.js';
 import { StatefulSetController } from '../controllers/statefulset/statefulset-controller.js';
 import { TTLAfterFinishedController } from '../controllers/ttlafterfinished/ttlafterfinished-controller.js';
@@ -127,6 +128,8 @@ export interface ControlPlaneOptions {
   scheduler?: boolean;
   /** Run the controller manager (default true). */
   controllers?: boolean;
+  /** The cluster CA certificate (PEM), published to every namespace as kube-root-ca.crt. */
+  caPEM?: string;
   /** How long a node may stay silent before it is marked Unknown (upstream's --node-monitor-grace-period, 40 s). */
   nodeMonitorGracePeriodMs?: number;
   /** The pod range the node IPAM controller hands out node ranges from (default 10.42.0.0/16). */
@@ -171,6 +174,7 @@ export function startControlPlane(client: RestClient, opts: ControlPlaneOptions 
           new PodGCController(),
           new NodeIPAMController({ clusterCIDR: opts.clusterCIDR }),
           new DNSEndpointsController(),
+          ...(opts.caPEM ? [new RootCACertPublisher(opts.caPEM)] : []),
         ],
         ...timing,
       }),

@@ -7,7 +7,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { generateCA, issueCertificate, type KeyPairPEM } from '../base/pki.js';
 import { logger } from '../base/log.js';
 import { Histogram, Registry } from '../base/metrics.js';
@@ -15,11 +15,19 @@ import { SqliteBackend } from '../storage/sqlite/sqlite-backend.js';
 import type { Backend } from '../storage/interface.js';
 import { instrumentBackend } from '../storage/instrumented.js';
 import { APIServer } from '../apiserver/apiserver.js';
-import { TokenAuthenticator, UnionAuthenticator, X509Authenticator } from '../apiserver/auth/authenticator.js';
+import { BearerAuthenticator, parseTokenFile, TokenAuthenticator, UnionAuthenticator, X509Authenticator } from '../apiserver/auth/authenticator.js';
+import { StoreCaches } from '../apiserver/auth/store-cache.js';
+import { ServiceAccountTokens } from '../apiserver/auth/serviceaccount/tokens.js';
+import { serviceAccountTokenSubresource } from '../apiserver/registry/core/serviceaccounts/token.js';
+import { selfSubjectReviewResource, tokenReviewResource } from '../apiserver/registry/authentication/reviews.js';
 import { builtinStrategies } from '../apiserver/registry/index.js';
 import { builtinSubresources } from '../apiserver/registry/subresources.js';
 import { selectorParsers } from '../apiserver/selectors.js';
-import { admissionChain } from '../apiserver/admission/index.js';
+import { admissionChain, type AdmissionPlugin } from '../apiserver/admission/index.js';
+import { namespaceLifecycle } from '../apiserver/admission/namespace-lifecycle.js';
+import { serviceAccount } from '../apiserver/admission/service-account.js';
+import { priority } from '../apiserver/admission/priority.js';
+import { defaultTolerationSeconds } from '../apiserver/admission/default-toleration-seconds.js';
 import { loadOpenAPI } from '../apiserver/openapi/provider.js';
 import { loadPatcher } from '../apiserver/patcher.js';
 import { bootstrapObjects } from './bootstrap.js';
@@ -68,6 +76,12 @@ export interface ServerOptions {
   agent?: boolean | Omit<Partial<AgentOptions>, 'client' | 'ca'>;
   /** Remove the data dir on stop (default: only when it was a temporary one). */
   removeDataDirOnStop?: boolean;
+  /** Upstream's --token-auth-file: CSV `token,user,uid,"group1,group2"`. */
+  tokenAuthFile?: string;
+  /** Service account token issuer (upstream's --service-account-issuer). */
+  serviceAccountIssuer?: string;
+  /** Audiences tokens are for when none is named (upstream's --api-audiences; default the issuer). */
+  apiAudiences?: string[];
 }
 
 export interface RunningServer {
@@ -95,6 +109,18 @@ interface PKI {
   serving: KeyPairPEM;
   admin: KeyPairPEM;
   controller: KeyPairPEM;
+  /** The private key (PEM) that signs service account tokens. */
+  serviceAccountKey: string;
+}
+
+/** The service account signing key (EC P-256, so tokens are ES256), made once per data dir. */
+function loadOrCreateServiceAccountKey(dir: string): string {
+  const path = join(dir, 'service-account.key');
+  if (existsSync(path)) return readFileSync(path, 'utf8');
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  writeAtomic(path, pem);
+  return pem;
 }
 
 function writeAtomic(path: string, data: string, mode = 0o600): void {
@@ -130,7 +156,7 @@ async function ensurePKI(dir: string, sans: string[]): Promise<PKI> {
   const controller = await loadOrCreate(dir, 'controller-manager', () =>
     issueCertificate(ca, { commonName: 'system:kube-controller-manager', organizations: ['system:masters'], usage: 'client' }),
   );
-  return { ca, serving, admin, controller };
+  return { ca, serving, admin, controller, serviceAccountKey: loadOrCreateServiceAccountKey(dir) };
 }
 
 function kubeconfigFor(url: string, ca: string, user: KeyPairPEM): { obj: Record<string, any>; yaml: string } {
@@ -190,6 +216,7 @@ function seedPKI(dir: string, pki: PKI): void {
     writeAtomic(join(dir, `${name}.key`), kp.key);
     writeAtomic(join(dir, `${name}.crt`), kp.cert, 0o644);
   }
+  writeAtomic(join(dir, 'service-account.key'), pki.serviceAccountKey);
 }
 
 /** The first address of the Service range, which the `kubernetes` Service takes (10.43.0.1). */
@@ -233,7 +260,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     const known = opts.token ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
     const shared = await sharedSecrets(backend, known, async () => {
       const local = await ensurePKI(tlsDir, opts.tlsSANs ?? []);
-      return { ca: local.ca, admin: local.admin, controller: local.controller, token: known ?? loadOrCreateToken(tokenFile) };
+      return { ca: local.ca, admin: local.admin, controller: local.controller, serviceAccountKey: local.serviceAccountKey, token: known ?? loadOrCreateToken(tokenFile) };
     }).catch(async (e) => {
       await backend.close().catch(() => undefined);
       if (temporary) rmSync(dataDir, { recursive: true, force: true });
@@ -250,6 +277,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       writeAtomic(join(tlsDir, `${name}.key`), kp.key);
       writeAtomic(join(tlsDir, `${name}.crt`), kp.cert, 0o644);
     }
+    // Every server signs and accepts the same service account tokens.
+    if (shared.serviceAccountKey) writeAtomic(join(tlsDir, 'service-account.key'), shared.serviceAccountKey);
     pki = await ensurePKI(tlsDir, opts.tlsSANs ?? []);
   } else if (temporary) {
     if (ephemeralPKI?.sans !== sans) {
@@ -264,26 +293,41 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     token = loadOrCreateToken(join(dataDir, 'token'));
   }
 
-  const tokens = new TokenAuthenticator();
-  tokens.add(token, { username: `system:bootstrap:${token.split('.')[0]}`, groups: ['system:bootstrappers', 'system:nodes'] });
+  const staticTokens = new TokenAuthenticator();
+  staticTokens.add(token, { username: `system:bootstrap:${token.split('.')[0]}`, groups: ['system:bootstrappers', 'system:nodes'] });
+  if (opts.tokenAuthFile) for (const t of parseTokenFile(readFileSync(opts.tokenAuthFile, 'utf8'))) staticTokens.add(t.token, t.user);
   const strategies = builtinStrategies({
     serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16',
     nodePortRange: opts.nodePortRange ?? [30000, 32767],
-    notReadyTolerationSeconds: opts.defaultNotReadyTolerationSeconds,
-    unreachableTolerationSeconds: opts.defaultUnreachableTolerationSeconds,
   });
+  // Caches of the API server's own stores (tokens' objects, authorization), made on first use.
+  const caches = new StoreCaches((g, r) => apiserver.store(g, r));
+  const serviceAccountTokens = new ServiceAccountTokens({
+    signingKey: pki.serviceAccountKey,
+    issuer: opts.serviceAccountIssuer,
+    apiAudiences: opts.apiAudiences,
+    caches: (g, r) => caches.get(g, r),
+  });
+  const bearer = new BearerAuthenticator([staticTokens, serviceAccountTokens]);
   // The API server's identity towards kubelets (exec, attach, port-forward, logs).
   const kubeletClient = await loadOrCreate(tlsDir, 'apiserver-kubelet-client', () =>
     issueCertificate(pki.ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' }),
   );
-  const subresources = builtinSubresources({ kubeletClient });
+  const subresources = [...builtinSubresources({ kubeletClient }), serviceAccountTokenSubresource(serviceAccountTokens)];
+  const admissionPlugins: AdmissionPlugin[] = [
+    namespaceLifecycle,
+    serviceAccount,
+    priority,
+    defaultTolerationSeconds({ notReadySeconds: opts.defaultNotReadyTolerationSeconds, unreachableSeconds: opts.defaultUnreachableTolerationSeconds }),
+  ];
   const apiserver: APIServer = new APIServer({
     backend,
     strategies,
-    authenticator: new UnionAuthenticator([new X509Authenticator(), tokens]),
+    authenticator: new UnionAuthenticator([new X509Authenticator(), bearer]),
     subresources,
+    virtualResources: [tokenReviewResource(bearer), selfSubjectReviewResource()],
     externalAddress: `${opts.bindAddress && opts.bindAddress !== '0.0.0.0' ? opts.bindAddress : '127.0.0.1'}:${opts.port ?? 0}`,
-    extensions: { admit: admissionChain((g, r) => apiserver.store(g, r)) },
+    extensions: { admit: admissionChain((g, r) => apiserver.store(g, r), admissionPlugins) },
     openapi: () => loadOpenAPI(strategies, subresources),
     patcher: () => loadPatcher(),
     metrics,
@@ -323,7 +367,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   let bootstrapped = false;
   apiserver.addReadyCheck({ name: 'bootstrap-objects', check: () => bootstrapped });
-  await bootstrapObjects(apiserver, firstServiceIP(opts.serviceCIDR ?? '10.43.0.0/16'), nthServiceIP(opts.serviceCIDR ?? '10.43.0.0/16', 10)).catch(abort);
+  await bootstrapObjects(apiserver, firstServiceIP(opts.serviceCIDR ?? '10.43.0.0/16'), nthServiceIP(opts.serviceCIDR ?? '10.43.0.0/16', 10), pki.ca.cert).catch(abort);
 
   // The kubeconfig is written before /readyz reports ok.
   const kc = kubeconfigFor(url, pki.ca.cert, pki.admin);
@@ -338,7 +382,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     const client = new RestClient({ server: url, ca: pki.ca.cert, cert: pki.controller.cert, key: pki.controller.key, userAgent: 'k8ts-controller-manager' });
     // Loaded only when used: the controllers and scheduler are most of the code, and start-up time matters.
     const { startControlPlane } = await import('./control-plane.js');
-    const cp = startControlPlane(client, { scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, clusterCIDR: opts.clusterCIDR, cloudProvider: opts.loadBalancerPool === false ? false : undefined, loadBalancerPool: opts.loadBalancerPool || undefined });
+    const cp = startControlPlane(client, { caPEM: pki.ca.cert, scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, clusterCIDR: opts.clusterCIDR, cloudProvider: opts.loadBalancerPool === false ? false : undefined, loadBalancerPool: opts.loadBalancerPool || undefined });
     stoppers.push(() => cp.stop());
     if (runControllers) {
       const ns = new NamespaceController(client);
@@ -394,6 +438,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         // In-flight requests get a bounded time to finish.
         setTimeout(() => server.closeAllConnections(), 5000).unref();
       });
+      caches.stop();
       await backend.close();
       if (opts.removeDataDirOnStop ?? temporary) rmSync(dataDir, { recursive: true, force: true });
     })());

@@ -182,6 +182,10 @@ export class RestClient {
   create(r: ResourceRef, namespace: string | undefined, obj: KObject, fieldManager?: string): Promise<KObject> {
     return this.request('POST', this.path(r, namespace) + qs({ fieldManager }), obj);
   }
+  /** POST to an object's subresource (serviceaccounts/token, pods/eviction, pods/binding...). */
+  createSubresource(r: ResourceRef, namespace: string | undefined, name: string, subresource: string, obj: KObject): Promise<KObject> {
+    return this.request('POST', this.path(r, namespace, name, subresource), obj);
+  }
   update(r: ResourceRef, obj: KObject, subresource?: string, fieldManager?: string): Promise<KObject> {
     return this.request('PUT', this.path(r, obj.metadata?.namespace, obj.metadata?.name, subresource) + qs({ fieldManager }), obj);
   }

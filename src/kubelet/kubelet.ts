@@ -183,7 +183,7 @@ export class Kubelet {
   private lastRelist = new Map<string, string>();
   private readonly prober?: ProbeManager;
   private readonly volumes?: VolumeManager;
-  private readonly resources?: PodResources;
+  private readonly resources?: VolumeResources;
   private services?: SharedInformer<KObject>;
   /** Counters, for tests. */
   readonly stats = { leaseRenewals: 0, nodeStatusUpdates: 0, podSyncs: 0, podDeletes: 0, errors: 0 };
@@ -206,7 +206,17 @@ export class Kubelet {
           throw e;
         }
       };
-      this.resources = { getConfigMap: getOrUndefined(resources.configmaps), getSecret: getOrUndefined(resources.secrets) };
+      this.resources = {
+        getConfigMap: getOrUndefined(resources.configmaps),
+        getSecret: getOrUndefined(resources.secrets),
+        // Projected service account tokens, bound to the pod (TokenRequest).
+        requestToken: async (ns, sa, req) => {
+          const spec: KObject = { expirationSeconds: req.expirationSeconds, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: req.boundPod.name, uid: req.boundPod.uid } };
+          if (req.audiences?.length) spec.audiences = req.audiences;
+          const tr = await this.limiter.run(() => c.createSubresource(resources.serviceaccounts, ns, sa, 'token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec }));
+          return { token: tr.status?.token, expirationTimestamp: tr.status?.expirationTimestamp };
+        },
+      };
       this.volumes = new VolumeManager({ rootDir: opts.rootDir, resources: this.resources, nodeName: opts.nodeName, clusterDomain: opts.clusterDomain, allocatable: opts.allocatable ?? opts.capacity });
       this.services = new SharedInformer<KObject>({ client: c, ref: resources.services }, { name: `services@${opts.nodeName}` });
     }

@@ -183,31 +183,45 @@ export interface PodAdmissionOptions {
  * not-ready and unreachable nodes.
  */
 export function admitNewPod(pod: Obj, opts: PodAdmissionOptions = {}): Obj {
+  defaultServiceAccountName(pod);
+  const name = pod.spec.priorityClassName;
+  setPodPriority(pod, name ? (systemPriorities[name] !== undefined ? { value: systemPriorities[name] } : opts.priorityClass?.(name)) : opts.globalDefaultPriority);
+  addDefaultTolerations(pod, opts.notReadyTolerationSeconds ?? DefaultTolerationSeconds, opts.unreachableTolerationSeconds ?? DefaultTolerationSeconds);
+  return pod;
+}
+
+/** serviceAccountName `default` when unset, mirrored into the deprecated serviceAccount field. */
+export function defaultServiceAccountName(pod: Obj): void {
   const spec = (pod.spec ??= {});
   if (!spec.serviceAccountName) spec.serviceAccountName = spec.serviceAccount || 'default';
   spec.serviceAccount = spec.serviceAccountName;
+}
 
+/** Priority admission's result: spec.priority and preemptionPolicy from the resolved class (none: 0). */
+export function setPodPriority(pod: Obj, cls: { value: number; preemptionPolicy?: string } | undefined): void {
+  const spec = (pod.spec ??= {});
   if (spec.priority === undefined || spec.priority === null) {
-    const name = spec.priorityClassName;
-    const cls = name ? (systemPriorities[name] !== undefined ? { value: systemPriorities[name] } : opts.priorityClass?.(name)) : opts.globalDefaultPriority;
     spec.priority = cls?.value ?? 0;
     if (spec.preemptionPolicy === undefined || spec.preemptionPolicy === null) spec.preemptionPolicy = cls?.preemptionPolicy ?? 'PreemptLowerPriority';
   } else if (spec.preemptionPolicy === undefined || spec.preemptionPolicy === null) {
     spec.preemptionPolicy = 'PreemptLowerPriority';
   }
+}
 
+/** DefaultTolerationSeconds: tolerate not-ready and unreachable nodes for a while, unless the pod says otherwise. */
+export function addDefaultTolerations(pod: Obj, notReadySeconds: number, unreachableSeconds: number): void {
+  const spec = (pod.spec ??= {});
   const tolerations: Obj[] = Array.isArray(spec.tolerations) ? spec.tolerations : [];
   const tolerates = (k: string) =>
     tolerations.some((t) => (t?.operator === 'Exists' && !t?.key) || (t?.key === k && (!t?.effect || t?.effect === 'NoExecute')));
   const seconds: [string, number][] = [
-    ['node.kubernetes.io/not-ready', opts.notReadyTolerationSeconds ?? DefaultTolerationSeconds],
-    ['node.kubernetes.io/unreachable', opts.unreachableTolerationSeconds ?? DefaultTolerationSeconds],
+    ['node.kubernetes.io/not-ready', notReadySeconds],
+    ['node.kubernetes.io/unreachable', unreachableSeconds],
   ];
   for (const [k, secs] of seconds) {
     if (!tolerates(k)) tolerations.push({ key: k, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: secs });
   }
   spec.tolerations = tolerations;
-  return pod;
 }
 
 /** A Pod's QoS class from its containers' cpu/memory requests and limits (upstream's ComputePodQOS). */

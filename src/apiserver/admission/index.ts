@@ -41,7 +41,7 @@ export interface AdmissionPlugin {
 
 export const defaultPlugins: AdmissionPlugin[] = [namespaceLifecycle];
 
-/** The store extension that runs every plugin's mutate, then every plugin's validate. */
+/** The store extension: every plugin's mutate in the mutating phase, every plugin's validate in the validating phase. */
 export function admissionChain(lookup: StoreLookup, plugins: AdmissionPlugin[] = defaultPlugins) {
   return async (s: StoreAdmission): Promise<void> => {
     const a: AdmissionAttributes = {
@@ -56,7 +56,10 @@ export function admissionChain(lookup: StoreLookup, plugins: AdmissionPlugin[] =
       warn: (t) => s.hooks?.warn(t),
       annotate: (k, v) => s.hooks?.annotate(k, v),
     };
-    for (const p of plugins) if (p.mutate) await p.mutate(a);
-    for (const p of plugins) if (p.validate) await p.validate(a);
+    if (s.phase === 'mutate') {
+      for (const p of plugins) if (p.mutate) await p.mutate(a);
+    } else {
+      for (const p of plugins) if (p.validate) await p.validate(a);
+    }
   };
 }

@@ -47,23 +47,104 @@ export class X509Authenticator implements Authenticator {
   }
 }
 
+/** A bearer token's user, and the audiences it was valid for (service account tokens). */
+export interface TokenAuthResult {
+  user: UserInfo;
+  audiences?: string[];
+}
+
+/** One kind of bearer token (static, bootstrap, service account). */
+export interface TokenSource {
+  /** The user, or undefined when the token is not one of this source's (or not valid for any of `audiences`). */
+  authenticateToken(token: string, audiences?: string[]): TokenAuthResult | undefined | Promise<TokenAuthResult | undefined>;
+}
+
 /** A fixed table of bearer tokens (the server's join token, a static token file). */
-export class TokenAuthenticator implements Authenticator {
+export class TokenAuthenticator implements Authenticator, TokenSource {
   private readonly tokens: { token: Buffer; user: UserInfo }[] = [];
   add(token: string, user: UserInfo): void {
     this.tokens.push({ token: Buffer.from(token), user });
   }
   authenticate(req: IncomingMessage): UserInfo | undefined {
-    const h = req.headers.authorization;
-    if (!h || !h.startsWith('Bearer ')) return undefined;
-    const t = Buffer.from(h.slice(7).trim());
+    const t = bearerToken(req);
+    return t === undefined ? undefined : this.authenticateToken(t)?.user;
+  }
+  authenticateToken(token: string): TokenAuthResult | undefined {
+    const t = Buffer.from(token);
     for (const e of this.tokens) {
       if (e.token.length === t.length && timingSafeEqual(e.token, t)) {
-        return { ...e.user, groups: [...e.user.groups, 'system:authenticated'] };
+        const groups = e.user.groups.includes('system:authenticated') ? e.user.groups : [...e.user.groups, 'system:authenticated'];
+        return { user: { ...e.user, groups } };
       }
     }
     return undefined;
   }
+}
+
+/** The bearer token of a request's Authorization header. */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (!h || !/^bearer /i.test(h)) return undefined;
+  const t = h.slice(7).trim();
+  return t || undefined;
+}
+
+/** Bearer tokens, asked of each source in turn (and TokenReview's way to check one). */
+export class BearerAuthenticator implements Authenticator, TokenSource {
+  constructor(private readonly sources: TokenSource[]) {}
+  async authenticate(req: IncomingMessage): Promise<UserInfo | undefined> {
+    const t = bearerToken(req);
+    return t === undefined ? undefined : (await this.authenticateToken(t))?.user;
+  }
+  async authenticateToken(token: string, audiences?: string[]): Promise<TokenAuthResult | undefined> {
+    for (const s of this.sources) {
+      const r = await s.authenticateToken(token, audiences);
+      if (r) return r;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Upstream's --token-auth-file: CSV lines `token,user,uid[,"group1,group2"]`; blank lines and
+ * lines starting with # are skipped.
+ */
+export function parseTokenFile(text: string): { token: string; user: UserInfo }[] {
+  const out: { token: string; user: UserInfo }[] = [];
+  let n = 0;
+  for (const raw of text.split(/\r?\n/)) {
+    n++;
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const cells = splitCSV(line);
+    if (cells.length < 3) throw new Error(`token file line ${n}: need at least 3 columns (token,user,uid), got ${cells.length}`);
+    const [token, username, uid, groups] = cells;
+    if (!token || !username) throw new Error(`token file line ${n}: empty token or user`);
+    out.push({ token, user: { username, uid: uid || undefined, groups: groups ? groups.split(',').map((g) => g.trim()).filter(Boolean) : [] } });
+  }
+  return out;
+}
+
+function splitCSV(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out.map((c) => c.trim());
 }
 
 /** Tries each authenticator in turn. */

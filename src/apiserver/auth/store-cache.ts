@@ -121,3 +121,29 @@ export class StoreCache {
     }
   }
 }
+
+/** One started cache per resource, made on first use and shared by everything that reads it. */
+export class StoreCaches {
+  private readonly caches = new Map<string, StoreCache>();
+  private stopped = false;
+
+  /** `lookup` is called on first use of a resource, once the API server's stores exist. */
+  constructor(private readonly lookup: (group: string, resource: string) => Store | undefined) {}
+
+  get(group: string, resource: string): StoreCache | undefined {
+    const k = `${group}/${resource}`;
+    let c = this.caches.get(k);
+    if (!c && !this.stopped) {
+      const store = this.lookup(group, resource);
+      if (!store) return undefined;
+      c = new StoreCache(store).start();
+      this.caches.set(k, c);
+    }
+    return c;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const c of this.caches.values()) c.stop();
+  }
+}

@@ -122,12 +122,12 @@ describe('generic metadata validation', () => {
 });
 
 describe('per-kind behaviour', () => {
-  it('a new pod gets status Pending with its QoS class and admission defaults', () => {
+  it('a new pod gets status Pending with its QoS class (its service account is admission\'s)', () => {
     const pods = byResource('', 'pods');
     const p: KObject = { metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'a', image: 'x' }] }, status: { phase: 'Running' } };
     pods.prepareForCreate!(p);
     assert.deepEqual(p.status, { phase: 'Pending', qosClass: 'BestEffort' });
-    assert.equal(p.spec.serviceAccountName, 'default');
+    assert.equal(p.spec.serviceAccountName, undefined);
     assert.deepEqual(pods.validate!(p), []);
   });
   it('a pod update keeps the stored status', () => {

@@ -33,10 +33,6 @@ export interface BuiltinStrategyOptions {
   serviceCIDR: string;
   /** NodePort range, inclusive, e.g. `[30000, 32767]`. */
   nodePortRange: [number, number];
-  /** DefaultTolerationSeconds admission (upstream's --default-not-ready-toleration-seconds, 300). */
-  notReadyTolerationSeconds?: number;
-  /** DefaultTolerationSeconds admission (upstream's --default-unreachable-toleration-seconds, 300). */
-  unreachableTolerationSeconds?: number;
 }
 
 /** Every built-in kind, in discovery order. */
@@ -45,7 +41,7 @@ export function builtinStrategies(opts: BuiltinStrategyOptions): Strategy[] {
   const events = eventStrategy();
   return [
     // core/v1
-    podStrategy({ notReadyTolerationSeconds: opts.notReadyTolerationSeconds, unreachableTolerationSeconds: opts.unreachableTolerationSeconds }),
+    podStrategy(),
     services,
     namespaceStrategy(),
     nodeStrategy(),

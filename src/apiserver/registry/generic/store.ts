@@ -110,6 +110,8 @@ export interface StoreAdmission {
   subresource: string;
   dryRun: boolean;
   hooks?: RequestHooks;
+  /** Mutating plugins run before the strategy prepares and validates; validating ones after. */
+  phase: 'mutate' | 'validate';
 }
 
 const generateSuffixChars = 'bcdfghjklmnpqrstvwxz2456789';
@@ -420,11 +422,18 @@ export class Store {
     else delete meta.generation;
     obj.apiVersion = this.apiVersion;
     obj.kind = this.strategy.info.kind;
+    // Upstream's order: defaults, mutating admission, the strategy's create preparation and
+    // validation, then validating admission (quota charges only what is valid).
+    const admission = { operation: 'CREATE', object: obj, store: this, user: opts.user, subresource: '', dryRun: !!opts.dryRun, hooks: opts.hooks } as const;
+    if (this.ext.admit) {
+      this.strategy.defaults?.(obj);
+      await this.ext.admit({ ...admission, phase: 'mutate' });
+    }
     this.strategy.prepareForCreate?.(obj);
     this.strategy.defaults?.(obj);
-    if (this.ext.admit) await this.ext.admit({ operation: 'CREATE', object: obj, store: this, user: opts.user, subresource: '', dryRun: !!opts.dryRun, hooks: opts.hooks });
     const errs = [...this.validateMeta(obj), ...(this.strategy.validate?.(obj) ?? [])];
     if (errs.length) throw this.invalid(obj, errs);
+    if (this.ext.admit) await this.ext.admit({ ...admission, phase: 'validate' });
     if (!opts.applied) this.ext.trackManagedFields?.(obj, undefined, opts.fieldManager, this.apiVersion);
     const ctx = this.hookContext(!!opts.dryRun);
     await this.strategy.hooks?.beforeCreate?.(obj, ctx);
@@ -519,12 +528,14 @@ export class Store {
       this.strategy.prepareForUpdate?.(obj, old);
     }
     this.strategy.defaults?.(obj);
-    if (this.ext.admit) await this.ext.admit({ operation: 'UPDATE', object: obj, oldObject: old, store: this, user: opts.user, subresource: opts.subresource ?? '', dryRun: !!opts.dryRun, hooks: opts.hooks });
+    const admission = { operation: 'UPDATE', object: obj, oldObject: old, store: this, user: opts.user, subresource: opts.subresource ?? '', dryRun: !!opts.dryRun, hooks: opts.hooks } as const;
+    if (this.ext.admit) await this.ext.admit({ ...admission, phase: 'mutate' });
     const errs = this.validateMeta(obj, old);
     if (opts.subresource === 'status') errs.push(...(this.strategy.status?.validateUpdate?.(obj, old) ?? []));
     else if (!opts.subresource || opts.subresource === 'scale') errs.push(...(this.strategy.validateUpdate?.(obj, old) ?? this.strategy.validate?.(obj) ?? []));
     // Other subresources (binding, finalize) validate what they change in their own handlers.
     if (errs.length) throw this.invalid(obj, errs);
+    if (this.ext.admit) await this.ext.admit({ ...admission, phase: 'validate' });
     if (this.strategy.bumpsGeneration && !deepEqual(obj.spec, old.spec)) meta.generation = (om.generation ?? 0) + 1;
     meta.resourceVersion = om.resourceVersion;
     if (deepEqual(obj, old)) return old;
@@ -567,7 +578,7 @@ export class Store {
           `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${meta.resourceVersion}`,
         );
       }
-      if (this.ext.admit) await this.ext.admit({ operation: 'DELETE', object: obj, oldObject: obj, store: this, user: opts.user, subresource: '', dryRun: !!opts.dryRun, hooks: opts.hooks });
+      if (this.ext.admit) await this.ext.admit({ operation: 'DELETE', object: obj, oldObject: obj, store: this, user: opts.user, subresource: '', dryRun: !!opts.dryRun, hooks: opts.hooks, phase: 'validate' });
       const grace = this.strategy.deleteGracePeriod ? this.strategy.deleteGracePeriod(obj, opts.gracePeriodSeconds) : 0;
       const next = structuredClone(obj);
       const nm = next.metadata;

@@ -2,7 +2,7 @@
  * core/v1 pods: defaults (including what upstream's admission adds), validation, the status
  * split, graceful deletion, field selectors and the table.
  */
-import { admitNewPod, computePodQOS, defaultPod, type PodAdmissionOptions } from '../../../../api/defaulting/pod.js';
+import { computePodQOS, defaultPod } from '../../../../api/defaulting/pod.js';
 import { validatePod, validatePodStatusUpdate, validatePodUpdate } from '../../../../api/validation/pod.js';
 import type { KObject, Strategy } from '../../generic/strategy.js';
 import { boolField, keepStatus, statusStrategy } from '../../strategy-helpers.js';
@@ -36,7 +36,7 @@ export function podSelectableFields(pod: KObject): Record<string, string> {
 }
 
 /** The pods strategy. */
-export function podStrategy(admission: PodAdmissionOptions = {}): Strategy {
+export function podStrategy(): Strategy {
   return {
     info: { group: '', version: 'v1', resource: 'pods', singular: 'pod', kind: 'Pod', namespaced: true, shortNames: ['po'], categories: ['all'] },
     nameValidation: 'dns-subdomain',
@@ -45,7 +45,11 @@ export function podStrategy(admission: PodAdmissionOptions = {}): Strategy {
     },
     prepareForCreate(obj) {
       defaultPod(obj);
-      admitNewPod(obj, admission);
+      // The deprecated field mirrors serviceAccountName (ServiceAccount admission picks the account).
+      if (obj.spec && (obj.spec.serviceAccountName || obj.spec.serviceAccount)) {
+        obj.spec.serviceAccountName ||= obj.spec.serviceAccount;
+        obj.spec.serviceAccount = obj.spec.serviceAccountName;
+      }
       obj.status = { phase: 'Pending', qosClass: computePodQOS(obj) };
     },
     prepareForUpdate: keepStatus,

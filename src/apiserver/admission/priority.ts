@@ -1,0 +1,39 @@
+/**
+ * Priority admission: a new pod's spec.priority and preemptionPolicy come from its PriorityClass
+ * (or the global default class), and a pod naming a class that does not exist is refused.
+ */
+import { errors } from '../../api/errors.js';
+import { setPodPriority, systemPriorities } from '../../api/defaulting/pod.js';
+import type { KObject } from '../registry/generic/strategy.js';
+import type { AdmissionPlugin } from './index.js';
+
+export const priority: AdmissionPlugin = {
+  name: 'Priority',
+  async mutate(a) {
+    const gr = a.store.gr;
+    if (a.operation !== 'CREATE' || a.subresource || gr.group !== '' || gr.resource !== 'pods') return;
+    const pod = a.object;
+    const spec = (pod.spec ??= {});
+    const classes = a.lookup('scheduling.k8s.io', 'priorityclasses');
+    let cls: { value: number; preemptionPolicy?: string } | undefined;
+    const name: string | undefined = spec.priorityClassName || undefined;
+    if (name) {
+      const pc: KObject | undefined = classes ? await classes.get({ namespace: '', name }).catch(() => undefined) : undefined;
+      if (pc) cls = { value: pc.value, preemptionPolicy: pc.preemptionPolicy };
+      else if (systemPriorities[name] !== undefined) cls = { value: systemPriorities[name] };
+      else throw errors.forbidden(gr, pod.metadata?.name ?? '', `no PriorityClass with name ${name} was found`);
+    } else if (classes) {
+      // The global default; with several, the lowest value wins, as upstream.
+      const { items } = await classes.list('');
+      const def = items.filter((c) => c.globalDefault === true).sort((x, y) => x.value - y.value)[0];
+      if (def) {
+        cls = { value: def.value, preemptionPolicy: def.preemptionPolicy };
+        spec.priorityClassName = def.metadata.name;
+      }
+    }
+    if (cls && spec.priority !== undefined && spec.priority !== null && spec.priority !== cls.value) {
+      throw errors.forbidden(gr, pod.metadata?.name ?? '', `the integer value of priority (${spec.priority}) must not be provided in pod spec; priority admission controller computed ${cls.value} from the given PriorityClass name`);
+    }
+    setPodPriority(pod, cls);
+  },
+};
