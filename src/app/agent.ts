@@ -26,7 +26,12 @@ import { removeAllPodSandboxes } from '../kubelet/runtime/cleanup.js';
 const log = logger('agent');
 
 export interface AgentOptions {
+  /** The node's own credentials (system:node:<name>): kubelet, node status, DNS announcement. */
   client: RestClient;
+  /** kube-proxy's identity (system:kube-proxy). Default: the node's. */
+  proxyClient?: RestClient;
+  /** The cluster DNS server's identity (system:k8ts-dns). Default: the node's. */
+  dnsClient?: RestClient;
   /** The cluster CA (PEM): the kubelet's server accepts only clients it signed. */
   ca: string;
   nodeName?: string;
@@ -177,7 +182,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     const { startProxy } = await import('../proxy/proxy.js');
     // Small clusters sync in tens of ms, so changes land quickly (a name connects right after expose).
     proxy = await startProxy({
-      client: o.client,
+      client: o.proxyClient ?? o.client,
       nodeName,
       nodeIPs: [nodeIP],
       clusterCIDR,
@@ -191,7 +196,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   let dns: { stop(): Promise<void> } | undefined;
   if (o.clusterDNS && o.dns !== false) {
     const { startClusterDNS } = await import('../dns/server.js');
-    const d = await startClusterDNS({ client: o.client, listen: { host: nodeIP, port: o.dnsPort ?? 53 }, clusterDomain: o.clusterDomain });
+    const d = await startClusterDNS({ client: o.dnsClient ?? o.client, listen: { host: nodeIP, port: o.dnsPort ?? 53 }, clusterDomain: o.clusterDomain });
     dns = d;
     await announceDNS(o.client, nodeName, `${nodeIP}:${d.port}`).catch((e) => log.warn('announcing the DNS server failed', { err: e as Error }));
   }

@@ -28,6 +28,7 @@ import { namespaceLifecycle } from '../apiserver/admission/namespace-lifecycle.j
 import { serviceAccount } from '../apiserver/admission/service-account.js';
 import { priority } from '../apiserver/admission/priority.js';
 import { defaultTolerationSeconds } from '../apiserver/admission/default-toleration-seconds.js';
+import { podSecurity, type PodSecurityOptions } from '../apiserver/admission/pod-security/index.js';
 import { loadOpenAPI } from '../apiserver/openapi/provider.js';
 import { loadPatcher } from '../apiserver/patcher.js';
 import { bootstrapObjects } from './bootstrap.js';
@@ -76,6 +77,8 @@ export interface ServerOptions {
   agent?: boolean | Omit<Partial<AgentOptions>, 'client' | 'ca'>;
   /** Remove the data dir on stop (default: only when it was a temporary one). */
   removeDataDirOnStop?: boolean;
+  /** Pod Security admission's cluster defaults and exemptions (upstream's PodSecurityConfiguration). */
+  podSecurity?: PodSecurityOptions;
   /** Upstream's --token-auth-file: CSV `token,user,uid,"group1,group2"`. */
   tokenAuthFile?: string;
   /** Service account token issuer (upstream's --service-account-issuer). */
@@ -319,6 +322,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     serviceAccount,
     priority,
     defaultTolerationSeconds({ notReadySeconds: opts.defaultNotReadyTolerationSeconds, unreachableSeconds: opts.defaultUnreachableTolerationSeconds }),
+    podSecurity(opts.podSecurity),
   ];
   const apiserver: APIServer = new APIServer({
     backend,

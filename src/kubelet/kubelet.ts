@@ -19,6 +19,7 @@ import { pullCredentials } from './image-credentials.js';
 import { makeEnvironment, serviceEnvironment, type PodResources } from './envvars.js';
 import { linuxContainerConfig, verifyRunAsNonRoot } from './container-linux.js';
 import { MountError, VolumeManager } from './volumes/index.js';
+import type { VolumeResources } from './volumes/volume-manager.js';
 import { SharedInformer } from '../client/informer.js';
 import type { PodSource } from './pod-source.js';
 import { criLabels, isNotFound, type ContainerConfig, type ContainerRuntime, type ContainerStatus, type PodSandboxConfig } from './runtime/runtime.js';
