@@ -348,7 +348,7 @@ export class APIServer {
         });
       }
     }
-    if (authorizer) await this.authorize(authorizer, user, info, path);
+    if (authorizer) await this.authorize(authorizer, user, info, path, this.audits.get(req));
 
     if (path === '/metrics') {
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
@@ -392,7 +392,7 @@ export class APIServer {
   }
 
   /** 403 (401 for the anonymous user) unless the authorizer allows the request. */
-  private async authorize(authorizer: Authorizer, user: UserInfo, info: RequestInfo, path: string): Promise<void> {
+  private async authorize(authorizer: Authorizer, user: UserInfo, info: RequestInfo, path: string, audit?: AuditRecorder): Promise<void> {
     const a: AuthorizationAttributes = {
       user,
       verb: info.verb,
@@ -406,6 +406,8 @@ export class APIServer {
       name: info.name,
     };
     const r = await authorizer.authorize(a);
+    audit?.annotate('authorization.k8s.io/decision', r.decision === 'allow' ? 'allow' : 'forbid');
+    if (r.reason) audit?.annotate('authorization.k8s.io/reason', r.reason);
     if (r.decision === 'allow') return;
     if (user === anonymous) throw errors.unauthorized();
     const message = forbiddenMessage(a) + (r.reason ? `: ${r.reason}` : '');

@@ -14,6 +14,8 @@ import { Histogram, Registry } from '../base/metrics.js';
 import { SqliteBackend } from '../storage/sqlite/sqlite-backend.js';
 import type { Backend } from '../storage/interface.js';
 import { instrumentBackend } from '../storage/instrumented.js';
+import { encryptingBackend, loadEncryptionConfig } from '../storage/encryption/index.js';
+import { createAuditSink } from '../apiserver/audit/index.js';
 import { APIServer } from '../apiserver/apiserver.js';
 import { BearerAuthenticator, parseTokenFile, TokenAuthenticator, UnionAuthenticator, X509Authenticator } from '../apiserver/auth/authenticator.js';
 import { StoreCaches } from '../apiserver/auth/store-cache.js';
@@ -79,6 +81,11 @@ export interface ServerOptions {
   removeDataDirOnStop?: boolean;
   /** Pod Security admission's cluster defaults and exemptions (upstream's PodSecurityConfiguration). */
   podSecurity?: PodSecurityOptions;
+  /** Upstream's --encryption-provider-config: an EncryptionConfiguration file (secrets at rest). */
+  encryptionProviderConfig?: string;
+  /** Upstream's --audit-policy-file and --audit-log-path (`-` for stdout). */
+  auditPolicyFile?: string;
+  auditLogPath?: string;
   /** Upstream's --token-auth-file: CSV `token,user,uid,"group1,group2"`. */
   tokenAuthFile?: string;
   /** Service account token issuer (upstream's --service-account-issuer). */
@@ -251,7 +258,17 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const rawBackend: Backend = opts.etcd
     ? await (await import('../storage/etcd/etcd-backend.js')).EtcdBackend.open({ ...opts.etcd, compactIntervalMs: 5 * 60_000, compactKeepRevisions: 10_000 })
     : SqliteBackend.open({ path: storagePath, compactIntervalMs: 5 * 60_000, compactKeepRevisions: 10_000 });
-  const backend = instrumentBackend(rawBackend, (op, s) => storageLatency.observe({ operation: op }, s));
+  // Encryption sits under everything that reads or writes the store, so no plaintext reaches it.
+  let encrypted = rawBackend;
+  if (opts.encryptionProviderConfig) {
+    try {
+      encrypted = encryptingBackend(rawBackend, loadEncryptionConfig(opts.encryptionProviderConfig));
+    } catch (e) {
+      await rawBackend.close().catch(() => undefined);
+      throw e;
+    }
+  }
+  const backend = instrumentBackend(encrypted, (op, s) => storageLatency.observe({ operation: op }, s));
 
   let pki: PKI;
   let token: string;
@@ -324,7 +341,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     defaultTolerationSeconds({ notReadySeconds: opts.defaultNotReadyTolerationSeconds, unreachableSeconds: opts.defaultUnreachableTolerationSeconds }),
     podSecurity(opts.podSecurity),
   ];
+  const audit = opts.auditLogPath ? createAuditSink({ policyPath: opts.auditPolicyFile, logPath: opts.auditLogPath }) : undefined;
   const apiserver: APIServer = new APIServer({
+    audit,
     backend,
     strategies,
     authenticator: new UnionAuthenticator([new X509Authenticator(), bearer]),
@@ -443,6 +462,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         setTimeout(() => server.closeAllConnections(), 5000).unref();
       });
       caches.stop();
+      await audit?.close();
       await backend.close();
       if (opts.removeDataDirOnStop ?? temporary) rmSync(dataDir, { recursive: true, force: true });
     })());

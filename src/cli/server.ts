@@ -42,6 +42,12 @@ Flags:
   --node-monitor-grace-period D  How long a silent node stays Ready before it turns Unknown (default 40s)
   --default-not-ready-toleration-seconds N    Pods' toleration of a not-ready node (default 300)
   --default-unreachable-toleration-seconds N  Pods' toleration of an unreachable node (default 300)
+  --token-auth-file FILE  Static bearer tokens: CSV lines token,user,uid,"group1,group2"
+  --service-account-issuer URL  Issuer of service account tokens (default https://kubernetes.default.svc.cluster.local)
+  --api-audiences LIST    Comma-separated audiences of API tokens (default: the issuer)
+  --encryption-provider-config FILE  Encrypt resources at rest (an apiserver.config.k8s.io/v1 EncryptionConfiguration)
+  --audit-policy-file FILE  Audit policy (audit.k8s.io/v1 Policy); needs --audit-log-path
+  --audit-log-path PATH   Write audit events as JSON lines to PATH ("-" for stdout)
   --log-level LEVEL       debug, info, warn or error (default info)
   -h, --help              Show this help
 `;
@@ -85,6 +91,12 @@ export async function runServer(args: string[]): Promise<number> {
       'node-monitor-grace-period': { type: 'string' },
       'default-not-ready-toleration-seconds': { type: 'string' },
       'default-unreachable-toleration-seconds': { type: 'string' },
+      'token-auth-file': { type: 'string' },
+      'service-account-issuer': { type: 'string' },
+      'api-audiences': { type: 'string' },
+      'encryption-provider-config': { type: 'string' },
+      'audit-policy-file': { type: 'string' },
+      'audit-log-path': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -111,6 +123,7 @@ export async function runServer(args: string[]): Promise<number> {
   } else if (values.storage !== 'sqlite') {
     throw new Error(`--storage: unknown store "${values.storage}" (sqlite or etcd)`);
   }
+  if (values['audit-log-path'] && !values['audit-policy-file']) throw new Error('--audit-log-path needs --audit-policy-file (which requests to record, and how much)');
   const { startServer } = await import('../app/server.js');
   const server = await startServer({
     dataDir,
@@ -119,6 +132,12 @@ export async function runServer(args: string[]): Promise<number> {
     // Nodes added with `k8ts node add` reach the server at the node network's host address.
     tlsSANs: [...(values['tls-san'] ?? []), nthAddress(values['node-network']!, 1)],
     serviceCIDR: values['service-cidr'],
+    tokenAuthFile: values['token-auth-file'],
+    serviceAccountIssuer: values['service-account-issuer'],
+    apiAudiences: values['api-audiences']?.split(',').map((a) => a.trim()).filter(Boolean),
+    encryptionProviderConfig: values['encryption-provider-config'],
+    auditPolicyFile: values['audit-policy-file'],
+    auditLogPath: values['audit-log-path'],
     etcd,
     token: values.token,
     scheduler: !values['disable-scheduler'],
