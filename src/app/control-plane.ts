@@ -20,6 +20,7 @@ import { EndpointsController } from '../controllers/endpoints/endpoints-controll
 import { EndpointSliceController } from '../controllers/endpointslice/endpointslice-controller.js';
 import { ServiceAccountsController } from '../controllers/serviceaccount/serviceaccounts-controller.js';
 import { RootCACertPublisher } from '../controllers/rootcacertpublisher/root-ca-cert-publisher.js';
+import { ResourceQuotaController } from '../controllers/resourcequota/resourcequota-controller.js';
 import { PodGCController } from '../controllers/podgc/podgc-controller.js';
 import { StatefulSetController } from '../controllers/statefulset/statefulset-controller.js';
 import { TTLAfterFinishedController } from '../controllers/ttlafterfinished/ttlafterfinished-controller.js';
@@ -147,16 +148,24 @@ export interface ControlPlaneOptions {
 }
 
 /** The scheduler and the controller manager, each behind its lease. */
-export function startControlPlane(client: RestClient, opts: ControlPlaneOptions = {}): { stop(): Promise<void> } {
+/** Each component's own identity (least privilege); one client serves all when they share one. */
+export interface ControlPlaneClients {
+  scheduler: RestClient;
+  controllerManager: RestClient;
+  cloudController: RestClient;
+}
+
+export function startControlPlane(clients: RestClient | ControlPlaneClients, opts: ControlPlaneOptions = {}): { stop(): Promise<void> } {
+  const c: ControlPlaneClients = 'scheduler' in clients ? clients : { scheduler: clients, controllerManager: clients, cloudController: clients };
   const groups: LeaderGroup[] = [];
   const timing = { leaseDurationMs: opts.leaseDurationMs, renewDeadlineMs: opts.renewDeadlineMs, retryPeriodMs: opts.retryPeriodMs };
   if (opts.scheduler !== false) {
-    groups.push(new LeaderGroup({ client, leaseName: 'kube-scheduler', components: [new SchedulerComponent()], ...timing }));
+    groups.push(new LeaderGroup({ client: c.scheduler, leaseName: 'kube-scheduler', components: [new SchedulerComponent()], ...timing }));
   }
   if (opts.controllers !== false) {
     groups.push(
       new LeaderGroup({
-        client,
+        client: c.controllerManager,
         leaseName: 'kube-controller-manager',
         components: [
           new ReplicaSetController(),
@@ -175,6 +184,7 @@ export function startControlPlane(client: RestClient, opts: ControlPlaneOptions 
           new NodeIPAMController({ clusterCIDR: opts.clusterCIDR }),
           new DNSEndpointsController(),
           ...(opts.caPEM ? [new RootCACertPublisher(opts.caPEM)] : []),
+          new ResourceQuotaController(),
         ],
         ...timing,
       }),
@@ -182,7 +192,7 @@ export function startControlPlane(client: RestClient, opts: ControlPlaneOptions 
   }
   if (opts.controllers !== false && opts.cloudProvider !== false) {
     const provider = opts.cloudProvider ?? new LocalCloudProvider({ pool: opts.loadBalancerPool });
-    groups.push(new LeaderGroup({ client, leaseName: 'cloud-controller-manager', components: [new ServiceLBController({ provider })], ...timing }));
+    groups.push(new LeaderGroup({ client: c.cloudController, leaseName: 'cloud-controller-manager', components: [new ServiceLBController({ provider })], ...timing }));
   }
   for (const g of groups) g.start();
   return {

@@ -31,9 +31,12 @@ import { serviceAccount } from '../apiserver/admission/service-account.js';
 import { priority } from '../apiserver/admission/priority.js';
 import { defaultTolerationSeconds } from '../apiserver/admission/default-toleration-seconds.js';
 import { podSecurity, type PodSecurityOptions } from '../apiserver/admission/pod-security/index.js';
+import { limitRanger } from '../apiserver/admission/limit-ranger.js';
+import { resourceQuota } from '../apiserver/admission/resource-quota/index.js';
 import { loadOpenAPI } from '../apiserver/openapi/provider.js';
 import { loadPatcher } from '../apiserver/patcher.js';
 import { bootstrapObjects } from './bootstrap.js';
+import { reconcileKubernetesEndpoints } from './kubernetes-endpoints.js';
 import { RestClient } from '../client/rest-client.js';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
 import { StatusError } from '../api/errors.js';
@@ -272,6 +275,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   let pki: PKI;
   let token: string;
+  // Pods reach the API server at the kubernetes Service's address and at the server node's address.
+  const serviceCIDRForSANs = opts.serviceCIDR ?? '10.43.0.0/16';
+  const agentOpts = opts.agent && opts.agent !== true ? opts.agent : {};
+  const podSANs = opts.agent ? [firstServiceIP(serviceCIDRForSANs), agentOpts.nodeIP ?? nthAddress(nthSubnet(opts.clusterCIDR ?? '10.42.0.0/16', 24, 0), 1)] : [firstServiceIP(serviceCIDRForSANs)];
+  opts = { ...opts, tlsSANs: [...new Set([...(opts.tlsSANs ?? []), ...podSANs])] };
   const sans = JSON.stringify(opts.tlsSANs ?? []);
   if (opts.etcd) {
     // Servers sharing a store share the CA, client certificates and token (bootstrap-data.ts).
@@ -336,10 +344,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const subresources = [...builtinSubresources({ kubeletClient }), serviceAccountTokenSubresource(serviceAccountTokens)];
   const admissionPlugins: AdmissionPlugin[] = [
     namespaceLifecycle,
+    limitRanger,
     serviceAccount,
     priority,
     defaultTolerationSeconds({ notReadySeconds: opts.defaultNotReadyTolerationSeconds, unreachableSeconds: opts.defaultUnreachableTolerationSeconds }),
     podSecurity(opts.podSecurity),
+    // Last: a refusal after it would leave a charge only the quota controller corrects.
+    resourceQuota,
   ];
   const audit = opts.auditLogPath ? createAuditSink({ policyPath: opts.auditPolicyFile, logPath: opts.auditLogPath }) : undefined;
   const apiserver: APIServer = new APIServer({
@@ -357,20 +368,25 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   });
   apiserver.selectors = selectorParsers;
 
-  const server = https.createServer(
-    {
-      key: pki.serving.key,
-      cert: pki.serving.cert,
-      ca: pki.ca.cert,
-      requestCert: true,
-      rejectUnauthorized: false,
-      keepAliveTimeout: 65_000,
-    },
-    apiserver.handle,
-  );
-  server.on('upgrade', apiserver.handleUpgrade);
-  server.headersTimeout = 60_000;
-  server.requestTimeout = 0;
+  const newHTTPSServer = () => {
+    const srv = https.createServer(
+      {
+        key: pki.serving.key,
+        cert: pki.serving.cert,
+        ca: pki.ca.cert,
+        requestCert: true,
+        rejectUnauthorized: false,
+        keepAliveTimeout: 65_000,
+      },
+      apiserver.handle,
+    );
+    srv.on('upgrade', apiserver.handleUpgrade);
+    srv.headersTimeout = 60_000;
+    srv.requestTimeout = 0;
+    return srv;
+  };
+  const server = newHTTPSServer();
+  const extraListeners: https.Server[] = [];
   const bind = opts.bindAddress ?? '127.0.0.1';
   // A failure from here on must not leave the store open or the port bound.
   const abort = async (e: unknown): Promise<never> => {
@@ -399,29 +415,43 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   bootstrapped = true;
 
   const stoppers: (() => Promise<void> | void)[] = [];
+  // Each in-process component has its own identity, as upstream's do: RBAC and the node
+  // authorizer grant each only what it needs.
+  const componentClient = async (file: string, commonName: string, organizations: string[], userAgent: string) => {
+    const kp = await loadOrCreate(tlsDir, file, () => issueCertificate(pki.ca, { commonName, organizations, usage: 'client' }));
+    const c = new RestClient({ server: url, ca: pki.ca.cert, cert: kp.cert, key: kp.key, userAgent });
+    stoppers.push(() => c.close());
+    return c;
+  };
   const runControllers = opts.controllers !== false;
   const runScheduler = opts.scheduler ?? runControllers;
   if (runControllers || runScheduler) {
-    const client = new RestClient({ server: url, ca: pki.ca.cert, cert: pki.controller.cert, key: pki.controller.key, userAgent: 'k8ts-controller-manager' });
+    const controllerManager = await componentClient('kube-controller-manager', 'system:kube-controller-manager', [], 'k8ts-controller-manager');
+    const clients = {
+      scheduler: await componentClient('kube-scheduler', 'system:kube-scheduler', [], 'k8ts-scheduler'),
+      controllerManager,
+      cloudController: await componentClient('cloud-controller', 'system:k8ts-cloud-controller', [], 'k8ts-cloud-controller'),
+    };
     // Loaded only when used: the controllers and scheduler are most of the code, and start-up time matters.
     const { startControlPlane } = await import('./control-plane.js');
-    const cp = startControlPlane(client, { caPEM: pki.ca.cert, scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, clusterCIDR: opts.clusterCIDR, cloudProvider: opts.loadBalancerPool === false ? false : undefined, loadBalancerPool: opts.loadBalancerPool || undefined });
-    stoppers.push(() => cp.stop());
+    const cp = startControlPlane(clients, { caPEM: pki.ca.cert, scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, clusterCIDR: opts.clusterCIDR, cloudProvider: opts.loadBalancerPool === false ? false : undefined, loadBalancerPool: opts.loadBalancerPool || undefined });
+    stoppers.unshift(() => cp.stop());
     if (runControllers) {
-      const ns = new NamespaceController(client);
+      const ns = new NamespaceController(controllerManager);
       ns.start();
-      stoppers.push(() => ns.stop());
+      stoppers.unshift(() => ns.stop());
     }
-    stoppers.push(() => client.close());
   }
   let agent: RunningAgent | undefined;
   if (opts.agent) {
     const { startAgent, existingPodCIDR } = await import('./agent.js');
     const ao = opts.agent === true ? {} : opts.agent;
-    const client = new RestClient({ server: url, ca: pki.ca.cert, cert: pki.controller.cert, key: pki.controller.key, userAgent: 'k8ts-agent' });
+    const nodeName = (ao.nodeName ?? hostname()).toLowerCase();
+    const client = await componentClient(`kubelet-client-${nodeName}`, `system:node:${nodeName}`, ['system:nodes'], 'k8ts-agent');
+    const proxyClient = await componentClient('kube-proxy', 'system:kube-proxy', [], 'k8ts-proxy');
+    const dnsClient = await componentClient('k8ts-dns', 'system:k8ts-dns', [], 'k8ts-dns');
     const clusterCIDR = opts.clusterCIDR ?? '10.42.0.0/16';
     const serviceCIDR = opts.serviceCIDR ?? '10.43.0.0/16';
-    const nodeName = (ao.nodeName ?? hostname()).toLowerCase();
     try {
       agent = await startAgent({
         rootDir: join(dataDir, 'agent'),
@@ -433,11 +463,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         ...ao,
         nodeName,
         client,
+        proxyClient,
+        dnsClient,
         ca: pki.ca.cert,
       });
     } catch (e) {
-      client.close();
-      for (const st of [...stoppers].reverse()) await st();
+      for (const st of [...stoppers]) await st();
       return abort(e);
     }
     const a = agent;
@@ -445,8 +476,25 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       // A throwaway server takes its pods, network and state with it (unmounting before the dir goes).
       const gone = opts.removeDataDirOnStop ?? temporary;
       await a.stop({ removePods: gone, removeState: gone });
-      client.close();
     });
+  }
+  // Pods reach the API server through the kubernetes Service: at the node's address when the
+  // server listens only on loopback (a second listener there), else at the bound address.
+  const loopbackBind = bind.startsWith('127.') || bind === '::1' || bind === 'localhost';
+  const advertise = agent ? agent.nodeIP : loopbackBind || bind === '0.0.0.0' || bind === '::' ? undefined : bind;
+  if (agent && loopbackBind) {
+    const extra = newHTTPSServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      extra.once('error', (e) => {
+        log.warn('cannot listen on the node address for pods', { address: `${agent!.nodeIP}:${port}`, err: String(e) });
+        resolve(false);
+      });
+      extra.listen(port, agent!.nodeIP, () => resolve(true));
+    });
+    if (ok) extraListeners.push(extra);
+  }
+  if (advertise && (!agent || !loopbackBind || extraListeners.length)) {
+    await reconcileKubernetesEndpoints(apiserver, advertise, port).catch((e) => log.warn('writing the kubernetes endpoints failed', { err: String(e) }));
   }
   log.info('k8ts server ready', { url, dataDir, kubeconfig: kubeconfigPath, startupMs: Math.round(performance.now() - t0) });
 
@@ -455,12 +503,17 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     (stopping ??= (async () => {
       apiserver.shutdown();
       for (const s of stoppers) await s();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        // In-flight requests get a bounded time to finish.
-        setTimeout(() => server.closeAllConnections(), 5000).unref();
-      });
+      await Promise.all(
+        [server, ...extraListeners].map(
+          (srv) =>
+            new Promise<void>((resolve) => {
+              srv.close(() => resolve());
+              srv.closeIdleConnections();
+              // In-flight requests get a bounded time to finish.
+              setTimeout(() => srv.closeAllConnections(), 5000).unref();
+            }),
+        ),
+      );
       caches.stop();
       await audit?.close();
       await backend.close();
