@@ -32,6 +32,7 @@ import { priority } from '../apiserver/admission/priority.js';
 import { defaultTolerationSeconds } from '../apiserver/admission/default-toleration-seconds.js';
 import { podSecurity, type PodSecurityOptions } from '../apiserver/admission/pod-security/index.js';
 import { limitRanger } from '../apiserver/admission/limit-ranger.js';
+import { loadAdmissionConfig } from '../apiserver/admission/config.js';
 import { resourceQuota } from '../apiserver/admission/resource-quota/index.js';
 import { loadOpenAPI } from '../apiserver/openapi/provider.js';
 import { loadPatcher } from '../apiserver/patcher.js';
@@ -84,6 +85,8 @@ export interface ServerOptions {
   removeDataDirOnStop?: boolean;
   /** Pod Security admission's cluster defaults and exemptions (upstream's PodSecurityConfiguration). */
   podSecurity?: PodSecurityOptions;
+  /** Upstream's --admission-control-config-file (its PodSecurity configuration is read). */
+  admissionControlConfigFile?: string;
   /** Upstream's --encryption-provider-config: an EncryptionConfiguration file (secrets at rest). */
   encryptionProviderConfig?: string;
   /** Upstream's --audit-policy-file and --audit-log-path (`-` for stdout). */
@@ -348,7 +351,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     serviceAccount,
     priority,
     defaultTolerationSeconds({ notReadySeconds: opts.defaultNotReadyTolerationSeconds, unreachableSeconds: opts.defaultUnreachableTolerationSeconds }),
-    podSecurity(opts.podSecurity),
+    podSecurity(opts.podSecurity ?? (opts.admissionControlConfigFile ? loadAdmissionConfig(opts.admissionControlConfigFile).podSecurity : undefined)),
     // Last: a refusal after it would leave a charge only the quota controller corrects.
     resourceQuota,
   ];

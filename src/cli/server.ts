@@ -45,6 +45,7 @@ Flags:
   --token-auth-file FILE  Static bearer tokens: CSV lines token,user,uid,"group1,group2"
   --service-account-issuer URL  Issuer of service account tokens (default https://kubernetes.default.svc.cluster.local)
   --api-audiences LIST    Comma-separated audiences of API tokens (default: the issuer)
+  --admission-control-config-file FILE  AdmissionConfiguration (PodSecurity defaults and exemptions)
   --encryption-provider-config FILE  Encrypt resources at rest (an apiserver.config.k8s.io/v1 EncryptionConfiguration)
   --audit-policy-file FILE  Audit policy (audit.k8s.io/v1 Policy); needs --audit-log-path
   --audit-log-path PATH   Write audit events as JSON lines to PATH ("-" for stdout)
@@ -95,6 +96,7 @@ export async function runServer(args: string[]): Promise<number> {
       'service-account-issuer': { type: 'string' },
       'api-audiences': { type: 'string' },
       'encryption-provider-config': { type: 'string' },
+      'admission-control-config-file': { type: 'string' },
       'audit-policy-file': { type: 'string' },
       'audit-log-path': { type: 'string' },
       'log-level': { type: 'string' },
@@ -136,6 +138,7 @@ export async function runServer(args: string[]): Promise<number> {
     serviceAccountIssuer: values['service-account-issuer'],
     apiAudiences: values['api-audiences']?.split(',').map((a) => a.trim()).filter(Boolean),
     encryptionProviderConfig: values['encryption-provider-config'],
+    admissionControlConfigFile: values['admission-control-config-file'],
     auditPolicyFile: values['audit-policy-file'],
     auditLogPath: values['audit-log-path'],
     etcd,
