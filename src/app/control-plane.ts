@@ -21,6 +21,9 @@ import { EndpointSliceController } from '../controllers/endpointslice/endpointsl
 import { ServiceAccountsController } from '../controllers/serviceaccount/serviceaccounts-controller.js';
 import { RootCACertPublisher } from '../controllers/rootcacertpublisher/root-ca-cert-publisher.js';
 import { ResourceQuotaController } from '../controllers/resourcequota/resourcequota-controller.js';
+import { CSRApprovingController } from '../controllers/certificates/csr-approver.js';
+import { ClusterRoleAggregationController } from '../controllers/clusterroleaggregation/clusterrole-aggregation-controller.js';
+import { CSRSigningController } from '../controllers/certificates/csr-signer.js';
 import { PodGCController } from '../controllers/podgc/podgc-controller.js';
 import { StatefulSetController } from '../controllers/statefulset/statefulset-controller.js';
 import { TTLAfterFinishedController } from '../controllers/ttlafterfinished/ttlafterfinished-controller.js';
@@ -131,6 +134,8 @@ export interface ControlPlaneOptions {
   controllers?: boolean;
   /** The cluster CA certificate (PEM), published to every namespace as kube-root-ca.crt. */
   caPEM?: string;
+  /** The cluster CA with its key: the CSR signer issues node and client certificates with it. */
+  ca?: { cert: string; key: string };
   /** How long a node may stay silent before it is marked Unknown (upstream's --node-monitor-grace-period, 40 s). */
   nodeMonitorGracePeriodMs?: number;
   /** The pod range the node IPAM controller hands out node ranges from (default 10.42.0.0/16). */
@@ -185,6 +190,9 @@ export function startControlPlane(clients: RestClient | ControlPlaneClients, opt
           new DNSEndpointsController(),
           ...(opts.caPEM ? [new RootCACertPublisher(opts.caPEM)] : []),
           new ResourceQuotaController(),
+          new CSRApprovingController(),
+          new ClusterRoleAggregationController(),
+          ...(opts.ca ? [new CSRSigningController({ ca: opts.ca })] : []),
         ],
         ...timing,
       }),

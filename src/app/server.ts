@@ -33,6 +33,15 @@ import { defaultTolerationSeconds } from '../apiserver/admission/default-tolerat
 import { podSecurity, type PodSecurityOptions } from '../apiserver/admission/pod-security/index.js';
 import { limitRanger } from '../apiserver/admission/limit-ranger.js';
 import { loadAdmissionConfig } from '../apiserver/admission/config.js';
+import { csrRequestor } from '../apiserver/admission/csr-requestor.js';
+import { nodeRestriction } from '../apiserver/admission/node-restriction.js';
+import { rbacEscalation } from '../apiserver/admission/rbac-escalation.js';
+import { privilegedGroupsAuthorizer, UnionAuthorizer, type Authorizer, type RuleResolver } from '../apiserver/auth/authorizer.js';
+import { RBACAuthorizer } from '../apiserver/auth/rbac/rbac-authorizer.js';
+import { bootstrapPolicy, reconcileBootstrapPolicy } from '../apiserver/auth/rbac/bootstrap-policy.js';
+import { ruleAllows, rulesOf } from '../apiserver/auth/rbac/rules.js';
+import { NodeAuthorizer } from '../apiserver/auth/node/node-authorizer.js';
+import { accessReviewResources } from '../apiserver/registry/authorization/reviews.js';
 import { resourceQuota } from '../apiserver/admission/resource-quota/index.js';
 import { loadOpenAPI } from '../apiserver/openapi/provider.js';
 import { loadPatcher } from '../apiserver/patcher.js';
@@ -92,6 +101,11 @@ export interface ServerOptions {
   /** Upstream's --audit-policy-file and --audit-log-path (`-` for stdout). */
   auditPolicyFile?: string;
   auditLogPath?: string;
+  /**
+   * Authorization: 'Node,RBAC' (default; upstream's --authorization-mode) checks every request;
+   * 'AlwaysAllow' lets every authenticated user do anything.
+   */
+  authorizationMode?: 'Node,RBAC' | 'AlwaysAllow';
   /** Upstream's --token-auth-file: CSV `token,user,uid,"group1,group2"`. */
   tokenAuthFile?: string;
   /** Service account token issuer (upstream's --service-account-issuer). */
@@ -325,7 +339,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   }
 
   const staticTokens = new TokenAuthenticator();
-  staticTokens.add(token, { username: `system:bootstrap:${token.split('.')[0]}`, groups: ['system:bootstrappers', 'system:nodes'] });
+  // The join token only lets a node ask for its own credentials (TLS bootstrap), as upstream's bootstrap tokens.
+  staticTokens.add(token, { username: `system:bootstrap:${token.split('.')[0]}`, groups: ['system:bootstrappers'] });
   if (opts.tokenAuthFile) for (const t of parseTokenFile(readFileSync(opts.tokenAuthFile, 'utf8'))) staticTokens.add(t.token, t.user);
   const strategies = builtinStrategies({
     serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16',
@@ -345,13 +360,25 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     issueCertificate(pki.ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' }),
   );
   const subresources = [...builtinSubresources({ kubeletClient }), serviceAccountTokenSubresource(serviceAccountTokens)];
+  // Authorization reads the API server's own stores, which exist once it does: a delegate until then.
+  let authz: (Authorizer & RuleResolver) | undefined;
+  const authorizing = opts.authorizationMode !== 'AlwaysAllow';
+  const authorizer: (Authorizer & RuleResolver) | undefined = authorizing
+    ? {
+        authorize: (a) => (authz ? authz.authorize(a) : { decision: 'noOpinion', reason: 'authorizer not ready' }),
+        rulesFor: (u, ns) => (authz ? authz.rulesFor(u, ns) : { resourceRules: [], nonResourceRules: [], incomplete: true }),
+      }
+    : undefined;
   const admissionPlugins: AdmissionPlugin[] = [
     namespaceLifecycle,
+    csrRequestor,
     limitRanger,
     serviceAccount,
+    nodeRestriction,
     priority,
     defaultTolerationSeconds({ notReadySeconds: opts.defaultNotReadyTolerationSeconds, unreachableSeconds: opts.defaultUnreachableTolerationSeconds }),
     podSecurity(opts.podSecurity ?? (opts.admissionControlConfigFile ? loadAdmissionConfig(opts.admissionControlConfigFile).podSecurity : undefined)),
+    ...(authorizer ? [rbacEscalation(authorizer)] : []),
     // Last: a refusal after it would leave a charge only the quota controller corrects.
     resourceQuota,
   ];
@@ -361,8 +388,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     backend,
     strategies,
     authenticator: new UnionAuthenticator([new X509Authenticator(), bearer]),
+    authorizer,
     subresources,
-    virtualResources: [tokenReviewResource(bearer), selfSubjectReviewResource()],
+    virtualResources: [tokenReviewResource(bearer), selfSubjectReviewResource(), ...accessReviewResources()],
     externalAddress: `${opts.bindAddress && opts.bindAddress !== '0.0.0.0' ? opts.bindAddress : '127.0.0.1'}:${opts.port ?? 0}`,
     extensions: { admit: admissionChain((g, r) => apiserver.store(g, r), admissionPlugins) },
     openapi: () => loadOpenAPI(strategies, subresources),
@@ -370,6 +398,16 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     metrics,
   });
   apiserver.selectors = selectorParsers;
+  const lookup = (g: string, r: string) => apiserver.store(g, r);
+  let rbac: RBACAuthorizer | undefined;
+  let nodeAuthz: NodeAuthorizer | undefined;
+  if (authorizing) {
+    rbac = new RBACAuthorizer(lookup);
+    // Nodes get the system:node role's rules, narrowed to their own pods' objects (upstream's node authorizer).
+    const nodeRules = rulesOf(bootstrapPolicy().clusterRoles.find((r) => r.metadata.name === 'system:node'));
+    nodeAuthz = new NodeAuthorizer(lookup, { nodeRules: (a) => nodeRules.some((r) => ruleAllows(a, r)) });
+    authz = new UnionAuthorizer([privilegedGroupsAuthorizer, nodeAuthz, rbac]);
+  }
 
   const newHTTPSServer = () => {
     const srv = https.createServer(
@@ -410,6 +448,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   let bootstrapped = false;
   apiserver.addReadyCheck({ name: 'bootstrap-objects', check: () => bootstrapped });
   await bootstrapObjects(apiserver, firstServiceIP(opts.serviceCIDR ?? '10.43.0.0/16'), nthServiceIP(opts.serviceCIDR ?? '10.43.0.0/16', 10), pki.ca.cert).catch(abort);
+  if (rbac && nodeAuthz) {
+    // The default roles and bindings, then caches of them, before anything is served as ready.
+    await reconcileBootstrapPolicy(lookup).catch(abort);
+    rbac.start();
+    nodeAuthz.start();
+    await Promise.all([rbac.synced, nodeAuthz.synced]);
+  }
 
   // The kubeconfig is written before /readyz reports ok.
   const kc = kubeconfigFor(url, pki.ca.cert, pki.admin);
@@ -437,7 +482,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     };
     // Loaded only when used: the controllers and scheduler are most of the code, and start-up time matters.
     const { startControlPlane } = await import('./control-plane.js');
-    const cp = startControlPlane(clients, { caPEM: pki.ca.cert, scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, clusterCIDR: opts.clusterCIDR, cloudProvider: opts.loadBalancerPool === false ? false : undefined, loadBalancerPool: opts.loadBalancerPool || undefined });
+    const cp = startControlPlane(clients, { caPEM: pki.ca.cert, ca: pki.ca, scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, clusterCIDR: opts.clusterCIDR, cloudProvider: opts.loadBalancerPool === false ? false : undefined, loadBalancerPool: opts.loadBalancerPool || undefined });
     stoppers.unshift(() => cp.stop());
     if (runControllers) {
       const ns = new NamespaceController(controllerManager);
@@ -518,6 +563,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         ),
       );
       caches.stop();
+      rbac?.stop();
+      nodeAuthz?.stop();
       await audit?.close();
       await backend.close();
       if (opts.removeDataDirOnStop ?? temporary) rmSync(dataDir, { recursive: true, force: true });

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { parseDuration } from '../base/duration.js';
 import { logger, setLogLevel, type Level } from '../base/log.js';
 
@@ -76,7 +77,16 @@ export async function runAgent(args: string[]): Promise<number> {
   if (!ca) log.warn('no --server-ca given: the server certificate is not verified');
   const { RestClient } = await import('../client/rest-client.js');
   if (hollow === 0) {
-    const client = new RestClient({ server: values.server, token, ca, insecureSkipTLSVerify: !ca, userAgent: 'k8ts-agent' });
+    const rootDir = values['data-dir'] ?? '/var/lib/k8ts/agent';
+    const nodeName = (values['node-name'] ?? hostname()).toLowerCase();
+    // TLS bootstrap, as upstream kubelets do: the join token only asks for the node's own client
+    // certificate (a CSR the control plane approves and signs); everything after runs as
+    // system:node:<name>, which the node authorizer limits to this node's pods and objects.
+    const bootstrapClient = new RestClient({ server: values.server, token, ca, insecureSkipTLSVerify: !ca, userAgent: 'k8ts-agent-bootstrap' });
+    const { bootstrapNodeCredentials } = await import('../kubelet/certificate/bootstrap.js');
+    const creds = await bootstrapNodeCredentials({ client: bootstrapClient, nodeName, dir: join(rootDir, 'pki') }).finally(() => bootstrapClient.close());
+    log.info('node credentials ready', { user: `system:node:${nodeName}` });
+    const client = new RestClient({ server: values.server, ca, insecureSkipTLSVerify: !ca, cert: creds.cert, key: creds.key, userAgent: 'k8ts-agent' });
     const { startAgent } = await import('../app/agent.js');
     const { nthAddress } = await import('../kubelet/network/host-network.js');
     const serviceCIDR = values['service-cidr'] ?? '10.43.0.0/16';
@@ -85,8 +95,8 @@ export async function runAgent(args: string[]): Promise<number> {
     const agent = await startAgent({
       client,
       ca: ca ?? '',
-      nodeName: values['node-name'],
-      rootDir: values['data-dir'] ?? '/var/lib/k8ts/agent',
+      nodeName,
+      rootDir,
       nodeIP: values['node-ip'],
       clusterCIDR: values['cluster-cidr'],
       serviceCIDR,

@@ -39,6 +39,10 @@ export const resources = {
   storageclasses: grp('storage.k8s.io', 'v1', 'storageclasses', false),
   csinodes: grp('storage.k8s.io', 'v1', 'csinodes', false),
   certificatesigningrequests: grp('certificates.k8s.io', 'v1', 'certificatesigningrequests', false),
+  roles: grp('rbac.authorization.k8s.io', 'v1', 'roles'),
+  rolebindings: grp('rbac.authorization.k8s.io', 'v1', 'rolebindings'),
+  clusterroles: grp('rbac.authorization.k8s.io', 'v1', 'clusterroles', false),
+  clusterrolebindings: grp('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings', false),
 } as const satisfies Record<string, ResourceRef>;
 
 /** `group/version/resource` (core: `v1/resource`), e.g. for map keys and log lines. */

@@ -71,6 +71,15 @@ const objects: Record<string, KObject> = {
   },
   'scheduling.k8s.io/priorityclasses': { metadata: { name: 'high' }, value: 1000, description: 'important' },
   'policy/poddisruptionbudgets': { metadata: { name: 'web' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } } },
+  // A PKCS#10 request for CN=alice, O=devs (EC P-256), base64 of its PEM as spec.request carries it.
+  'certificates.k8s.io/certificatesigningrequests': {
+    metadata: { name: 'alice' },
+    spec: { request: 'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KTUlIYU1JR0JBZ0VBTUI4eERqQU1CZ05WQkFNVEJXRnNhV05sTVEwd0N3WURWUVFLRXdSa1pYWnpNRmt3RXdZSApLb1pJemowQ0FRWUlLb1pJemowREFRY0RRZ0FFVElXZkxYcGhKdjJhdlB6dllSUUJRSzNTbDFIVWpaNXlMT2xOCmM3OUtzeHNSWCsrWkpBT2dUT2RmeGZtU08vbXFpQTdYMHBXRWlLNVh0MjBLd2RnQkZhQUFNQW9HQ0NxR1NNNDkKQkFNQ0EwZ0FNRVVDSVFEa1gzNmdVeEg5dDBocm84MDc2QlZFRlphTzZsSElBWXVuRDhwOFl6VkJld0lnS3VZdQp2L2RXalgvWEN2Tkl3Ym41dG1GaFVPU2QvYU1zQ3N1WWdKNDBDaTQ9Ci0tLS0tRU5EIENFUlRJRklDQVRFIFJFUVVFU1QtLS0tLQ==', signerName: 'kubernetes.io/kube-apiserver-client', usages: ['digital signature', 'client auth'], expirationSeconds: 86400 },
+  },
+  'rbac.authorization.k8s.io/roles': { metadata: { name: 'pod-reader' }, rules: [{ apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] }] },
+  'rbac.authorization.k8s.io/clusterroles': { metadata: { name: 'metrics' }, rules: [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }, { apiGroups: ['apps'], resources: ['deployments'], resourceNames: ['web'], verbs: ['get'] }] },
+  'rbac.authorization.k8s.io/rolebindings': { metadata: { name: 'read-pods' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'User', name: 'alice' }, { kind: 'ServiceAccount', name: 'robot' }] },
+  'rbac.authorization.k8s.io/clusterrolebindings': { metadata: { name: 'metrics' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'metrics' }, subjects: [{ kind: 'Group', name: 'monitoring' }, { kind: 'ServiceAccount', name: 'prom', namespace: 'kube-system' }] },
 };
 
 describe('creating a realistic object of every built-in kind', () => {

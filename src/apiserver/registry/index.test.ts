@@ -23,7 +23,7 @@ describe('builtinStrategies', () => {
   it('serves each group/resource once', () => {
     const keys = all.map((s) => `${s.info.group}/${s.info.resource}`);
     assert.equal(new Set(keys).size, keys.length);
-    assert.equal(keys.length, 23);
+    assert.equal(keys.length, 28);
   });
   it('gives the upstream short names', () => {
     const want: Record<string, string[]> = {
@@ -56,7 +56,7 @@ describe('builtinStrategies', () => {
   });
   it('marks the cluster-scoped kinds', () => {
     const cluster = all.filter((s) => !s.info.namespaced).map((s) => s.info.resource).sort();
-    assert.deepEqual(cluster, ['namespaces', 'nodes', 'priorityclasses']);
+    assert.deepEqual(cluster, ['certificatesigningrequests', 'clusterrolebindings', 'clusterroles', 'namespaces', 'nodes', 'priorityclasses']);
   });
   it('bumps generation for kinds with a spec/status split', () => {
     const bumps = all.filter((s) => s.bumpsGeneration).map((s) => s.info.resource).sort();

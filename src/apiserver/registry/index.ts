@@ -26,6 +26,8 @@ import { endpointSliceStrategy } from './discovery/endpointslices/strategy.js';
 import { eventsV1Strategy } from './events/events/strategy.js';
 import { podDisruptionBudgetStrategy } from './policy/poddisruptionbudgets/strategy.js';
 import { priorityClassStrategy } from './scheduling/priorityclasses/strategy.js';
+import { csrStrategy } from './certificates/certificatesigningrequests/strategy.js';
+import { rbacStrategies } from './rbac/index.js';
 
 /** Options for {@link builtinStrategies}. */
 export interface BuiltinStrategyOptions {
@@ -67,6 +69,8 @@ export function builtinStrategies(opts: BuiltinStrategyOptions): Strategy[] {
     eventsV1Strategy(),
     priorityClassStrategy(),
     podDisruptionBudgetStrategy(),
+    csrStrategy(),
+    ...rbacStrategies(),
   ];
 }
 

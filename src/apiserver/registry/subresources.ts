@@ -6,6 +6,7 @@
 import { errors, successStatus } from '../../api/errors.js';
 import type { SubresourceContext, SubresourceHandler } from '../apiserver.js';
 import { kubeletProxy, type KubeletClientConfig } from './core/pods/kubelet-proxy.js';
+import { csrApprovalSubresource } from './certificates/certificatesigningrequests/strategy.js';
 
 /** pods/binding: the scheduler's only way to set spec.nodeName. */
 const podBinding: SubresourceHandler = {
@@ -94,6 +95,7 @@ export function builtinSubresources(o: SubresourceOptions = {}): SubresourceHand
     podBinding,
     podEviction,
     namespaceFinalize,
+    csrApprovalSubresource,
     kubeletProxy('log', 'Pod', ['get'], o.kubeletClient),
     kubeletProxy('exec', 'PodExecOptions', ['create', 'get'], o.kubeletClient),
     kubeletProxy('attach', 'PodAttachOptions', ['create', 'get'], o.kubeletClient),
