@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, type RunningServer } from '../../src/app/server.js';
+import { ServiceAccountsController } from '../../src/controllers/serviceaccount/serviceaccounts-controller.js';
 import { setLogLevel } from '../../src/base/log.js';
 import type { Component, ComponentContext } from '../../src/client/component.js';
 import { EventRecorder } from '../../src/client/event-recorder.js';
@@ -38,6 +39,10 @@ export async function startHarness(): Promise<Harness> {
     },
   };
   const running: Component[] = [];
+  // Every namespace gets its default ServiceAccount, which ServiceAccount admission requires of pods.
+  const serviceAccounts = new ServiceAccountsController();
+  await serviceAccounts.start(ctx);
+  running.push(serviceAccounts);
   return {
     server,
     client,

@@ -3,7 +3,7 @@
  * system namespaces cannot be deleted.
  */
 import { errors, StatusError } from '../../api/errors.js';
-import type { AdmissionPlugin } from './index.js';
+import type { AdmissionAttributes, AdmissionPlugin } from './index.js';
 
 const immortal = new Set(['default', 'kube-system', 'kube-public']);
 
@@ -18,35 +18,40 @@ const activeTTLms = 1000;
 
 export const namespaceLifecycle: AdmissionPlugin = {
   name: 'NamespaceLifecycle',
-  async validate({ operation: op, object: obj, store, lookup }) {
-    const gr = store.gr;
-    if (gr.group === '' && gr.resource === 'namespaces') {
-      if (op === 'DELETE' && immortal.has(obj.metadata?.name)) {
-        throw errors.forbidden(gr, obj.metadata.name, 'this namespace may not be deleted');
-      }
-      if (op === 'DELETE') recentlyActive.get(store)?.delete(obj.metadata?.name);
-      return;
-    }
-    if (op !== 'CREATE' || !store.strategy.info.namespaced) return;
-    const nsName = obj.metadata?.namespace;
-    if (!nsName) return;
-    const nsStore = lookup('', 'namespaces');
-    if (!nsStore) return;
-    let seen = recentlyActive.get(nsStore);
-    if (!seen) recentlyActive.set(nsStore, (seen = new Map()));
-    const until = seen.get(nsName);
-    if (until !== undefined && until > Date.now()) return;
-    let ns;
-    try {
-      ns = await nsStore.get({ namespace: '', name: nsName });
-    } catch (e) {
-      if (e instanceof StatusError && e.code === 404) throw errors.notFound({ group: '', resource: 'namespaces' }, nsName);
-      throw e;
-    }
-    if (ns.metadata?.deletionTimestamp || ns.status?.phase === 'Terminating') {
-      seen.delete(nsName);
-      throw errors.forbidden(gr, obj.metadata?.name ?? '', `unable to create new content in namespace ${nsName} because it is being terminated`);
-    }
-    seen.set(nsName, Date.now() + activeTTLms);
-  },
+  // Creates are checked first among the mutating plugins (as upstream's Admit), before others
+  // look things up in the namespace; deletes in the validating phase.
+  mutate: (a) => (a.operation === 'CREATE' ? lifecycle(a) : undefined),
+  validate: (a) => (a.operation === 'DELETE' ? lifecycle(a) : undefined),
 };
+
+async function lifecycle({ operation: op, object: obj, store, lookup }: AdmissionAttributes): Promise<void> {
+  const gr = store.gr;
+  if (gr.group === '' && gr.resource === 'namespaces') {
+    if (op === 'DELETE' && immortal.has(obj.metadata?.name)) {
+      throw errors.forbidden(gr, obj.metadata.name, 'this namespace may not be deleted');
+    }
+    if (op === 'DELETE') recentlyActive.get(store)?.delete(obj.metadata?.name);
+    return;
+  }
+  if (op !== 'CREATE' || !store.strategy.info.namespaced) return;
+  const nsName = obj.metadata?.namespace;
+  if (!nsName) return;
+  const nsStore = lookup('', 'namespaces');
+  if (!nsStore) return;
+  let seen = recentlyActive.get(nsStore);
+  if (!seen) recentlyActive.set(nsStore, (seen = new Map()));
+  const until = seen.get(nsName);
+  if (until !== undefined && until > Date.now()) return;
+  let ns;
+  try {
+    ns = await nsStore.get({ namespace: '', name: nsName });
+  } catch (e) {
+    if (e instanceof StatusError && e.code === 404) throw errors.notFound({ group: '', resource: 'namespaces' }, nsName);
+    throw e;
+  }
+  if (ns.metadata?.deletionTimestamp || ns.status?.phase === 'Terminating') {
+    seen.delete(nsName);
+    throw errors.forbidden(gr, obj.metadata?.name ?? '', `unable to create new content in namespace ${nsName} because it is being terminated`);
+  }
+  seen.set(nsName, Date.now() + activeTTLms);
+}
