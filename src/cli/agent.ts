@@ -83,10 +83,19 @@ export async function runAgent(args: string[]): Promise<number> {
     // certificate (a CSR the control plane approves and signs); everything after runs as
     // system:node:<name>, which the node authorizer limits to this node's pods and objects.
     const bootstrapClient = new RestClient({ server: values.server, token, ca, insecureSkipTLSVerify: !ca, userAgent: 'k8ts-agent-bootstrap' });
-    const { bootstrapNodeCredentials } = await import('../kubelet/certificate/bootstrap.js');
-    const creds = await bootstrapNodeCredentials({ client: bootstrapClient, nodeName, dir: join(rootDir, 'pki') }).finally(() => bootstrapClient.close());
+    const { bootstrapNodeCredentials, bootstrapComponentCredentials } = await import('../kubelet/certificate/bootstrap.js');
+    const pkiDir = join(rootDir, 'pki');
+    const [creds, proxyCreds, dnsCreds] = await Promise.all([
+      bootstrapNodeCredentials({ client: bootstrapClient, nodeName, dir: pkiDir }),
+      // kube-proxy and the cluster DNS run as their own users, as upstream's do.
+      bootstrapComponentCredentials({ client: bootstrapClient, commonName: 'system:kube-proxy', dir: pkiDir }),
+      bootstrapComponentCredentials({ client: bootstrapClient, commonName: 'system:k8ts-dns', dir: pkiDir }),
+    ]).finally(() => bootstrapClient.close());
     log.info('node credentials ready', { user: `system:node:${nodeName}` });
-    const client = new RestClient({ server: values.server, ca, insecureSkipTLSVerify: !ca, cert: creds.cert, key: creds.key, userAgent: 'k8ts-agent' });
+    const clientWith = (kp: { cert: string; key: string }, userAgent: string) => new RestClient({ server: values.server!, ca, insecureSkipTLSVerify: !ca, cert: kp.cert, key: kp.key, userAgent });
+    const client = clientWith(creds, 'k8ts-agent');
+    const proxyClient = clientWith(proxyCreds, 'k8ts-proxy');
+    const dnsClient = clientWith(dnsCreds, 'k8ts-dns');
     const { startAgent } = await import('../app/agent.js');
     const { nthAddress } = await import('../kubelet/network/host-network.js');
     const serviceCIDR = values['service-cidr'] ?? '10.43.0.0/16';
@@ -94,6 +103,8 @@ export async function runAgent(args: string[]): Promise<number> {
     const clusterDNS = values['cluster-dns'] ?? nthAddress(serviceCIDR, 10);
     const agent = await startAgent({
       client,
+      proxyClient,
+      dnsClient,
       ca: ca ?? '',
       nodeName,
       rootDir,
@@ -114,7 +125,7 @@ export async function runAgent(args: string[]): Promise<number> {
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     });
-    client.close();
+    for (const c of [client, proxyClient, dnsClient]) c.close();
     return 0;
   }
   const { startHollowNodes } = await import('../kubelet/hollow.js');

@@ -326,6 +326,25 @@ describe('the node agent runs real pods', { skip: why }, () => {
     assert.equal(cs.state.terminated.exitCode, 0, `check script exit code ${cs.state.terminated.exitCode}`);
   });
 
+  it('gives a pod a ServiceAccount token that can list what its Role allows, and nothing more, from inside the pod', async () => {
+    await c.ok(['create', 'serviceaccount', 'lister']);
+    await c.ok(['create', 'role', 'pod-lister', '--verb=list', '--resource=pods']);
+    await c.ok(['create', 'rolebinding', 'lister', '--role=pod-lister', '--serviceaccount=default:lister']);
+    const api = 'https://kubernetes.default.svc/api/v1/namespaces/default';
+    const dir = '/var/run/secrets/kubernetes.io/serviceaccount';
+    const script = [
+      `T=$(cat ${dir}/token)`,
+      `test "$(cat ${dir}/namespace)" = default && echo NS-OK`,
+      `grep -q 'BEGIN CERTIFICATE' ${dir}/ca.crt && echo CA-OK`,
+      `wget -qO- --no-check-certificate --header "Authorization: Bearer $T" ${api}/pods | grep -q '"kind":"PodList"' && echo LIST-OK`,
+      `wget -qO- --no-check-certificate --header "Authorization: Bearer $T" ${api}/secrets 2>&1 | grep -q 403 && echo SECRETS-FORBIDDEN`,
+    ].join('; ');
+    await c.ok(['apply', '-f', '-'], { input: pod('token-user', { serviceAccountName: 'lister', restartPolicy: 'Never', containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', script] }] }) });
+    await eventually(async () => ['Succeeded', 'Failed'].includes(await phase('token-user')), 60_000, 200);
+    const out = await c.ok(['logs', 'token-user']);
+    assert.deepEqual(out.trim().split('\n'), ['NS-OK', 'CA-OK', 'LIST-OK', 'SECRETS-FORBIDDEN'], out);
+  });
+
   it('holds a container whose ConfigMap is missing in CreateContainerConfigError', async () => {
     await c.ok(['apply', '-f', '-'], {
       input: pod('nocm', { containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '3600'], env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'absent', key: 'k' } } }] }] }),

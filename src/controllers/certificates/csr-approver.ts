@@ -47,6 +47,21 @@ export function kubeletClientProblem(csr: KObject, req: RequestInfo): string | u
   return undefined;
 }
 
+/** The signer of general client certificates, used for node components. */
+export const componentClientSigner = 'kubernetes.io/kube-apiserver-client';
+/** The identities a node may get for its components. */
+export const nodeComponentUsers = ['system:kube-proxy', 'system:k8ts-dns'];
+
+/** Why a component request is not one k8ts approves (undefined: it is). */
+export function componentClientProblem(csr: KObject, req: RequestInfo): string | undefined {
+  if (!nodeComponentUsers.includes(req.commonName)) return `subject common name is not one of ${nodeComponentUsers.join(', ')}`;
+  if (req.organizations.length) return 'subject organizations are not allowed';
+  if (req.dnsNames.length || req.ips.length || req.emails.length || req.uris.length) return 'DNS, email, IP or URI subjectAltNames are not allowed';
+  const usages: string[] = csr.spec?.usages ?? [];
+  if (!sameSet(usages, ['digital signature', 'client auth']) && !sameSet(usages, ['digital signature', 'key encipherment', 'client auth'])) return 'usages must be client auth';
+  return undefined;
+}
+
 export interface CSRApproverOptions {
   /**
    * Check each recognized request with a SubjectAccessReview (default true). When off, or when
@@ -88,6 +103,7 @@ export class CSRApprovingController implements Component {
   async sync(name: string): Promise<void> {
     const csr = this.lister.get('', name);
     if (!csr || isDecided(csr) || csr.status?.certificate) return;
+    if (csr.spec?.signerName === componentClientSigner) return this.syncComponent(csr);
     if (csr.spec?.signerName !== kubeletClientSigner) return;
     let req: RequestInfo;
     try {
@@ -119,6 +135,24 @@ export class CSRApprovingController implements Component {
       await this.approve(csr, r.message);
       return;
     }
+  }
+
+  /**
+   * k8ts's policy for node components (as k3s hands its agents a kube-proxy certificate): whoever
+   * may join a node (create certificatesigningrequests/nodeclient) or is a node may get a client
+   * certificate for kube-proxy or the cluster DNS, and nothing else, through this signer.
+   */
+  private async syncComponent(csr: KObject): Promise<void> {
+    let req: RequestInfo;
+    try {
+      req = await parseRequest(csr.spec.request);
+    } catch {
+      return;
+    }
+    if (componentClientProblem(csr, req)) return;
+    const groups: string[] = csr.spec.groups ?? [];
+    if (!groups.includes('system:nodes') && !(await this.authorized(csr, 'nodeclient', groups.includes('system:bootstrappers')))) return;
+    await this.approve(csr, `Auto approving ${req.commonName} client certificate for a node.`);
   }
 
   /** Whether the requestor may `create certificatesigningrequests/<sub>`; `fallback` when the check is off or not served. */

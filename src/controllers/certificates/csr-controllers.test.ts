@@ -7,7 +7,7 @@ import { EventRecorder } from '../../client/event-recorder.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
 import { StatusError } from '../../api/errors.js';
-import { CSRApprovingController } from './csr-approver.js';
+import { componentClientProblem, CSRApprovingController } from './csr-approver.js';
 import { CSRSigningController } from './csr-signer.js';
 import { makeCSR, startCSRTestServer, type CSRTestServer } from './testdata/csr-server.js';
 
@@ -272,4 +272,20 @@ describe('CertificateSigningRequest API rules', () => {
     assert.deepEqual(table.columnDefinitions.map((c: any) => c.name), ['Name', 'Age', 'SignerName', 'Requestor', 'RequestedDuration', 'Condition']);
     assert.deepEqual(table.rows[0].cells.slice(2), [kubeletSigner, 'admin', '120m', 'Pending']);
   });
+});
+
+describe('the node component policy of the approver', () => {
+  const req = (commonName: string, organizations: string[] = [], dnsNames: string[] = []) => ({ commonName, organizations, dnsNames, ips: [], emails: [], uris: [] }) as any;
+  const csr = (usages: string[]) => ({ spec: { usages } });
+  const cases: [string, any, any, string | undefined][] = [
+    ['approves kube-proxy with client usages', csr(['digital signature', 'client auth']), req('system:kube-proxy'), undefined],
+    ['approves the cluster DNS with key encipherment too', csr(['digital signature', 'key encipherment', 'client auth']), req('system:k8ts-dns'), undefined],
+    ['refuses another user', csr(['digital signature', 'client auth']), req('system:admin'), 'subject common name is not one of system:kube-proxy, system:k8ts-dns'],
+    ['refuses groups (no system:masters by the back door)', csr(['digital signature', 'client auth']), req('system:kube-proxy', ['system:masters']), 'subject organizations are not allowed'],
+    ['refuses subject alternative names', csr(['digital signature', 'client auth']), req('system:kube-proxy', [], ['x']), 'DNS, email, IP or URI subjectAltNames are not allowed'],
+    ['refuses server usages', csr(['digital signature', 'server auth']), req('system:kube-proxy'), 'usages must be client auth'],
+  ];
+  for (const [name, c, r, want] of cases) {
+    test(name, () => assert.equal(componentClientProblem(c, r), want));
+  }
 });

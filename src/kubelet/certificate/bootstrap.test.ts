@@ -13,7 +13,7 @@ import { resources } from '../../client/resources.js';
 import { CSRApprovingController } from '../../controllers/certificates/csr-approver.js';
 import { CSRSigningController } from '../../controllers/certificates/csr-signer.js';
 import { startCSRTestServer, type CSRTestServer } from '../../controllers/certificates/testdata/csr-server.js';
-import { bootstrapNodeCredentials, usableCredentials } from './bootstrap.js';
+import { bootstrapComponentCredentials, bootstrapNodeCredentials, usableCredentials } from './bootstrap.js';
 
 setLogLevel((process.env.K8TS_LOG_LEVEL as any) || 'error');
 
@@ -67,6 +67,17 @@ describe('kubelet TLS bootstrap against a real API server with the approver and 
     } finally {
       node.close();
     }
+  });
+
+  test('a joining node gets kube-proxy and cluster DNS client certificates of their own', async () => {
+    const dir = newDir();
+    for (const cn of ['system:kube-proxy', 'system:k8ts-dns'] as const) {
+      const got = await bootstrapComponentCredentials({ client: token, commonName: cn, dir, timeoutMs: 20_000 });
+      const cert = new X509Certificate(got.cert);
+      assert.deepEqual(cert.subject.split('\n'), [`CN=${cn}`]);
+      assert.ok(cert.verify(new X509Certificate(server.ca.cert).publicKey));
+    }
+    assert.ok(existsSync(join(dir, 'kube-proxy.crt')) && existsSync(join(dir, 'k8ts-dns.key')));
   });
 
   test('credentials still valid are reused without a new request', async () => {

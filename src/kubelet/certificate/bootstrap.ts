@@ -50,10 +50,14 @@ function writeAtomic(path: string, data: string, mode: number): void {
  * almost-expired pair).
  */
 export function usableCredentials(cert: string, key: string, nodeName: string, now = Date.now()): boolean {
+  return usableFor(cert, key, `system:node:${nodeName}`, now);
+}
+
+function usableFor(cert: string, key: string, commonName: string, now = Date.now()): boolean {
   try {
     const c = new X509Certificate(cert);
     if (!c.checkPrivateKey(createPrivateKey(key))) return false;
-    if (!c.subject.split('\n').includes(`CN=system:node:${nodeName}`)) return false;
+    if (!c.subject.split('\n').includes(`CN=${commonName}`)) return false;
     const from = new Date(c.validFrom).getTime();
     const to = new Date(c.validTo).getTime();
     if (now < from || to <= from) return false;
@@ -85,15 +89,15 @@ async function pendingKey(path: string): Promise<{ pem: string; keys: CryptoKeyP
   return { pem, keys };
 }
 
-/** The request for `keys`: CN system:node:<name>, O system:nodes, PEM then base64 as spec.request carries it. */
-async function makeRequest(keys: CryptoKeyPair, nodeName: string): Promise<{ request: string; name: string }> {
+/** The request for `keys` with subject `dn`, PEM then base64 as spec.request carries it. */
+async function makeRequest(keys: CryptoKeyPair, dn: string, namePrefix: string): Promise<{ request: string; name: string }> {
   const l = await lib();
   const signingAlgorithm = { name: 'ECDSA', hash: 'SHA-256' };
-  const csr = await l.Pkcs10CertificateRequestGenerator.create({ name: `CN=system:node:${nodeName}, O=system:nodes`, keys, signingAlgorithm });
+  const csr = await l.Pkcs10CertificateRequestGenerator.create({ name: dn, keys, signingAlgorithm });
   const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey as any));
   // Named after the key, as upstream's digestedName: a restart with the same key finds its request.
-  const digest = createHash('sha256').update(spki).update(nodeName).digest('base64url');
-  return { request: Buffer.from(csr.toString('pem')).toString('base64'), name: `node-csr-${digest}` };
+  const digest = createHash('sha256').update(spki).update(dn).digest('base64url');
+  return { request: Buffer.from(csr.toString('pem')).toString('base64'), name: `${namePrefix}-${digest}` };
 }
 
 function condition(csr: KObject, type: string): any {
@@ -106,24 +110,43 @@ function condition(csr: KObject, type: string): any {
  * denied or fails, or on timeout.
  */
 export async function bootstrapNodeCredentials(o: BootstrapOptions): Promise<{ cert: string; key: string }> {
-  const certPath = join(o.dir, 'kubelet-client.crt');
-  const keyPath = join(o.dir, 'kubelet-client.key');
+  return bootstrapClient(o, { file: 'kubelet-client', commonName: `system:node:${o.nodeName}`, dn: `CN=system:node:${o.nodeName}, O=system:nodes`, signerName: kubeletClientSigner, namePrefix: 'node-csr' });
+}
+
+/** The node components k8ts lets a joining node get client certificates for (see the CSR approver). */
+export type NodeComponent = 'system:kube-proxy' | 'system:k8ts-dns';
+
+/**
+ * Client credentials for a node component (kube-proxy, cluster DNS), obtained the same way with
+ * the signer kubernetes.io/kube-apiserver-client: each runs as its own user, not as the node.
+ */
+export async function bootstrapComponentCredentials(o: Omit<BootstrapOptions, 'nodeName'> & { commonName: NodeComponent }): Promise<{ cert: string; key: string }> {
+  const file = o.commonName.replace(/^system:/, '').replace(/[^a-z0-9-]/g, '-');
+  return bootstrapClient(o, { file, commonName: o.commonName, dn: `CN=${o.commonName}`, signerName: 'kubernetes.io/kube-apiserver-client', namePrefix: 'component-csr' });
+}
+
+async function bootstrapClient(
+  o: Omit<BootstrapOptions, 'nodeName'>,
+  w: { file: string; commonName: string; dn: string; signerName: string; namePrefix: string },
+): Promise<{ cert: string; key: string }> {
+  const certPath = join(o.dir, `${w.file}.crt`);
+  const keyPath = join(o.dir, `${w.file}.key`);
   if (existsSync(certPath) && existsSync(keyPath)) {
     const cert = readFileSync(certPath, 'utf8');
     const key = readFileSync(keyPath, 'utf8');
-    if (usableCredentials(cert, key, o.nodeName)) return { cert, key };
+    if (usableFor(cert, key, w.commonName)) return { cert, key };
   }
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   const tmpKeyPath = `${keyPath}.pending`;
   const { pem: key, keys } = await pendingKey(tmpKeyPath);
-  const { request, name } = await makeRequest(keys, o.nodeName);
+  const { request, name } = await makeRequest(keys, w.dn, w.namePrefix);
   const csrs = resources.certificatesigningrequests;
   try {
     await o.client.create(csrs, undefined, {
       apiVersion: 'certificates.k8s.io/v1',
       kind: 'CertificateSigningRequest',
       metadata: { name },
-      spec: { request, signerName: kubeletClientSigner, usages: ['digital signature', 'client auth'] },
+      spec: { request, signerName: w.signerName, usages: ['digital signature', 'client auth'] },
     });
   } catch (e) {
     // Made before a restart, with this same key.
@@ -138,7 +161,7 @@ export async function bootstrapNodeCredentials(o: BootstrapOptions): Promise<{ c
     if (failed) throw new Error(`certificate signing request ${name} failed: ${failed.reason ?? ''} ${failed.message ?? ''}`.trim());
     if (csr.status?.certificate) {
       const cert = Buffer.from(csr.status.certificate, 'base64').toString('utf8');
-      if (!usableCredentials(cert, key, o.nodeName)) throw new Error(`certificate signing request ${name} was issued a certificate that does not match the request`);
+      if (!usableFor(cert, key, w.commonName)) throw new Error(`certificate signing request ${name} was issued a certificate that does not match the request`);
       writeAtomic(keyPath, key, 0o600);
       writeAtomic(certPath, cert, 0o600);
       rmSync(tmpKeyPath, { force: true });
