@@ -375,13 +375,16 @@ export async function startNetnsNode(o: NetnsNodeOptions): Promise<NetnsNode> {
     let exited: string | undefined;
     child.once('exit', (code, sig) => (exited = `exited (code ${code}, signal ${sig})`));
 
-    // Joined when the Node holds a pod range; then the host routes that range to the node.
-    const client = new RestClient({ server: o.server, token: o.token, ca: o.ca, userAgent: 'k8ts-node' });
+    // Joined when the Node holds a pod range; then the host routes that range to the node. The
+    // node's own credentials (from its TLS bootstrap) may read its Node; the join token may not.
+    let client: RestClient | undefined;
     try {
       const end = Date.now() + (o.readyTimeoutMs ?? 120_000);
       for (;;) {
         if (exited) throw new Error(`the agent of node ${o.name} ${exited}`);
         if (readFileSync(rec.logPath, 'utf8').includes(`node ${o.name} joined`)) {
+          const pki = join(dataDir, 'agent', 'pki');
+          client ??= new RestClient({ server: o.server, ca: o.ca, cert: readFileSync(join(pki, 'kubelet-client.crt'), 'utf8'), key: readFileSync(join(pki, 'kubelet-client.key'), 'utf8'), userAgent: 'k8ts-node' });
           const node = await client.get(resources.nodes, '', o.name).catch(() => undefined);
           if (node?.spec?.podCIDR) {
             rec.podCIDR = node.spec.podCIDR as string;
@@ -392,7 +395,7 @@ export async function startNetnsNode(o: NetnsNodeOptions): Promise<NetnsNode> {
         await sleep(200);
       }
     } finally {
-      client.close();
+      client?.close();
     }
     await run('ip', ['route', 'replace', rec.podCIDR!, 'via', nodeIP, 'dev', bridge]);
     writeRecord(rec);

@@ -191,6 +191,8 @@ describe('fifty hollow nodes', () => {
     try {
       const ns = 'bulk';
       await client.create(resources.namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+      // No controllers run here: the account ServiceAccount admission requires, by hand.
+      await client.create(resources.serviceaccounts, ns, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
       const work: Promise<unknown>[] = [];
       for (let i = 0; i < 500; i++) work.push(client.create(resources.pods, ns, podObj(`p-${i}`, `many-${i % 50}`)));
       await Promise.all(work);
