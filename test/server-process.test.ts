@@ -90,7 +90,11 @@ describe('k8ts server process', () => {
     assert.equal((await get(`https://127.0.0.1:${port}/api/v1/namespaces`)).code, 401);
     assert.equal((await get(`https://127.0.0.1:${port}/api/v1/namespaces`, { headers: { Authorization: 'Bearer abcdef.0123456789abcdef' } })).code, 401);
     const token = readFileSync(join(dataDir, 'token'), 'utf8').trim();
-    assert.equal((await get(`https://127.0.0.1:${port}/api/v1/namespaces`, { headers: { Authorization: `Bearer ${token}` } })).code, 200);
+    // The join token authenticates, and may only ask for node credentials (TLS bootstrap).
+    const asBootstrapper = await get(`https://127.0.0.1:${port}/api/v1/namespaces`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(asBootstrapper.code, 403);
+    assert.match(JSON.parse(asBootstrapper.body).message, new RegExp(`User "system:bootstrap:${token.split('.')[0]}" cannot list resource "namespaces"`));
+    assert.equal((await get(`https://127.0.0.1:${port}/apis/certificates.k8s.io/v1/certificatesigningrequests`, { headers: { Authorization: `Bearer ${token}` } })).code, 200);
     const version = JSON.parse((await get(`https://127.0.0.1:${port}/version`)).body);
     assert.equal(version.minor, '32');
     const verbose = await get(`https://127.0.0.1:${port}/readyz?verbose`);
