@@ -1,7 +1,7 @@
 /**
- * Test-only: an in-process API server that serves CertificateSigningRequests (strategy, approval
- * subresource, requestor admission) until the lead wires them into the real server, with a
- * bootstrap token and an optional fake SubjectAccessReview.
+ * Test-only: a bare in-process API server (no authorization) with a fixed bootstrap token and a
+ * fake SubjectAccessReview whose answers a test decides, so the CSR approver's decisions can be
+ * driven case by case. The real server (src/app/server.ts) wires the same CSR pieces with RBAC.
  */
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +15,6 @@ import { selectorParsers } from '../../../apiserver/selectors.js';
 import { loadPatcher } from '../../../apiserver/patcher.js';
 import { admissionChain, defaultPlugins, type AdmissionPlugin } from '../../../apiserver/admission/index.js';
 import { csrRequestor } from '../../../apiserver/admission/csr-requestor.js';
-import { csrApprovalSubresource, csrStrategy } from '../../../apiserver/registry/certificates/certificatesigningrequests/strategy.js';
 import { RestClient } from '../../../client/rest-client.js';
 
 export interface CSRTestServer {
@@ -61,12 +60,12 @@ export async function startCSRTestServer(o: { sar?: (spec: any) => boolean; admi
       },
     });
   }
-  const strategies = [...builtinStrategies({ serviceCIDR: '10.43.0.0/16', nodePortRange: [30000, 32767] }), csrStrategy()];
+  const strategies = builtinStrategies({ serviceCIDR: '10.43.0.0/16', nodePortRange: [30000, 32767] });
   const apiserver: APIServer = new APIServer({
     backend,
     strategies,
     authenticator: new UnionAuthenticator([new X509Authenticator(), tokens]),
-    subresources: [...builtinSubresources(), csrApprovalSubresource],
+    subresources: builtinSubresources(),
     virtualResources,
     externalAddress: '127.0.0.1:0',
     patcher: () => loadPatcher(),
