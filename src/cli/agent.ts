@@ -32,6 +32,8 @@ Flags:
   --cleanup-on-exit         On SIGTERM/SIGINT also remove the node's pods, network and data dir
   --hollow-nodes N          Run N hollow nodes (fake runtime, real kubelet logic) for scale tests
   --hollow-run-duration D   How long hollow batch pods run before they succeed (default 1s)
+  --kubeconfig FILE         With --hollow-nodes: credentials that may act for every hollow node
+                            (e.g. the server's DATA_DIR/kubeconfig.yaml); real nodes use the token
   --log-level LEVEL         debug, info, warn or error (default info)
   -h, --help                Show this help
 `;
@@ -46,6 +48,7 @@ export async function runAgent(args: string[]): Promise<number> {
       'server-ca': { type: 'string' },
       'node-name': { type: 'string' },
       'hollow-nodes': { type: 'string' },
+      kubeconfig: { type: 'string' },
       'hollow-run-duration': { type: 'string', default: '1s' },
       'data-dir': { type: 'string' },
       'node-ip': { type: 'string' },
@@ -68,15 +71,36 @@ export async function runAgent(args: string[]): Promise<number> {
   }
   if (values['log-level']) setLogLevel(values['log-level'] as Level);
   const log = logger('agent');
+  const hollow = values['hollow-nodes'] === undefined ? 0 : Number(values['hollow-nodes']);
+  if (!Number.isInteger(hollow) || hollow < 0) throw new Error(`--hollow-nodes: invalid count "${values['hollow-nodes']}"`);
+  if (hollow > 0) {
+    // Hollow nodes share one client for all their nodes, which no node identity may do (the node
+    // authorizer keeps each node to itself): they need credentials that can act for many nodes.
+    if (!values.kubeconfig) throw new Error('--hollow-nodes needs --kubeconfig with credentials that may act for every hollow node (e.g. the server\'s DATA_DIR/kubeconfig.yaml)');
+    const { loadKubeconfig, RestClient } = await import('../client/index.js');
+    const client = new RestClient({ ...(await loadKubeconfig(values.kubeconfig)), userAgent: 'k8ts-hollow-agent' });
+    const { startHollowNodes } = await import('../kubelet/hollow.js');
+    const prefix = values['node-name'] ? `${values['node-name']}-` : `${hostname()}-hollow-`;
+    const t0 = Date.now();
+    const nodes = await startHollowNodes({ client, count: hollow, namePrefix: prefix, runDurationMs: parseDuration(values['hollow-run-duration']!) });
+    process.stdout.write(`k8ts agent: ${hollow} hollow node(s) registered in ${Date.now() - t0} ms (${nodes.nodeNames[0]} ... ${nodes.nodeNames[nodes.nodeNames.length - 1]})\n`);
+    await new Promise<void>((resolve) => {
+      const onSignal = () => {
+        nodes.stop().then(resolve, resolve);
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+    });
+    client.close();
+    return 0;
+  }
   if (!values.server) throw new Error('--server is required (the URL the server printed)');
   const token = values.token ?? (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined);
   if (!token) throw new Error('--token or --token-file is required (the server writes it to DATA_DIR/token)');
-  const hollow = values['hollow-nodes'] === undefined ? 0 : Number(values['hollow-nodes']);
-  if (!Number.isInteger(hollow) || hollow < 0) throw new Error(`--hollow-nodes: invalid count "${values['hollow-nodes']}"`);
   const ca = values['server-ca'] ? readFileSync(values['server-ca'], 'utf8') : undefined;
   if (!ca) log.warn('no --server-ca given: the server certificate is not verified');
   const { RestClient } = await import('../client/rest-client.js');
-  if (hollow === 0) {
+  {
     const rootDir = values['data-dir'] ?? '/var/lib/k8ts/agent';
     const nodeName = (values['node-name'] ?? hostname()).toLowerCase();
     // TLS bootstrap, as upstream kubelets do: the join token only asks for the node's own client
@@ -128,19 +152,4 @@ export async function runAgent(args: string[]): Promise<number> {
     for (const c of [client, proxyClient, dnsClient]) c.close();
     return 0;
   }
-  const { startHollowNodes } = await import('../kubelet/hollow.js');
-  const client = new RestClient({ server: values.server, token, ca, insecureSkipTLSVerify: !ca, userAgent: 'k8ts-agent' });
-  const prefix = values['node-name'] ? `${values['node-name']}-` : `${hostname()}-hollow-`;
-  const t0 = Date.now();
-  const nodes = await startHollowNodes({ client, count: hollow, namePrefix: prefix, runDurationMs: parseDuration(values['hollow-run-duration']!) });
-  process.stdout.write(`k8ts agent: ${hollow} hollow node(s) registered in ${Date.now() - t0} ms (${nodes.nodeNames[0]} ... ${nodes.nodeNames[nodes.nodeNames.length - 1]})\n`);
-  await new Promise<void>((resolve) => {
-    const onSignal = () => {
-      nodes.stop().then(resolve, resolve);
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
-  client.close();
-  return 0;
 }
