@@ -108,6 +108,7 @@ describe('security: secrets at rest and the audit log', () => {
   let c: TestCluster;
   let dir: string;
   const plaintext = `s3cret-${randomBytes(8).toString('hex')}`;
+  const staticToken = randomBytes(16).toString('hex');
   before(async () => {
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -139,7 +140,11 @@ rules:
   - level: Request
     resources: [{group: '', resources: [configmaps]}]
 `);
-    c = await startTestCluster({ server: { dataDir: join(dir, 'data'), removeDataDirOnStop: true, encryptionProviderConfig: enc, auditPolicyFile: policy, auditLogPath: join(dir, 'audit.log') } });
+    const tokens = join(dir, 'tokens.csv');
+    writeFileSync(tokens, `# token,user,uid,groups\n${staticToken},dana,1001,"ops,oncall"\n`);
+    c = await startTestCluster({
+      server: { dataDir: join(dir, 'data'), removeDataDirOnStop: true, encryptionProviderConfig: enc, auditPolicyFile: policy, auditLogPath: join(dir, 'audit.log'), tokenAuthFile: tokens },
+    });
   });
   after(async () => {
     await c?.stop();
@@ -181,5 +186,17 @@ rules:
     assert.equal(events.sec.level, 'Metadata');
     assert.equal(events.sec.requestObject, undefined);
     assert.ok(!events.lines.some((e: any) => e.stage === 'RequestReceived'), 'omitted stages are not written');
+  });
+
+  it('authenticates users from the static token file, with their groups', async () => {
+    const kc = tokenKubeconfig(c, 'dana.kubeconfig', staticToken);
+    const who = JSON.parse(await c.ok(['auth', 'whoami', '-o', 'json'], { env: { KUBECONFIG: kc } }));
+    assert.equal(who.status.userInfo.username, 'dana');
+    assert.equal(who.status.userInfo.uid, '1001');
+    assert.deepEqual(who.status.userInfo.groups, ['ops', 'oncall', 'system:authenticated']);
+    const r = await c.kubectl(['get', 'pods'], { env: { KUBECONFIG: kc } });
+    assert.match(r.stderr, /User "dana" cannot list resource "pods"/);
+    await c.ok(['create', 'clusterrolebinding', 'ops-view', '--clusterrole=view', '--group=ops']);
+    await eventually(async () => (await c.kubectl(['get', 'pods'], { env: { KUBECONFIG: kc } })).code === 0);
   });
 });
