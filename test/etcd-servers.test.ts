@@ -6,10 +6,14 @@ import assert from 'node:assert/strict';
 import { startServer, type RunningServer } from '../src/app/server.js';
 import { RestClient, type WatchEvent } from '../src/client/rest-client.js';
 import { EtcdProcess, etcdBinary, haveEtcd } from '../src/storage/testing/etcd-process.js';
+import { startHollowNodes, type HollowNodes } from '../src/kubelet/hollow.js';
 import { eventually, startTestCluster } from './helpers.js';
 
 const services = { group: '', version: 'v1', resource: 'services', namespaced: true };
 const configmaps = { group: '', version: 'v1', resource: 'configmaps', namespaced: true };
+const pods = { group: '', version: 'v1', resource: 'pods', namespaced: true };
+const serviceaccounts = { group: '', version: 'v1', resource: 'serviceaccounts', namespaced: true };
+const leases = { group: 'coordination.k8s.io', version: 'v1', resource: 'leases', namespaced: true };
 
 if (!haveEtcd) {
   console.error(`\n*** SKIPPING the k8ts-on-etcd tests: no '${etcdBinary}' binary (scripts/setup.sh installs etcd-server). ***\n`);
@@ -77,6 +81,62 @@ if (!haveEtcd) {
       } finally {
         await tc.stop();
       }
+    });
+  });
+
+  describe('an agent given every server fails over when its server dies', () => {
+    const etcd = new EtcdProcess();
+    let a: RunningServer | undefined;
+    let b: RunningServer;
+    let client: RestClient;
+    let viaB: RestClient;
+    let nodes: HollowNodes | undefined;
+    before(async () => {
+      await etcd.start();
+      const store = { endpoints: [etcd.endpoint], prefix: `/k8ts-failover-${Date.now()}` };
+      a = await startServer({ etcd: store, controllers: false });
+      b = await startServer({ etcd: store, controllers: false, token: a.token });
+      const creds = { ca: a.ca, cert: a.adminCert.cert, key: a.adminCert.key };
+      client = new RestClient({ server: a.url, servers: [b.url], ...creds, userAgent: 'failover-test' });
+      viaB = new RestClient({ server: b.url, ...creds });
+    });
+    after(async () => {
+      await nodes?.stop();
+      client?.close();
+      viaB?.close();
+      await a?.stop();
+      await b?.stop();
+      await etcd.stop();
+    });
+
+    it('keeps its node Ready and its pod running, unrestarted, through the other server', async () => {
+      nodes = await startHollowNodes({ client, count: 1, namePrefix: 'fo-', heartbeatMs: 500, nodeStatusReportMs: 1000 });
+      await client.create(serviceaccounts, 'default', { metadata: { name: 'default' } }).catch(() => undefined);
+      await client.create(pods, 'default', { metadata: { name: 'steady' }, spec: { nodeName: 'fo-0', containers: [{ name: 'c', image: 'busybox' }] } });
+      const running = await eventually(async () => {
+        const p = await viaB.get(pods, 'default', 'steady');
+        return p.status?.phase === 'Running' && p;
+      }, 15_000, 100);
+      const started = running.status.containerStatuses[0].state.running.startedAt;
+      const renewBefore = (await viaB.get(leases, 'kube-node-lease', 'fo-0')).spec.renewTime;
+      assert.equal(client.serverURL, new URL(a!.url).origin);
+      await a!.stop();
+      a = undefined;
+      // The agent's writes now land through B: the lease keeps being renewed.
+      await eventually(async () => (await viaB.get(leases, 'kube-node-lease', 'fo-0')).spec.renewTime !== renewBefore, 15_000, 200);
+      await eventually(async () => {
+        const l1 = (await viaB.get(leases, 'kube-node-lease', 'fo-0')).spec.renewTime;
+        await new Promise((r) => setTimeout(r, 1500));
+        return (await viaB.get(leases, 'kube-node-lease', 'fo-0')).spec.renewTime !== l1;
+      }, 15_000, 0);
+      assert.equal(client.serverURL, new URL(b.url).origin);
+      // New pods still reach the node through the surviving server's watch.
+      await client.create(pods, 'default', { metadata: { name: 'after' }, spec: { nodeName: 'fo-0', containers: [{ name: 'c', image: 'busybox' }] } });
+      await eventually(async () => (await viaB.get(pods, 'default', 'after')).status?.phase === 'Running', 20_000, 200);
+      const p = await viaB.get(pods, 'default', 'steady');
+      assert.equal(p.status.phase, 'Running');
+      assert.equal(p.status.containerStatuses[0].restartCount, 0);
+      assert.equal(p.status.containerStatuses[0].state.running.startedAt, started, 'the container was not restarted');
     });
   });
 }

@@ -15,7 +15,8 @@ Usage:
   k8ts agent --server URL --token TOKEN [flags]
 
 Flags:
-  --server URL              The API server to join (required)
+  --server URL[,URL...]     The API server to join (required); with several, the agent fails over
+                            to the next when its server dies
   --token TOKEN             The join token (the server writes it to DATA_DIR/token)
   --token-file FILE         Read the join token from FILE
   --server-ca FILE          The cluster CA to verify the server with (DATA_DIR/tls/ca.crt on the server)
@@ -95,6 +96,8 @@ export async function runAgent(args: string[]): Promise<number> {
     return 0;
   }
   if (!values.server) throw new Error('--server is required (the URL the server printed)');
+  // Several servers (comma-separated): the agent's clients move to the next when theirs dies.
+  const [server, ...otherServers] = values.server.split(',').map((u) => u.trim()).filter(Boolean);
   const token = values.token ?? (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined);
   if (!token) throw new Error('--token or --token-file is required (the server writes it to DATA_DIR/token)');
   const ca = values['server-ca'] ? readFileSync(values['server-ca'], 'utf8') : undefined;
@@ -106,7 +109,7 @@ export async function runAgent(args: string[]): Promise<number> {
     // TLS bootstrap, as upstream kubelets do: the join token only asks for the node's own client
     // certificate (a CSR the control plane approves and signs); everything after runs as
     // system:node:<name>, which the node authorizer limits to this node's pods and objects.
-    const bootstrapClient = new RestClient({ server: values.server, token, ca, insecureSkipTLSVerify: !ca, userAgent: 'k8ts-agent-bootstrap' });
+    const bootstrapClient = new RestClient({ server, servers: otherServers, token, ca, insecureSkipTLSVerify: !ca, userAgent: 'k8ts-agent-bootstrap' });
     const { bootstrapNodeCredentials, bootstrapComponentCredentials } = await import('../kubelet/certificate/bootstrap.js');
     const pkiDir = join(rootDir, 'pki');
     const [creds, proxyCreds, dnsCreds] = await Promise.all([
@@ -116,7 +119,7 @@ export async function runAgent(args: string[]): Promise<number> {
       bootstrapComponentCredentials({ client: bootstrapClient, commonName: 'system:k8ts-dns', dir: pkiDir }),
     ]).finally(() => bootstrapClient.close());
     log.info('node credentials ready', { user: `system:node:${nodeName}` });
-    const clientWith = (kp: { cert: string; key: string }, userAgent: string) => new RestClient({ server: values.server!, ca, insecureSkipTLSVerify: !ca, cert: kp.cert, key: kp.key, userAgent });
+    const clientWith = (kp: { cert: string; key: string }, userAgent: string) => new RestClient({ server, servers: otherServers, ca, insecureSkipTLSVerify: !ca, cert: kp.cert, key: kp.key, userAgent });
     const client = clientWith(creds, 'k8ts-agent');
     const proxyClient = clientWith(proxyCreds, 'k8ts-proxy');
     const dnsClient = clientWith(dnsCreds, 'k8ts-dns');

@@ -12,6 +12,11 @@ export type KObject = Record<string, any>;
 export interface ClientConfig {
   /** e.g. https://127.0.0.1:6443 */
   server: string;
+  /**
+   * More API servers of the same cluster: when the current one cannot be reached, requests move
+   * to the next (a node agent given every server's address keeps working when one dies).
+   */
+  servers?: string[];
   ca?: string;
   cert?: string;
   key?: string;
@@ -66,14 +71,20 @@ export function queryString(params: Record<string, string | number | boolean | u
   return qs(params);
 }
 
+/** Errors that mean the server could not be reached (the request may be retried elsewhere). */
+const unreachableCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+/** Errors that mean nothing was sent, so any request may be sent again to another server. */
+const notSentCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 export class RestClient {
   private readonly agent: http.Agent;
-  private readonly url: URL;
+  private readonly urls: URL[];
+  private current = 0;
   private readonly isHttps: boolean;
 
   constructor(readonly config: ClientConfig) {
-    this.url = new URL(config.server);
-    this.isHttps = this.url.protocol === 'https:';
+    this.urls = [...new Set([config.server, ...(config.servers ?? [])])].map((u) => new URL(u));
+    this.isHttps = this.urls[0].protocol === 'https:';
     this.agent = this.isHttps
       ? new https.Agent({
           keepAlive: true,
@@ -84,6 +95,23 @@ export class RestClient {
           rejectUnauthorized: !config.insecureSkipTLSVerify,
         })
       : new http.Agent({ keepAlive: true, maxSockets: 64 });
+  }
+
+  /** The server requests go to now. */
+  private get url(): URL {
+    return this.urls[this.current];
+  }
+
+  /** The URL of the server in use (it changes on failover). */
+  get serverURL(): string {
+    return this.url.origin;
+  }
+
+  /** After a connection failure to `failed`: use the next server (once, however many requests saw it fail). */
+  private failover(failed: URL): boolean {
+    if (this.urls.length < 2) return false;
+    if (this.url === failed) this.current = (this.current + 1) % this.urls.length;
+    return true;
   }
 
   /** The collection or object path of a resource. */
@@ -113,7 +141,22 @@ export class RestClient {
    * {@link request} with cancellation: `signal` aborts the request, `timeoutMs` bounds it. Either
    * rejects with an Error whose `name` is 'AbortError' or 'TimeoutError'.
    */
-  send<T = KObject>(method: string, path: string, body?: unknown, opts: { contentType?: string; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<T> {
+  async send<T = KObject>(method: string, path: string, body?: unknown, opts: { contentType?: string; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const target = this.url;
+      try {
+        return await this.sendOnce<T>(target, method, path, body, opts);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException)?.code ?? '';
+        if (!unreachableCodes.has(code) || !this.failover(target)) throw e;
+        // Another server: again at once when nothing was sent or the request is a read.
+        const retry = (notSentCodes.has(code) || method === 'GET') && attempt < this.urls.length - 1;
+        if (!retry) throw e;
+      }
+    }
+  }
+
+  private sendOnce<T>(target: URL, method: string, path: string, body: unknown, opts: { contentType?: string; signal?: AbortSignal; timeoutMs?: number }): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     const mod = this.isHttps ? https : http;
     const contentType = opts.contentType ?? 'application/json';
@@ -134,8 +177,8 @@ export class RestClient {
       };
       const req = mod.request(
         {
-          host: this.url.hostname,
-          port: this.url.port,
+          host: target.hostname,
+          port: target.port,
           method,
           path,
           agent: this.agent,
@@ -214,8 +257,9 @@ export class RestClient {
     const path = this.path(r, namespace) + qs({ ...opts, watch: 'true' });
     const mod = this.isHttps ? https : http;
     let req: http.ClientRequest;
+    const target = this.url;
     const done = new Promise<void>((resolve, reject) => {
-      req = mod.request({ host: this.url.hostname, port: this.url.port, method: 'GET', path, agent: this.agent, headers: this.headers() }, (res) => {
+      req = mod.request({ host: target.hostname, port: target.port, method: 'GET', path, agent: this.agent, headers: this.headers() }, (res) => {
         if ((res.statusCode ?? 0) >= 300) {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -257,7 +301,13 @@ export class RestClient {
         res.on('error', () => resolve());
         res.on('aborted', () => resolve());
       });
-      req.on('error', (e) => ((e as any).code === 'ECONNRESET' || (e as any).code === 'ABORT_ERR' ? resolve() : reject(e)));
+      req.on('error', (e) => {
+        const code = (e as NodeJS.ErrnoException).code ?? '';
+        // The caller re-watches (or relists); it goes to the next server if this one is unreachable.
+        if (unreachableCodes.has(code) && code !== 'ECONNRESET') this.failover(target);
+        if (code === 'ECONNRESET' || code === 'ABORT_ERR') resolve();
+        else reject(e);
+      });
       req.end();
     });
     return {
