@@ -51,6 +51,22 @@ if (!haveEtcd) {
       await assert.rejects(startServer({ etcd: { endpoints: [etcd.endpoint], prefix: store().prefix }, token: 'wrong0.0123456789abcdef' }), /does not match this cluster/);
     });
 
+    it('joins through --server only when that server belongs to the cluster in the store', async () => {
+      const c = await startServer({ etcd: store(), controllers: false, token: a.token, joinServer: a.url });
+      try {
+        assert.equal(c.ca, a.ca);
+      } finally {
+        await c.stop();
+      }
+      // A server of another cluster (another CA) is refused.
+      const stranger = await startServer({ controllers: false });
+      try {
+        await assert.rejects(startServer({ etcd: store(), controllers: false, token: a.token, joinServer: stranger.url }), /is not a server of the cluster in this store/);
+      } finally {
+        await stranger.stop();
+      }
+    });
+
     it('a watch on one server sees writes made through the other', async () => {
       const seen: string[] = [];
       const list = await cb.list(configmaps, 'default');

@@ -67,6 +67,12 @@ export interface ServerOptions {
   storagePath?: string;
   /** With etcd: the cluster's join token, to join servers that already bootstrapped it (shares their CA). */
   token?: string;
+  /**
+   * With etcd and `token`: the URL of a server of the cluster being joined (k3s's `--server`).
+   * Joining fails unless that server's certificate is signed by the CA the store holds and the
+   * token is accepted there, so a server never joins the wrong cluster by a mistyped endpoint.
+   */
+  joinServer?: string;
   /** Store objects in an etcd cluster instead of embedded SQLite. */
   etcd?: { endpoints: string[]; prefix?: string; tls?: { ca: string; cert?: string; key?: string } };
   serviceCIDR?: string;
@@ -249,6 +255,22 @@ function seedPKI(dir: string, pki: PKI): void {
   writeAtomic(join(dir, 'service-account.key'), pki.serviceAccountKey);
 }
 
+/** Check that `url` is a server of the cluster whose CA is `caPEM`, and that it accepts `token`. */
+async function verifyJoinServer(url: string, caPEM: string, token: string): Promise<void> {
+  const client = new RestClient({ server: url, ca: caPEM, token, userAgent: 'k8ts-server-join' });
+  try {
+    const review = await client.request('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' });
+    const who = review.status?.userInfo?.username;
+    if (who !== `system:bootstrap:${token.split('.')[0]}`) throw new Error(`the join token authenticates there as ${who ?? 'nobody'}`);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/self[- ]signed|unable to verify|certificate/i.test(msg)) throw new Error(`--server ${url} is not a server of the cluster in this store: its certificate is not signed by the cluster CA (${msg})`);
+    throw new Error(`--server ${url}: cannot join through it: ${msg}`);
+  } finally {
+    client.close();
+  }
+}
+
 /** The first address of the Service range, which the `kubernetes` Service takes (10.43.0.1). */
 function firstServiceIP(cidr: string): string {
   return nthAddress(cidr, 1);
@@ -312,6 +334,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       throw e;
     });
     token = shared.token;
+    if (opts.joinServer) {
+      await verifyJoinServer(opts.joinServer, shared.ca.cert, token).catch(async (e) => {
+        await backend.close().catch(() => undefined);
+        if (temporary) rmSync(dataDir, { recursive: true, force: true });
+        throw e;
+      });
+    }
     writeAtomic(tokenFile, token + '\n');
     mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
     if (!existsSync(join(tlsDir, 'ca.crt')) || readFileSync(join(tlsDir, 'ca.crt'), 'utf8') !== shared.ca.cert) {

@@ -26,6 +26,8 @@ Flags:
   --etcd-prefix PREFIX    Key prefix in etcd (default none: keys are /registry/...)
   --token TOKEN           With etcd: join the cluster already in that store (its DATA_DIR/token);
                           the new server takes that cluster's CA and credentials
+  --server URL            With etcd and --token: a server of the cluster to join; refuses to start unless
+                          it is one (its certificate is signed by the store's cluster CA and takes the token)
   --etcd-cafile FILE, --etcd-certfile FILE, --etcd-keyfile FILE   TLS to etcd
   --disable-agent         Do not run a node agent (containerd, pod network, kubelet) in this process
   --node-name NAME        This server's node name (default: the host name)
@@ -83,6 +85,7 @@ export async function runServer(args: string[]): Promise<number> {
       'etcd-endpoints': { type: 'string' },
       'etcd-prefix': { type: 'string' },
       token: { type: 'string' },
+      server: { type: 'string' },
       'etcd-cafile': { type: 'string' },
       'etcd-certfile': { type: 'string' },
       'etcd-keyfile': { type: 'string' },
@@ -125,6 +128,7 @@ export async function runServer(args: string[]): Promise<number> {
   } else if (values.storage !== 'sqlite') {
     throw new Error(`--storage: unknown store "${values.storage}" (sqlite or etcd)`);
   }
+  if (values.server && (values.storage !== 'etcd' || !values.token)) throw new Error('--server (joining a cluster) needs --storage etcd and --token');
   if (values['audit-log-path'] && !values['audit-policy-file']) throw new Error('--audit-log-path needs --audit-policy-file (which requests to record, and how much)');
   const { startServer } = await import('../app/server.js');
   const server = await startServer({
@@ -143,6 +147,7 @@ export async function runServer(args: string[]): Promise<number> {
     auditLogPath: values['audit-log-path'],
     etcd,
     token: values.token,
+    joinServer: values.server,
     scheduler: !values['disable-scheduler'],
     controllers: !values['disable-controller-manager'],
     nodeMonitorGracePeriodMs: values['node-monitor-grace-period'] ? parseDuration(values['node-monitor-grace-period']) : undefined,
