@@ -11,14 +11,16 @@ Usage:
   k8ts <command> [flags]
 
 Commands:
-  server     Run the control plane (API server, controllers) and, unless --disable-agent, a node agent
-  agent               Join a server as a node (hollow nodes for scale tests today)
+  server              Run the control plane (API server, controllers) and, unless --disable-agent, a node agent
+  agent               Join a server as a node (or run hollow nodes for scale tests)
   scheduler           Run the scheduler against a server (leader-elected)
   controller-manager  Run the controller manager against a server (leader-elected)
   images              Import, list and build a node's container images (no registry needed)
   node                Add, remove and list extra nodes on this machine (one network namespace each)
-  version    Print the version
-  help       Show help for a command
+  datastore           Export a cluster's store to a file or import one (move between SQLite and etcd)
+  etcd-snapshot       Save an etcd snapshot, or restore one into a new etcd data dir
+  version             Print the version
+  help                Show help for a command
 
 Run 'k8ts help <command>' for a command's flags.
 `;
@@ -43,6 +45,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./images.js')).runImages(rest);
     case 'node':
       return (await import('./node.js')).runNode(rest);
+    case 'datastore':
+      return (await import('./datastore.js')).runDatastore(rest);
+    case 'etcd-snapshot':
+      return (await import('./etcd-snapshot.js')).runEtcdSnapshot(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -52,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
       else if (rest[0] === 'scheduler' || rest[0] === 'controller-manager') process.stdout.write(componentHelp(rest[0]));
       else if (rest[0] === 'images') return (await import('./images.js')).runImages(['--help']);
       else if (rest[0] === 'node') return (await import('./node.js')).runNode(['--help']);
+      else if (rest[0] === 'datastore') return (await import('./datastore.js')).runDatastore(['--help']);
+      else if (rest[0] === 'etcd-snapshot') return (await import('./etcd-snapshot.js')).runEtcdSnapshot(['--help']);
       else process.stdout.write(help);
       return cmd === undefined ? 1 : 0;
     default:

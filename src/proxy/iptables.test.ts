@@ -8,6 +8,8 @@ import type { ProxyState } from './state.js';
 describe('renderIptablesRestore writes the proxy chains for iptables-restore --noflush', () => {
   const three = svcPort('web', [ep('10.244.1.2'), ep('10.244.1.3', { local: false }), ep('10.244.1.4', { local: false })], { nodePort: 30080 });
   const c = '-m comment --comment "default/web:http"';
+  const fw = svcPort('fw', [ep('10.244.1.2')], { nodePort: 30085, externalIPs: ['10.55.0.1'], loadBalancerIPs: ['10.55.0.2'], loadBalancerSourceRanges: ['192.168.0.0/16', '203.0.113.0/24'] });
+  const cfw = '-m comment --comment "default/fw:http"';
   const cases: { name: string; state: ProxyState; has: (string | RegExp)[]; hasNot?: (string | RegExp)[] }[] = [
     {
       name: 'three endpoints are picked with probabilities one third, one half, then the rest',
@@ -57,6 +59,25 @@ describe('renderIptablesRestore writes the proxy chains for iptables-restore --n
       state: state(svcPort('r', [ep('10.244.2.2', { local: false })], { nodePort: 30091, externalPolicyLocal: true })),
       has: ['-A KUBE-EXTERNAL-SERVICES -m comment --comment "default/r:http" -d 10.77.0.1/32 -p tcp -m tcp --dport 30091 -j DROP'],
     },
+    {
+      name: 'loadBalancerSourceRanges send the load-balancer IP through a firewall chain; other sources stay un-DNATed and are dropped',
+      state: state(fw),
+      has: [
+        `-A KUBE-SERVICES ${cfw} -d 10.55.0.2/32 -p tcp -m tcp --dport 80 -j ${iptChain.firewall(fw)}`,
+        `-A ${iptChain.firewall(fw)} ${cfw} -s 192.168.0.0/16 -j ${iptChain.external(fw)}`,
+        `-A ${iptChain.firewall(fw)} ${cfw} -s 203.0.113.0/24 -j ${iptChain.external(fw)}`,
+        `-A KUBE-SERVICES ${cfw} -d 10.55.0.2/32 -p tcp -m tcp --dport 80 -j DROP`,
+        // External IPs and NodePorts are not subject to the ranges.
+        `-A KUBE-SERVICES ${cfw} -d 10.55.0.1/32 -p tcp -m tcp --dport 80 -j ${iptChain.external(fw)}`,
+        `-A KUBE-NODEPORTS ${cfw} -p tcp -m tcp --dport 30085 -j ${iptChain.external(fw)}`,
+      ],
+      hasNot: [/-d 10\.55\.0\.2\/32 -p tcp -m tcp --dport 80 -j KUBE-EXT-/],
+    },
+    {
+      name: 'with a node IP inside a source range, the load-balancer IP is an allowed source too',
+      state: state({ ...fw, loadBalancerSourceRanges: ['10.77.0.0/24'] }),
+      has: [`-A ${iptChain.firewall(fw)} ${cfw} -s 10.77.0.0/24 -j ${iptChain.external(fw)}`, `-A ${iptChain.firewall(fw)} ${cfw} -s 10.55.0.2/32 -j ${iptChain.external(fw)}`],
+    },
   ];
   for (const t of cases) {
     it(t.name, () => {
@@ -98,7 +119,7 @@ describe('renderIptablesRestore writes the proxy chains for iptables-restore --n
     assert.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0);
     try {
       const restore = (input: string) => spawnSync('nsenter', [`--net=/var/run/netns/${ns}`, 'iptables-restore', '--noflush'], { input, encoding: 'utf8' });
-      const full = state(three, svcPort('none', [], { nodePort: 30081, clusterIP: '10.96.0.11' }), svcPort('s', [ep('10.244.1.2')], { affinityTimeoutSeconds: 60, clusterIP: '10.96.0.12', externalPolicyLocal: true, nodePort: 30082 }));
+      const full = state(three, svcPort('fw', [ep('10.244.1.2')], { clusterIP: '10.96.0.13', loadBalancerIPs: ['10.55.0.3'], loadBalancerSourceRanges: ['10.77.0.0/24'] }), svcPort('none', [], { nodePort: 30081, clusterIP: '10.96.0.11' }), svcPort('s', [ep('10.244.1.2')], { affinityTimeoutSeconds: 60, clusterIP: '10.96.0.12', externalPolicyLocal: true, nodePort: 30082 }));
       const save = () => spawnSync('nsenter', [`--net=/var/run/netns/${ns}`, 'iptables-save'], { encoding: 'utf8' }).stdout;
       let r = restore(renderIptablesRestore({ ...full, localhostNodePorts: true }, { addJumps: iptablesJumps() }));
       assert.equal(r.status, 0, r.stderr);

@@ -3,8 +3,12 @@
  * in the nat and filter tables, replaced in one commit per table. The jumps from the built-in
  * chains into them are managed separately ({@link iptablesJumps}), since --noflush cannot replace
  * a single rule of a built-in chain.
+ *
+ * loadBalancerSourceRanges work as upstream's iptables mode: a load-balancer IP goes through a
+ * KUBE-FW chain that passes allowed sources on to the external chain (and so DNATs them); what
+ * falls through keeps its load-balancer destination and is dropped in the filter table.
  */
-import { categorizeEndpoints, servicePortKey, shortHash, type EndpointState, type ProxyState, type ServicePortState } from './state.js';
+import { categorizeEndpoints, firewallSources, servicePortKey, shortHash, type EndpointState, type ProxyState, type ServicePortState } from './state.js';
 import { MASQ_MARK } from './nftables.js';
 
 /** Fixed chains, by table. */
@@ -41,6 +45,7 @@ export const iptChain = {
   cluster: (s: ServicePortState) => h('KUBE-SVC-', portId(s)),
   local: (s: ServicePortState) => h('KUBE-SVL-', portId(s)),
   external: (s: ServicePortState) => h('KUBE-EXT-', portId(s)),
+  firewall: (s: ServicePortState) => h('KUBE-FW-', portId(s)),
   endpoint: (s: ServicePortState, e: EndpointState) => h('KUBE-SEP-', `${portId(s)}__${e.ip}:${e.port}`),
 };
 
@@ -55,7 +60,7 @@ export function parseIptablesSave(save: string): { chains: Set<string>; jumps: I
   const wanted = iptablesJumps();
   for (const line of save.split('\n')) {
     if (line.startsWith('*')) table = line.slice(1).trim();
-    const m = /^:(KUBE-(?:SVC|SVL|EXT|SEP)-\S+)/.exec(line);
+    const m = /^:(KUBE-(?:SVC|SVL|EXT|SEP|FW)-\S+)/.exec(line);
     if (m && table === 'nat') chains.add(m[1]);
     if (!line.startsWith('-A ')) continue;
     for (const j of wanted) if (j.table === table && line.slice(3) === jumpLine(j)) jumps.push(j);
@@ -67,7 +72,7 @@ export function parseIptablesSave(save: string): { chains: Set<string>; jumps: I
 export function iptablesChains(state: ProxyState): Set<string> {
   const out = new Set<string>();
   for (const line of renderIptablesRestore(state).split('\n')) {
-    const m = /^:(KUBE-(?:SVC|SVL|EXT|SEP)-\S+)/.exec(line);
+    const m = /^:(KUBE-(?:SVC|SVL|EXT|SEP|FW)-\S+)/.exec(line);
     if (m) out.add(m[1]);
   }
   return out;
@@ -149,7 +154,19 @@ export function renderIptablesRestore(state: ProxyState, opts: IptablesRenderOpt
           if (s.nodePort) for (const ip of state.nodeIPs) filter.push(`-A KUBE-EXTERNAL-SERVICES ${comment} -d ${ip}/32 -p ${s.protocol} -m ${s.protocol} --dport ${s.nodePort} -j DROP`);
         }
       }
-      for (const ip of externalDests) nat.push(`-A KUBE-SERVICES ${comment} ${dest(ip)} -j ${ext}`);
+      const allowed = firewallSources(s, state.nodeIPs);
+      if (allowed) {
+        // Allowed sources go on to the external chain; the rest stay un-DNATed and are dropped below.
+        const fw = iptChain.firewall(s);
+        natChains.push(fw);
+        for (const src of allowed) nat.push(`-A ${fw} ${comment} -s ${src.includes('/') ? src : src + '/32'} -j ${ext}`);
+        for (const ip of s.loadBalancerIPs) {
+          nat.push(`-A KUBE-SERVICES ${comment} ${dest(ip)} -j ${fw}`);
+          filter.push(`-A KUBE-SERVICES ${comment} ${dest(ip)} -j DROP`);
+        }
+      }
+      const lbFirewalled = (ip: string) => !!allowed && s.loadBalancerIPs.includes(ip);
+      for (const ip of externalDests) if (!lbFirewalled(ip)) nat.push(`-A KUBE-SERVICES ${comment} ${dest(ip)} -j ${ext}`);
       if (s.nodePort) nodePortRules.push(`-A KUBE-NODEPORTS ${comment} -p ${s.protocol} -m ${s.protocol} --dport ${s.nodePort} -j ${ext}`);
     }
     const spread = (chain: string, eps: EndpointState[]) => {
@@ -184,7 +201,7 @@ export function renderIptablesRestore(state: ProxyState, opts: IptablesRenderOpt
   nat.push(...nodePortRules);
 
   const wanted = new Set(natChains);
-  const stale = [...(opts.existing ?? [])].filter((c) => !wanted.has(c) && /^KUBE-(SVC|SVL|EXT|SEP)-/.test(c));
+  const stale = [...(opts.existing ?? [])].filter((c) => !wanted.has(c) && /^KUBE-(SVC|SVL|EXT|SEP|FW)-/.test(c));
   const out: string[] = ['*nat'];
   for (const c of natChains) out.push(`:${c} - [0:0]`);
   // Declaring flushes them, so nothing references them when they go.

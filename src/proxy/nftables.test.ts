@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { clusterChainName, endpointChainName, externalChainName, localChainName, nftSnapshot, renderNft, renderNftCleanup, renderNftRuleset } from './nftables.js';
+import { clusterChainName, endpointChainName, externalChainName, firewallChainName, localChainName, nftSnapshot, renderNft, renderNftCleanup, renderNftRuleset } from './nftables.js';
 import { ep, state, svcPort } from './testdata.js';
 import type { ProxyState } from './state.js';
 
@@ -9,6 +9,7 @@ const T = 'add rule ip k8ts-proxy';
 
 describe('renderNftRuleset writes one transaction for the proxy table', () => {
   const two = svcPort('web', [ep('10.244.1.2'), ep('10.244.1.3', { local: false })], { nodePort: 30080 });
+  const fw = svcPort('fw', [ep('10.244.1.2')], { nodePort: 30085, externalIPs: ['10.55.0.1'], loadBalancerIPs: ['10.55.0.2'], loadBalancerSourceRanges: ['192.168.0.0/16', '203.0.113.0/24'] });
   const cases: { name: string; state: ProxyState; has: (string | RegExp)[]; hasNot?: (string | RegExp)[] }[] = [
     {
       name: 'a ClusterIP with two endpoints spreads new connections with numgen over two endpoint chains',
@@ -90,6 +91,35 @@ describe('renderNftRuleset writes one transaction for the proxy table', () => {
       name: 'load-balancer ingress IPs are routed like external IPs',
       state: state(svcPort('lb', [ep('10.244.1.2')], { loadBalancerIPs: ['10.55.0.2'] })),
       has: [/10\.55\.0\.2 \. tcp \. 80 comment "default\/lb:http" : goto external-/],
+    },
+    {
+      name: 'loadBalancerSourceRanges send new connections to the load-balancer IP through a firewall chain that drops other sources',
+      state: state(fw),
+      has: [
+        `add element ip k8ts-proxy firewall-ips { 10.55.0.2 . tcp . 80 comment "default/fw:http" : goto ${firewallChainName(fw)} }`,
+        `${T} ${firewallChainName(fw)} ip saddr != { 192.168.0.0/16, 203.0.113.0/24 } drop`,
+        `${T} filter-prerouting ct state new jump firewall-check`,
+        `${T} filter-output ct state new jump firewall-check`,
+        `${T} firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips`,
+      ],
+      // NodePorts, external IPs and the ClusterIP are not subject to the ranges, as upstream.
+      hasNot: [/firewall-ips \{[^}]*(10\.55\.0\.1|10\.96\.0\.10|30085)/],
+    },
+    {
+      name: 'with a node IP inside a source range, the load-balancer IP is an allowed source too',
+      state: state({ ...fw, loadBalancerSourceRanges: ['10.77.0.0/24'] }),
+      has: [`${T} ${firewallChainName(fw)} ip saddr != { 10.77.0.0/24, 10.55.0.2 } drop`],
+    },
+    {
+      name: 'a Service without endpoints still drops disallowed sources before rejecting the rest',
+      state: state({ ...fw, endpoints: [] }),
+      has: [/firewall-ips \{ 10\.55\.0\.2 \. tcp \. 80 comment "default\/fw:http" : goto firewall-/, /no-endpoint-services \{[^}]*10\.55\.0\.2 \. tcp \. 80 comment "default\/fw:http" : goto reject-chain/],
+    },
+    {
+      name: 'without source ranges there is no firewall chain and the map stays empty',
+      state: state(svcPort('lb', [ep('10.244.1.2')], { loadBalancerIPs: ['10.55.0.2'] })),
+      has: [],
+      hasNot: [/add chain ip k8ts-proxy firewall-[A-Z2-7]{8}-/, 'add element ip k8ts-proxy firewall-ips'],
     },
     {
       name: 'UDP endpoints are DNATed with the UDP protocol match',
@@ -198,6 +228,7 @@ describe('renderNftRuleset writes one transaction for the proxy table', () => {
         svcPort('int', [ep('10.244.2.2', { local: false })], { internalPolicyLocal: true }),
         svcPort('dns', [ep('10.244.1.9', { port: 53 })], { protocol: 'udp', port: 53, clusterIP: '10.96.0.11' }),
         svcPort('sctp', [ep('10.244.1.9', { port: 99 })], { protocol: 'sctp', port: 99, clusterIP: '10.96.0.12' }),
+        svcPort('fw', [ep('10.244.1.9')], { clusterIP: '10.96.0.13', loadBalancerIPs: ['10.55.0.3', '10.55.0.4'], loadBalancerSourceRanges: ['10.77.0.0/24', '192.168.0.0/16'] }),
       );
       let r = nft(renderNftRuleset({ ...full, localhostNodePorts: true }));
       assert.equal(r.status, 0, r.stderr);

@@ -5,13 +5,15 @@
  * connections to a per-service chain, which spreads them with `numgen random` over per-endpoint
  * chains that DNAT. Services without usable endpoints are rejected in the filter hooks, before
  * the packet can wait for a reply that never comes. Marked connections are masqueraded in
- * postrouting (traffic from outside the pod range to a ClusterIP, hairpin, NodePorts).
+ * postrouting (traffic from outside the pod range to a ClusterIP, hairpin, NodePorts). New
+ * connections to a load-balancer IP whose Service has loadBalancerSourceRanges pass a per-service
+ * firewall chain first (filter prerouting and output, before DNAT) that drops other sources.
  *
  * The first sync replaces the table whole (which also clears what an earlier run left); later
  * ones diff against the previous snapshot and touch only changed chains and map elements, so one
  * endpoint change is a few lines however many Services there are, and affinity sets survive.
  */
-import { categorizeEndpoints, servicePortKey, shortHash, type EndpointState, type ProxyState, type ServicePortState } from './state.js';
+import { categorizeEndpoints, firewallSources, servicePortKey, shortHash, type EndpointState, type ProxyState, type ServicePortState } from './state.js';
 
 /** The proxy's table name (family ip). */
 export const NFT_TABLE = 'k8ts-proxy';
@@ -26,6 +28,7 @@ const baseChains: [string, string | undefined][] = [
   ['nat-output', 'type nat hook output priority -100; policy accept;'],
   ['nat-postrouting', 'type nat hook postrouting priority srcnat; policy accept;'],
   // -110: before DNAT (-100), so destinations are still the service addresses.
+  ['filter-prerouting', 'type filter hook prerouting priority -110; policy accept;'],
   ['filter-input', 'type filter hook input priority -110; policy accept;'],
   ['filter-forward', 'type filter hook forward priority -110; policy accept;'],
   ['filter-output', 'type filter hook output priority -110; policy accept;'],
@@ -35,6 +38,7 @@ const baseChains: [string, string | undefined][] = [
   ['service-endpoints-check', undefined],
   ['nodeport-endpoints-check', undefined],
   ['reject-chain', undefined],
+  ['firewall-check', undefined],
 ];
 
 const baseChainNames = new Set(baseChains.map(([n]) => n));
@@ -44,6 +48,7 @@ const maps: [string, string][] = [
   ['service-nodeports', 'type inet_proto . inet_service : verdict;'],
   ['no-endpoint-services', 'type ipv4_addr . inet_proto . inet_service : verdict;'],
   ['no-endpoint-nodeports', 'type inet_proto . inet_service : verdict;'],
+  ['firewall-ips', 'type ipv4_addr . inet_proto . inet_service : verdict;'],
 ];
 const plainSets: [string, string][] = [['nodeport-ips', 'type ipv4_addr;']];
 
@@ -61,6 +66,10 @@ export function localChainName(s: ServicePortState): string {
 /** Chain for traffic to NodePorts, external IPs and load-balancer IPs. */
 export function externalChainName(s: ServicePortState): string {
   return `external-${shortHash(portId(s))}-${portId(s)}`;
+}
+/** Chain that drops sources outside loadBalancerSourceRanges. */
+export function firewallChainName(s: ServicePortState): string {
+  return `firewall-${shortHash(portId(s))}-${portId(s)}`;
 }
 /** Chain that DNATs to one endpoint. */
 export function endpointChainName(s: ServicePortState, e: EndpointState): string {
@@ -103,6 +112,8 @@ function build(state: ProxyState, cache?: NftRenderCache): NftSnapshot {
   rule('filter-input', 'ct state new jump service-endpoints-check');
   rule('filter-forward', 'ct state new jump service-endpoints-check');
   rule('filter-output', 'ct state new jump service-endpoints-check');
+  rule('filter-prerouting', 'ct state new jump firewall-check');
+  rule('filter-output', 'ct state new jump firewall-check');
   rule('services', 'ip daddr . meta l4proto . th dport vmap @service-ips');
   rule('services', 'ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports');
   rule('masquerading', `meta mark & ${hex(MASQ_MARK)} == 0 return`);
@@ -111,6 +122,7 @@ function build(state: ProxyState, cache?: NftRenderCache): NftSnapshot {
   rule('mark-for-masquerade', `meta mark set meta mark | ${hex(MASQ_MARK)}`);
   rule('service-endpoints-check', 'ip daddr . meta l4proto . th dport vmap @no-endpoint-services');
   rule('nodeport-endpoints-check', 'ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports');
+  rule('firewall-check', 'ip daddr . meta l4proto . th dport vmap @firewall-ips');
   // A TCP reset refuses at once; an ICMP error from these hooks came a second late here (or not at all).
   rule('reject-chain', 'meta l4proto tcp reject with tcp reset');
   rule('reject-chain', 'reject with icmp type port-unreachable');
@@ -121,13 +133,15 @@ function build(state: ProxyState, cache?: NftRenderCache): NftSnapshot {
   }
 
   const seen = new Set<string>();
+  // What a fragment depends on besides its service port.
+  const ctx = `${state.clusterCIDR}|${state.nodeIPs.join(',')}`;
   for (const s of state.services) {
     const k = `${servicePortKey(s)}/${s.protocol}`;
     seen.add(k);
     const fp = cache ? JSON.stringify(s) : '';
     let frag = cache?.get(k);
-    if (!frag || frag.fp !== fp || frag.cidr !== state.clusterCIDR) {
-      frag = { ...renderService(s, state.clusterCIDR), fp, cidr: state.clusterCIDR };
+    if (!frag || frag.fp !== fp || frag.cidr !== ctx) {
+      frag = { ...renderService(s, state.clusterCIDR, state.nodeIPs), fp, cidr: ctx };
       cache?.set(k, frag);
     }
     for (const [name, rules] of frag.chains) chains.set(name, rules);
@@ -145,10 +159,10 @@ export interface NftFragment {
   elements: [string, string, string][];
 }
 
-/** Memo of per-service fragments between syncs (pass the same Map each time). */
+/** Memo of per-service fragments between syncs (pass the same Map each time); `cidr` keys what else they depend on. */
 export type NftRenderCache = Map<string, NftFragment & { fp: string; cidr: string }>;
 
-function renderService(s: ServicePortState, clusterCIDR: string): NftFragment {
+function renderService(s: ServicePortState, clusterCIDR: string, nodeIPs: string[]): NftFragment {
   const frag: NftFragment = { chains: [], sets: [], elements: [] };
   const chainMap = new Map<string, string[]>();
   const newChain = (name: string) => {
@@ -163,6 +177,16 @@ function renderService(s: ServicePortState, clusterCIDR: string): NftFragment {
   const comment = ` comment ${JSON.stringify(servicePortKey(s))}`;
   const key = (ip: string) => `${ip} . ${s.protocol} . ${s.port}`;
   const externalDests = [...s.externalIPs, ...s.loadBalancerIPs];
+
+  // loadBalancerSourceRanges guard the load-balancer IPs only (not NodePorts or external IPs),
+  // with or without endpoints, as upstream.
+  const allowed = firewallSources(s, nodeIPs);
+  if (allowed) {
+    const fw = firewallChainName(s);
+    newChain(fw);
+    rule(fw, `ip saddr != { ${allowed.join(', ')} } drop`);
+    for (const ip of s.loadBalancerIPs) element('firewall-ips', key(ip), `${comment} : goto ${fw}`);
+  }
 
   if (!cat.hasAny) {
     // Nothing can answer: refuse at once on every address of the service.

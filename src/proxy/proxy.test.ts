@@ -96,6 +96,11 @@ describe('the proxy routes real traffic inside private network namespaces', { sk
     await makeService('int-local', { internalTrafficPolicy: 'Local' }, both);
     await makeService('lb', { type: 'LoadBalancer', externalIPs: ['10.55.0.1'] }, both);
     svc.lb = await client.patch(resources.services, 'default', 'lb', { status: { loadBalancer: { ingress: [{ ip: '10.55.0.2' }] } } }, 'merge', { subresource: 'status' });
+    // loadBalancerSourceRanges: 'guarded' lets the ext namespace in, 'walled' does not.
+    for (const [name, ip, ranges] of [['guarded', '10.55.0.3', ['10.77.0.2/32']], ['walled', '10.55.0.4', ['192.0.2.0/24']]] as const) {
+      await makeService(name, { type: 'LoadBalancer', loadBalancerSourceRanges: ranges }, both);
+      svc[name] = await client.patch(resources.services, 'default', name, { status: { loadBalancer: { ingress: [{ ip }] } } }, 'merge', { subresource: 'status' });
+    }
     await makeService('term', {}, [
       { pod: 0, ready: false, serving: true, terminating: true },
       { pod: 1, ready: false, serving: false, terminating: true },
@@ -189,6 +194,26 @@ describe('the proxy routes real traffic inside private network namespaces', { sk
           const seen = await tally(topo.ext, ip, 80, 16);
           assert.deepEqual(Object.keys(seen).sort(), ['pod1', 'pod2'], `${ip}: ${JSON.stringify(seen)}`);
         }
+      });
+
+      it('lets only loadBalancerSourceRanges reach a load-balancer IP, leaving its NodePort and ClusterIP open', async () => {
+        const allowed = await tally(topo.ext, '10.55.0.3', 80, 8);
+        assert.equal((allowed.pod1 ?? 0) + (allowed.pod2 ?? 0), 8, JSON.stringify(allowed));
+        // Dropped, as upstream: the client gets no answer at all.
+        for (const ns of [topo.ext, topo.pods[1].ns]) {
+          const r = await topo.get(ns, '10.55.0.4', 80, 2);
+          assert.equal(r.ok, false, `${ns} reached the walled load balancer: ${r.body}`);
+          assert.doesNotMatch(r.body, /refused/i, 'dropped, not rejected');
+        }
+        assert.match((await topo.get(topo.ext, topo.nodeIP, nodePort('walled'))).body, /^pod[12]$/, 'the NodePort is not subject to the ranges');
+        assert.match((await topo.get(topo.pods[1].ns, vip('walled'))).body, /^pod[12]$/, 'the ClusterIP is not subject to the ranges');
+        // Widening the ranges opens the door at the next sync.
+        await client.patch(resources.services, 'default', 'walled', { spec: { loadBalancerSourceRanges: ['192.0.2.0/24', '10.77.0.0/24'] } }, 'merge');
+        let body = '';
+        for (const end = Date.now() + 5000; Date.now() < end && !/^pod[12]$/.test(body); ) body = (await topo.get(topo.ext, '10.55.0.4', 80, 1)).body;
+        assert.match(body, /^pod[12]$/);
+        await client.patch(resources.services, 'default', 'walled', { spec: { loadBalancerSourceRanges: ['192.0.2.0/24'] } }, 'merge');
+        await proxy.sync();
       });
 
       it('uses a serving terminating endpoint when no endpoint is ready', async () => {

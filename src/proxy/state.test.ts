@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildProxyState, categorizeEndpoints, type EndpointState, type ServicePortState } from './state.js';
+import { buildProxyState, categorizeEndpoints, cidrContains, firewallSources, normalizeSourceRanges, type EndpointState, type ServicePortState } from './state.js';
+import { svcPort } from './testdata.js';
 
 const service = (name: string, spec: Record<string, any>, status?: Record<string, any>) => ({
   metadata: { namespace: 'default', name },
@@ -155,4 +156,40 @@ describe('categorizeEndpoints picks endpoints the way upstream does', () => {
       assert.deepEqual([ips(got.cluster), ips(got.internal), ips(got.external), got.hasAny], [c.cluster, c.internal, c.external, c.hasAny]);
     });
   }
+});
+
+describe('loadBalancerSourceRanges become the sources allowed to reach load-balancer IPs', () => {
+  it('reads the ranges of LoadBalancer Services only, canonical, with IPv6 and nonsense left out', () => {
+    const lb = service('lb', { type: 'LoadBalancer', loadBalancerSourceRanges: [' 192.168.7.9/24', '10.0.0.0/8', 'fd00::/64', 'junk', '300.1.1.1/8'] }, { loadBalancer: { ingress: [{ ip: '10.55.0.2' }] } });
+    const np = service('np', { type: 'NodePort', loadBalancerSourceRanges: ['10.0.0.0/8'] });
+    const [a, b] = build([lb, np], []).services;
+    assert.deepEqual(a.loadBalancerSourceRanges, ['10.0.0.0/8', '192.168.7.0/24']);
+    assert.equal(b.loadBalancerSourceRanges, undefined);
+    assert.equal(build([service('plain', { type: 'LoadBalancer' })], []).services[0].loadBalancerSourceRanges, undefined);
+  });
+
+  it('drops ranges inside other ranges, since one nft set cannot hold overlapping intervals', () => {
+    assert.deepEqual(normalizeSourceRanges(['10.1.0.0/16', '10.0.0.0/8', '10.1.2.3', '172.16.0.0/12', '10.0.0.0/8']), ['10.0.0.0/8', '172.16.0.0/12']);
+    assert.deepEqual(normalizeSourceRanges(['0.0.0.0/0', '1.2.3.4/32']), ['0.0.0.0/0']);
+  });
+
+  const cases: { name: string; s: ServicePortState; nodeIPs: string[]; want: string[] | undefined }[] = [
+    { name: 'no ranges: every source may', s: svcPort('a', [], { loadBalancerIPs: ['10.55.0.2'] }), nodeIPs: ['10.77.0.1'], want: undefined },
+    { name: 'ranges but no load-balancer IP yet: nothing to guard', s: svcPort('a', [], { loadBalancerSourceRanges: ['10.0.0.0/8'] }), nodeIPs: ['10.77.0.1'], want: undefined },
+    { name: 'the node outside every range: the ranges alone', s: svcPort('a', [], { loadBalancerIPs: ['10.55.0.2'], loadBalancerSourceRanges: ['192.168.0.0/16'] }), nodeIPs: ['10.77.0.1'], want: ['192.168.0.0/16'] },
+    {
+      name: 'a node IP inside a range: the load-balancer IPs are allowed sources too (upstream allowFromNode)',
+      s: svcPort('a', [], { loadBalancerIPs: ['10.55.0.2', '127.0.150.3'], loadBalancerSourceRanges: ['10.0.0.0/8'] }),
+      nodeIPs: ['10.77.0.1'],
+      want: ['10.0.0.0/8', '127.0.150.3'],
+    },
+  ];
+  for (const c of cases) it(c.name, () => assert.deepEqual(firewallSources(c.s, c.nodeIPs), c.want));
+
+  it('tests CIDR membership at the edges', () => {
+    assert.ok(cidrContains('10.0.0.0/8', '10.255.255.255'));
+    assert.ok(!cidrContains('10.0.0.0/8', '11.0.0.0'));
+    assert.ok(cidrContains('0.0.0.0/0', '203.0.113.9'));
+    assert.ok(cidrContains('127.0.0.1/32', '127.0.0.1') && !cidrContains('127.0.0.1/32', '127.0.0.2'));
+  });
 });

@@ -36,6 +36,11 @@ export interface ServicePortState {
   externalIPs: string[];
   /** status.loadBalancer.ingress[].ip */
   loadBalancerIPs: string[];
+  /**
+   * spec.loadBalancerSourceRanges (IPv4, as network/prefix): only these sources may reach the
+   * load-balancer IPs. Empty or absent: every source may. NodePorts are not subject to it, as upstream.
+   */
+  loadBalancerSourceRanges?: string[];
   /** Seconds, when sessionAffinity is ClientIP. */
   affinityTimeoutSeconds?: number;
   externalPolicyLocal: boolean;
@@ -100,7 +105,51 @@ export function shortHash(text: string, len = 8): string {
   return out;
 }
 
-const isIPv4 = (s: unknown): s is string => typeof s === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(s);
+const isIPv4 = (s: unknown): s is string => typeof s === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && s.split('.').every((o) => Number(o) <= 255);
+
+/** An IPv4 address as an unsigned 32-bit number. */
+export function ipv4ToNumber(ip: string): number {
+  return ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+}
+
+function numberToIPv4(n: number): string {
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+}
+
+/** `a.b.c.d/len` (a bare address counts as /32) as its network and prefix; undefined unless IPv4. */
+export function parseIPv4CIDR(text: string): { base: number; bits: number } | undefined {
+  const [ip, len, extra] = text.trim().split('/');
+  if (extra !== undefined || !isIPv4(ip)) return undefined;
+  const bits = len === undefined ? 32 : /^\d{1,2}$/.test(len) ? Number(len) : NaN;
+  if (!(bits >= 0 && bits <= 32)) return undefined;
+  const size = 2 ** (32 - bits);
+  return { base: Math.floor(ipv4ToNumber(ip) / size) * size, bits };
+}
+
+/** Whether `ip` lies inside `cidr` (both IPv4). */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const c = parseIPv4CIDR(cidr);
+  if (!c || !isIPv4(ip)) return false;
+  const n = ipv4ToNumber(ip);
+  return n >= c.base && n < c.base + 2 ** (32 - c.bits);
+}
+
+/**
+ * The IPv4 ranges of loadBalancerSourceRanges, canonical (host bits cleared), sorted, and without
+ * ranges inside others: nft refuses overlapping intervals in one set. IPv6 and invalid entries are dropped.
+ */
+export function normalizeSourceRanges(ranges: unknown[]): string[] {
+  const parsed = ranges
+    .map((r) => (typeof r === 'string' ? parseIPv4CIDR(r) : undefined))
+    .filter((c): c is { base: number; bits: number } => !!c)
+    .sort((a, b) => a.bits - b.bits || a.base - b.base);
+  const kept: { base: number; bits: number }[] = [];
+  for (const c of parsed) {
+    const inside = kept.some((k) => c.base >= k.base && c.base < k.base + 2 ** (32 - k.bits));
+    if (!inside) kept.push(c);
+  }
+  return kept.sort((a, b) => a.base - b.base || a.bits - b.bits).map((c) => `${numberToIPv4(c.base)}/${c.bits}`);
+}
 
 function proto(p: unknown): L4Proto | undefined {
   const v = String(p ?? 'TCP').toLowerCase();
@@ -170,6 +219,7 @@ export function buildProxyState(input: BuildInput): ProxyState {
     const ports = byService.get(`${ns}/${name}`);
     const lbIPs = ((svc.status?.loadBalancer?.ingress ?? []) as { ip?: string }[]).map((i) => i.ip).filter(isIPv4);
     const externalIPs = ((spec.externalIPs ?? []) as unknown[]).filter(isIPv4);
+    const sourceRanges = spec.type === 'LoadBalancer' ? normalizeSourceRanges((spec.loadBalancerSourceRanges ?? []) as unknown[]) : [];
     const affinity = spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800) : undefined;
     const hasNodePorts = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
     for (const p of spec.ports ?? []) {
@@ -186,6 +236,7 @@ export function buildProxyState(input: BuildInput): ProxyState {
         nodePort: hasNodePorts && typeof p.nodePort === 'number' ? p.nodePort : 0,
         externalIPs,
         loadBalancerIPs: spec.type === 'LoadBalancer' ? lbIPs : [],
+        ...(sourceRanges.length ? { loadBalancerSourceRanges: sourceRanges } : {}),
         affinityTimeoutSeconds: affinity,
         externalPolicyLocal: spec.externalTrafficPolicy === 'Local' && (hasNodePorts || externalIPs.length > 0),
         internalPolicyLocal: spec.internalTrafficPolicy === 'Local',
@@ -197,4 +248,18 @@ export function buildProxyState(input: BuildInput): ProxyState {
   const nodeIPs = input.nodeIPs.filter(isIPv4);
   if (input.localhostNodePorts && !nodeIPs.includes('127.0.0.1')) nodeIPs.push('127.0.0.1');
   return { nodeIPs, clusterCIDR: input.clusterCIDR, services, ...(input.localhostNodePorts ? { localhostNodePorts: true } : {}) };
+}
+
+/**
+ * The sources allowed to reach a service port's load-balancer IPs, or undefined when every source
+ * may (no load-balancer IP, or no source range). As upstream: when a node IP is inside a range,
+ * the load-balancer IPs themselves are allowed too, since the node reaching a VIP bound on itself
+ * can use the VIP as its source. Never overlapping, so the list can be one nft set.
+ */
+export function firewallSources(s: ServicePortState, nodeIPs: string[]): string[] | undefined {
+  const ranges = s.loadBalancerSourceRanges ?? [];
+  if (!ranges.length || !s.loadBalancerIPs.length) return undefined;
+  const fromNode = nodeIPs.some((ip) => ranges.some((r) => cidrContains(r, ip)));
+  const extra = fromNode ? s.loadBalancerIPs.filter((ip) => !ranges.some((r) => cidrContains(r, ip))) : [];
+  return [...ranges, ...new Set(extra)];
 }

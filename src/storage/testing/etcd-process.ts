@@ -26,7 +26,18 @@ export function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** One single-member etcd on loopback, with its data in a temp folder. */
+/** Options of {@link EtcdProcess}. */
+export interface EtcdProcessOptions {
+  /**
+   * Run on this existing etcd data dir (e.g. one made by `etcdctl snapshot restore`) instead of a
+   * new temp folder; {@link EtcdProcess.stop} leaves it in place.
+   */
+  dataDir?: string;
+  /** The member name (default `t`); a restored data dir keeps the name it was restored with. */
+  name?: string;
+}
+
+/** One single-member etcd on loopback, with its data in a temp folder (or a given data dir). */
 export class EtcdProcess {
   endpoint = '';
   private child: ChildProcess | undefined;
@@ -37,8 +48,10 @@ export class EtcdProcess {
   private client = 0;
   private peer = 0;
 
+  constructor(private readonly opts: EtcdProcessOptions = {}) {}
+
   async start(): Promise<void> {
-    this.dir = await mkdtemp(join(tmpdir(), 'k8ts-etcd-'));
+    if (!this.opts.dataDir) this.dir = await mkdtemp(join(tmpdir(), 'k8ts-etcd-'));
     [this.client, this.peer] = [await freePort(), await freePort()];
     await this.launch();
   }
@@ -52,16 +65,17 @@ export class EtcdProcess {
   private async launch(): Promise<void> {
     this.endpoint = `http://127.0.0.1:${this.client}`;
     const peerUrl = `http://127.0.0.1:${this.peer}`;
+    const name = this.opts.name ?? 't';
     this.child = spawn(
       etcdBinary,
       [
-        '--name', 't',
-        '--data-dir', join(this.dir, 'data'),
+        '--name', name,
+        '--data-dir', this.opts.dataDir ?? join(this.dir, 'data'),
         '--listen-client-urls', this.endpoint,
         '--advertise-client-urls', this.endpoint,
         '--listen-peer-urls', peerUrl,
         '--initial-advertise-peer-urls', peerUrl,
-        '--initial-cluster', `t=${peerUrl}`,
+        '--initial-cluster', `${name}=${peerUrl}`,
         // etcd's default is 10 minutes; the conformance suite waits a few seconds for a bookmark.
         '--experimental-watch-progress-notify-interval', '200ms',
         '--log-level', 'warn',
@@ -91,7 +105,7 @@ export class EtcdProcess {
     }
   }
 
-  /** Stop etcd and remove its data. */
+  /** Stop etcd and remove its data (not a data dir given in the options). */
   async stop(): Promise<void> {
     await this.kill();
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
