@@ -51,6 +51,79 @@ describe('validateJob', () => {
   });
 });
 
+describe('validateJob podFailurePolicy and backoffLimitPerIndex', () => {
+  const pfp = (rules: unknown[], extra: Record<string, any> = {}) => job({ podFailurePolicy: { rules }, ...extra });
+  const cases: { name: string; job: () => Record<string, any>; want: string[] }[] = [
+    {
+      name: 'A policy with an exit-code rule and a DisruptionTarget rule is valid.',
+      job: () =>
+        pfp([
+          { action: 'FailJob', onExitCodes: { containerName: 'pi', operator: 'In', values: [1, 42] } },
+          { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] },
+        ]),
+      want: [],
+    },
+    {
+      name: 'A policy requires restartPolicy Never.',
+      job: () => {
+        const j = pfp([{ action: 'Count', onExitCodes: { operator: 'NotIn', values: [0] } }]);
+        j.spec.template.spec.restartPolicy = 'OnFailure';
+        return j;
+      },
+      want: ['spec.template.spec.restartPolicy: Invalid value: "OnFailure": only "Never" is supported when podFailurePolicy is specified'],
+    },
+    {
+      name: 'An unknown action, operator and container name are refused.',
+      job: () => pfp([{ action: 'Retry', onExitCodes: { containerName: 'nope', operator: 'Is', values: [3] } }]),
+      want: [
+        'spec.podFailurePolicy.rules[0].action: Unsupported value: "Retry": supported values: "Count", "FailIndex", "FailJob", "Ignore"',
+        'spec.podFailurePolicy.rules[0].onExitCodes.operator: Unsupported value: "Is": supported values: "In", "NotIn"',
+        'spec.podFailurePolicy.rules[0].onExitCodes.containerName: Invalid value: "nope": must be one of the container or initContainer names in the pod template',
+      ],
+    },
+    {
+      name: 'Exit codes must be non-empty, unique, ordered and not 0 for In.',
+      job: () => pfp([{ action: 'FailJob', onExitCodes: { operator: 'In', values: [0, 5, 5, 2] } }, { action: 'FailJob', onExitCodes: { operator: 'In', values: [] } }]),
+      want: [
+        'spec.podFailurePolicy.rules[0].onExitCodes.values[0]: Invalid value: 0: must not be 0 for the In operator',
+        'spec.podFailurePolicy.rules[0].onExitCodes.values[2]: Duplicate value: 5',
+        'spec.podFailurePolicy.rules[0].onExitCodes.values: Invalid value: [0,5,5,2]: must be ordered',
+        'spec.podFailurePolicy.rules[1].onExitCodes.values: Invalid value: []: at least one value is required',
+      ],
+    },
+    {
+      name: 'A rule needs exactly one of onExitCodes and onPodConditions, and an action.',
+      job: () => pfp([{ action: 'Ignore' }, { onExitCodes: { operator: 'In', values: [1] }, onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }]),
+      want: [
+        'spec.podFailurePolicy.rules[0]: Invalid value: specifying one of OnExitCodes and OnPodConditions is required',
+        'spec.podFailurePolicy.rules[1].action: Required value: valid values: ["Count" "FailIndex" "FailJob" "Ignore"]',
+        'spec.podFailurePolicy.rules[1]: Invalid value: specifying both OnExitCodes and OnPodConditions is not supported',
+      ],
+    },
+    {
+      name: 'FailIndex requires backoffLimitPerIndex.',
+      job: () => pfp([{ action: 'FailIndex', onExitCodes: { operator: 'In', values: [1] } }]),
+      want: ['spec.podFailurePolicy.rules[0].action: Invalid value: "FailIndex": requires the backoffLimitPerIndex to be set'],
+    },
+    {
+      name: 'backoffLimitPerIndex requires the Indexed mode, and maxFailedIndexes requires backoffLimitPerIndex.',
+      job: () => job({ backoffLimitPerIndex: 1 }),
+      want: ['spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode'],
+    },
+    {
+      name: 'maxFailedIndexes without backoffLimitPerIndex is refused.',
+      job: () => job({ completionMode: 'Indexed', completions: 3, maxFailedIndexes: 1 }),
+      want: ['spec.backoffLimitPerIndex: Required value: when maxFailedIndexes is specified'],
+    },
+    {
+      name: 'maxFailedIndexes may not exceed completions.',
+      job: () => job({ completionMode: 'Indexed', completions: 3, backoffLimitPerIndex: 1, maxFailedIndexes: 4 }),
+      want: ['spec.maxFailedIndexes: Invalid value: 4: must be less than or equal to completions'],
+    },
+  ];
+  for (const c of cases) it(c.name, () => assert.deepEqual(r(validateJob(c.job())), c.want));
+});
+
 describe('validateCronJob', () => {
   const cj = (schedule: string, extra: Record<string, any> = {}) =>
     defaultCronJob({

@@ -3,7 +3,7 @@
  */
 import { field, type FieldError } from '../errors.js';
 import { labelSelectorFromObject, selectorMatches } from '../labels/label-selector.js';
-import { child, get, list, map, semanticEqual, validateImmutable, validateLabelSelector, validateNonnegative, type Obj } from './helpers.js';
+import { child, get, list, map, semanticEqual, validateImmutable, validateLabelSelector, validateNonnegative, validateQualifiedName, type Obj } from './helpers.js';
 import { validatePodTemplateSpec } from './pod.js';
 import { parseCronSchedule } from './cron.js';
 
@@ -47,8 +47,112 @@ function validateJobSpecCommon(spec: Obj, path: string, requireSelector: boolean
     }
   }
   errs.push(...validatePodTemplateSpec(spec.template, child(path, 'template')));
+  if (spec.podFailurePolicy !== undefined && spec.podFailurePolicy !== null) errs.push(...validatePodFailurePolicy(spec, child(path, 'podFailurePolicy')));
+  errs.push(...validateBackoffLimitPerIndex(spec, path));
   const rp = get(spec, 'template', 'spec', 'restartPolicy');
-  if (rp !== 'OnFailure' && rp !== 'Never') errs.push(field.notSupported(child(path, 'template', 'spec', 'restartPolicy'), rp ?? '', ['OnFailure', 'Never']));
+  const rpPath = child(path, 'template', 'spec', 'restartPolicy');
+  if (rp !== 'OnFailure' && rp !== 'Never') errs.push(field.notSupported(rpPath, rp ?? '', ['OnFailure', 'Never']));
+  else if (spec.podFailurePolicy !== undefined && spec.podFailurePolicy !== null && rp !== 'Never') {
+    errs.push(field.invalid(rpPath, rp, 'only "Never" is supported when podFailurePolicy is specified'));
+  }
+  return errs;
+}
+
+/** Upstream's limits on podFailurePolicy sizes. */
+const MAX_POD_FAILURE_POLICY_RULES = 20;
+const MAX_ON_EXIT_CODES_VALUES = 255;
+const MAX_ON_POD_CONDITIONS_PATTERNS = 20;
+const MAX_FAILED_INDEXES_LIMIT = 100000;
+const POD_FAILURE_POLICY_ACTIONS = ['Count', 'FailIndex', 'FailJob', 'Ignore'];
+const ON_EXIT_CODES_OPERATORS = ['In', 'NotIn'];
+const CONDITION_STATUSES = ['False', 'True', 'Unknown'];
+/** Go's %q of a sorted string list, as upstream's "valid values: [...]" details print it. */
+const quotedList = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(' ')}]`;
+const tooMany = (path: string, max: number): FieldError => ({ type: 'FieldValueTooMany', field: path, detail: `must have at most ${max} items` });
+
+/** spec.podFailurePolicy (upstream's validatePodFailurePolicy): rule actions, onExitCodes and onPodConditions. */
+function validatePodFailurePolicy(spec: Obj, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  const rules = list(map(spec.podFailurePolicy).rules);
+  const rulesPath = child(path, 'rules');
+  if (rules.length > MAX_POD_FAILURE_POLICY_RULES) errs.push(tooMany(rulesPath, MAX_POD_FAILURE_POLICY_RULES));
+  const tspec = map(get(spec, 'template', 'spec'));
+  const containerNames = new Set([...list(tspec.containers), ...list(tspec.initContainers)].map((c) => c?.name));
+  rules.forEach((raw, i) => {
+    const rule = map(raw);
+    const rulePath = `${rulesPath}[${i}]`;
+    const actionPath = child(rulePath, 'action');
+    if (!rule.action) errs.push(field.required(actionPath, `valid values: ${quotedList(POD_FAILURE_POLICY_ACTIONS)}`));
+    else if (rule.action === 'FailIndex') {
+      if (spec.backoffLimitPerIndex === undefined || spec.backoffLimitPerIndex === null) errs.push(field.invalid(actionPath, rule.action, 'requires the backoffLimitPerIndex to be set'));
+    } else if (!POD_FAILURE_POLICY_ACTIONS.includes(rule.action)) errs.push(field.notSupported(actionPath, rule.action, POD_FAILURE_POLICY_ACTIONS));
+    const hasExit = rule.onExitCodes !== undefined && rule.onExitCodes !== null;
+    const conds = list(rule.onPodConditions);
+    if (hasExit) errs.push(...validateOnExitCodes(map(rule.onExitCodes), child(rulePath, 'onExitCodes'), containerNames));
+    if (conds.length) errs.push(...validateOnPodConditions(conds, child(rulePath, 'onPodConditions')));
+    if (hasExit && conds.length) errs.push(field.invalid(rulePath, undefined, 'specifying both OnExitCodes and OnPodConditions is not supported'));
+    if (!hasExit && !conds.length) errs.push(field.invalid(rulePath, undefined, 'specifying one of OnExitCodes and OnPodConditions is required'));
+  });
+  return errs;
+}
+
+function validateOnExitCodes(req: Obj, path: string, containerNames: Set<unknown>): FieldError[] {
+  const errs: FieldError[] = [];
+  const opPath = child(path, 'operator');
+  if (!req.operator) errs.push(field.required(opPath, `valid values: ${quotedList(ON_EXIT_CODES_OPERATORS)}`));
+  else if (!ON_EXIT_CODES_OPERATORS.includes(req.operator)) errs.push(field.notSupported(opPath, req.operator, ON_EXIT_CODES_OPERATORS));
+  if (req.containerName !== undefined && req.containerName !== null && !containerNames.has(req.containerName)) {
+    errs.push(field.invalid(child(path, 'containerName'), req.containerName, 'must be one of the container or initContainer names in the pod template'));
+  }
+  const valuesPath = child(path, 'values');
+  const values = list(req.values);
+  if (!values.length) errs.push(field.invalid(valuesPath, values, 'at least one value is required'));
+  else if (values.length > MAX_ON_EXIT_CODES_VALUES) errs.push(tooMany(valuesPath, MAX_ON_EXIT_CODES_VALUES));
+  else {
+    const seen = new Set<number>();
+    let ordered = true;
+    values.forEach((v, j) => {
+      const vp = `${valuesPath}[${j}]`;
+      if (req.operator === 'In' && v === 0) errs.push(field.invalid(vp, v, 'must not be 0 for the In operator'));
+      if (seen.has(v)) errs.push(field.duplicate(vp, v));
+      else seen.add(v);
+      if (j > 0 && Number(values[j - 1]) > Number(v)) ordered = false;
+    });
+    if (!ordered) errs.push(field.invalid(valuesPath, values, 'must be ordered'));
+  }
+  return errs;
+}
+
+function validateOnPodConditions(patterns: unknown[], path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  if (patterns.length > MAX_ON_POD_CONDITIONS_PATTERNS) errs.push(tooMany(path, MAX_ON_POD_CONDITIONS_PATTERNS));
+  patterns.forEach((raw, j) => {
+    const p = map(raw);
+    const pp = `${path}[${j}]`;
+    errs.push(...validateQualifiedName(String(p.type ?? ''), child(pp, 'type')));
+    const sp = child(pp, 'status');
+    if (!p.status) errs.push(field.required(sp, `valid values: ${quotedList(CONDITION_STATUSES)}`));
+    else if (!CONDITION_STATUSES.includes(p.status)) errs.push(field.notSupported(sp, p.status, CONDITION_STATUSES));
+  });
+  return errs;
+}
+
+/** backoffLimitPerIndex and maxFailedIndexes: non-negative, Indexed only, maxFailedIndexes bounded by completions. */
+function validateBackoffLimitPerIndex(spec: Obj, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  const set = (v: unknown) => v !== undefined && v !== null;
+  if (set(spec.backoffLimitPerIndex)) {
+    errs.push(...validateNonnegative(spec.backoffLimitPerIndex, child(path, 'backoffLimitPerIndex')));
+    if (set(spec.maxFailedIndexes)) {
+      const mp = child(path, 'maxFailedIndexes');
+      errs.push(...validateNonnegative(spec.maxFailedIndexes, mp));
+      if (set(spec.completions) && Number(spec.maxFailedIndexes) > Number(spec.completions)) errs.push(field.invalid(mp, spec.maxFailedIndexes, 'must be less than or equal to completions'));
+      if (Number(spec.maxFailedIndexes) > MAX_FAILED_INDEXES_LIMIT) errs.push(field.invalid(mp, spec.maxFailedIndexes, `must be less than or equal to ${MAX_FAILED_INDEXES_LIMIT}`));
+    }
+    if (spec.completionMode !== 'Indexed') errs.push(field.invalid(child(path, 'backoffLimitPerIndex'), spec.backoffLimitPerIndex, 'requires indexed completion mode'));
+  } else if (set(spec.maxFailedIndexes)) {
+    errs.push(field.required(child(path, 'backoffLimitPerIndex'), 'when maxFailedIndexes is specified'));
+  }
   return errs;
 }
 

@@ -4,9 +4,12 @@
  * `parallelism` at a time, waiting an exponential backoff after failures, and fails the Job once
  * `backoffLimit` is passed or `activeDeadlineSeconds` runs out.
  *
- * Finished pods are counted from the pods themselves; the counters never go down, so pods removed
- * later (pod GC) do not undo progress. (Upstream tracks them exactly with the
- * batch.kubernetes.io/job-tracking finalizer; not done here.)
+ * Pods are tracked with the batch.kubernetes.io/job-tracking finalizer (upstream's
+ * trackJobStatusAndRemoveFinalizers): a finished pod's UID is first written to
+ * `status.uncountedTerminatedPods`, then its finalizer is removed, and only then is it moved into
+ * `status.succeeded`/`failed`; so a pod deleted early (or by pod GC) is counted exactly once.
+ * `spec.podFailurePolicy` decides per failed pod whether it fails the Job, is ignored, or counts;
+ * with `backoffLimitPerIndex` an Indexed Job retries each index on its own and marks it failed.
  */
 import { StatusError } from '../../api/errors.js';
 import { labelSelectorFromObject, selectorIsEmpty, selectorMatches, type LabelSelector } from '../../api/labels/index.js';
@@ -26,8 +29,16 @@ import {
   DEFAULT_BACKOFF_MS,
   findCondition,
   formatIndexes,
+  INDEX_FAILURE_COUNT_ANNOTATION,
+  INDEX_IGNORED_FAILURE_COUNT_ANNOTATION,
+  podCountAnnotation,
+  podFinishTime,
+  hasTrackingFinalizer,
   isJobFinished,
   isPodActive,
+  isPodFailed,
+  isPodFinished,
+  JOB_TRACKING_FINALIZER,
   isPodReady,
   jobPodFromTemplate,
   MAX_BACKOFF_MS,
@@ -37,6 +48,7 @@ import {
   withCondition,
 } from './util.js';
 import { ControllerLoop } from '../common/controller-loop.js';
+import { isIndexFailed, matchPodFailurePolicy } from './pod-failure-policy.js';
 
 const log = logger('job-controller');
 const GVK = { apiVersion: 'batch/v1', kind: 'Job' };
@@ -52,6 +64,8 @@ export interface JobControllerOptions {
   now?: () => number;
 }
 
+/** Queue keys of orphan pods whose tracking finalizer may need removing (namespaces cannot hold ':'). */
+const ORPHAN_POD_PREFIX = 'orphan-pod:';
 const key = (obj: KObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`;
 /** Key-order-insensitive JSON equality. */
 function canonical(v: unknown): unknown {
@@ -82,6 +96,11 @@ export class JobController implements Component {
   readonly name = 'job-controller';
   readonly expectations = new UIDTrackingControllerExpectations();
   readonly queue = new WorkQueue<string>({ name: 'job' });
+  /**
+   * UIDs of pods whose tracking finalizer this controller removed and whose update the informer
+   * has not shown yet: the cache may still show the finalizer, and such a pod must not be counted again.
+   */
+  private readonly expectedFinalizerRemovals = new Set<string>();
   private client!: RestClient;
   private recorder!: EventRecorder;
   private jobLister!: Lister;
@@ -118,7 +137,10 @@ export class JobController implements Component {
       podInf.addEventHandler({
         onAdd: (p) => this.onAddPod(p),
         onUpdate: (old, cur) => this.onUpdatePod(old, cur),
-        onDelete: (p) => this.onDeletePod(p),
+        onDelete: (p) => {
+          this.expectedFinalizerRemovals.delete(objectFromTombstone(p).metadata?.uid);
+          this.onDeletePod(p);
+        },
       }),
     );
     ctx.informers.start();
@@ -127,7 +149,7 @@ export class JobController implements Component {
         await Promise.all([jobInf.waitForSync(), podInf.waitForSync()]);
       },
       this.workers,
-      (k) => this.sync(k),
+      (k) => (k.startsWith(ORPHAN_POD_PREFIX) ? this.syncOrphanPod(k.slice(ORPHAN_POD_PREFIX.length)) : this.sync(k)),
     );
   }
 
@@ -139,6 +161,10 @@ export class JobController implements Component {
     const job = objectFromTombstone(obj);
     this.expectations.deleteExpectations(key(job));
     this.queue.add(key(job));
+    // Its pods lose their tracker: release their finalizers (upstream's cleanupPodFinalizers).
+    for (const p of this.podLister.list(job.metadata?.namespace)) {
+      if (hasTrackingFinalizer(p) && getControllerOf(p)?.uid === job.metadata?.uid) this.queue.add(ORPHAN_POD_PREFIX + key(p));
+    }
   }
 
   private jobOf(pod: KObject): KObject | undefined {
@@ -157,7 +183,14 @@ export class JobController implements Component {
     });
   }
 
+  /** A pod with the tracking finalizer and no live controlling Job: its finalizer may have to go. */
+  private checkOrphanFinalizer(pod: KObject): void {
+    if (hasTrackingFinalizer(pod) && !this.jobOf(pod)) this.queue.add(ORPHAN_POD_PREFIX + key(pod));
+  }
+
   private onAddPod(pod: KObject): void {
+    if (!hasTrackingFinalizer(pod)) this.expectedFinalizerRemovals.delete(pod.metadata?.uid);
+    this.checkOrphanFinalizer(pod);
     if (pod.metadata?.deletionTimestamp) return this.onDeletePod(pod);
     if (getControllerOf(pod)) {
       const job = this.jobOf(pod);
@@ -171,6 +204,8 @@ export class JobController implements Component {
 
   private onUpdatePod(old: KObject, cur: KObject): void {
     if (old.metadata?.resourceVersion === cur.metadata?.resourceVersion) return;
+    if (!hasTrackingFinalizer(cur)) this.expectedFinalizerRemovals.delete(cur.metadata?.uid);
+    this.checkOrphanFinalizer(cur);
     if (cur.metadata?.deletionTimestamp) {
       this.onDeletePod(cur);
       return;
@@ -197,15 +232,42 @@ export class JobController implements Component {
     this.queue.add(key(job));
   }
 
-  /** Reconcile one Job: claim its pods, create or delete pods, decide Complete/Failed, write status. */
+  /**
+   * Remove the tracking finalizer of a pod whose Job is gone, finished, or not a Job at all
+   * (upstream's syncOrphanPod). A pod whose Job still runs keeps it.
+   */
+  async syncOrphanPod(podKey: string): Promise<void> {
+    const { namespace, name } = splitMetaNamespaceKey(podKey);
+    const pod = this.podLister.get(namespace, name);
+    if (!pod || !hasTrackingFinalizer(pod)) return;
+    const ref = getControllerOf(pod);
+    if (ref) {
+      if (ref.kind !== GVK.kind || ref.apiVersion !== GVK.apiVersion) return;
+      const job = this.jobOf(pod);
+      if (job && !isJobFinished(job)) return;
+    }
+    const { err } = await this.removeFinalizers([pod]);
+    if (err) throw err;
+  }
+
+  /**
+   * Reconcile one Job: claim its pods, create or delete pods, record finished pods in
+   * uncountedTerminatedPods, release their finalizers, count them, decide Complete/Failed.
+   */
   async sync(jobKey: string): Promise<void> {
     const { namespace, name } = splitMetaNamespaceKey(jobKey);
-    const job = this.jobLister.get(namespace, name);
+    let job = this.jobLister.get(namespace, name);
     if (!job) {
       this.expectations.deleteExpectations(jobKey);
       return;
     }
-    if (isJobFinished(job)) return;
+    if (isJobFinished(job)) {
+      // A finished Job tracks nothing: release whatever finalizers are left (a backup; normally none are).
+      const left = this.podLister.list(namespace).filter((p) => hasTrackingFinalizer(p) && getControllerOf(p)?.uid === job!.metadata?.uid);
+      const { err } = await this.removeFinalizers(left);
+      if (err) throw err;
+      return;
+    }
     const needsSync = this.expectations.satisfied(jobKey);
     let selector: LabelSelector;
     try {
@@ -223,64 +285,122 @@ export class JobController implements Component {
 
     const now = this.now();
     const spec = job.spec ?? {};
-    const st = job.status ?? {};
+    // A copy: counters move in it as pods are counted.
+    const st: KObject = { ...(job.status ?? {}) };
     const indexed = spec.completionMode === 'Indexed';
     const completions: number | undefined = spec.completions === undefined || spec.completions === null ? undefined : Number(spec.completions);
     const parallelism = num(spec.parallelism, 1);
     const suspended = spec.suspend === true;
+    const deleting = !!job.metadata?.deletionTimestamp;
+    const policy = spec.podFailurePolicy;
+    // backoffLimitPerIndex: indexes fail on their own, and FailIndex rules apply.
+    const perIndex = indexed && spec.backoffLimitPerIndex !== undefined && spec.backoffLimitPerIndex !== null;
+    const match = (p: KObject) => matchPodFailurePolicy(policy, p, perIndex);
     let active = pods.filter(isPodActive);
-    const succeededPods = pods.filter((p) => p.status?.phase === 'Succeeded');
-    const failedPods = pods.filter((p) => p.status?.phase === 'Failed');
 
-    let succeeded = Math.max(num(st.succeeded, 0), succeededPods.length);
-    let failed = Math.max(num(st.failed, 0), failedPods.length);
+    const uncounted = {
+      succeeded: new Set<string>(Array.isArray(st.uncountedTerminatedPods?.succeeded) ? st.uncountedTerminatedPods.succeeded : []),
+      failed: new Set<string>(Array.isArray(st.uncountedTerminatedPods?.failed) ? st.uncountedTerminatedPods.failed : []),
+    };
     const doneIndexes = parseIndexes(st.completedIndexes);
+    const validIndex = (p: KObject) => {
+      const i = podCompletionIndex(p);
+      return i !== undefined && completions !== undefined && i < completions ? i : undefined;
+    };
+    // Pods this sync has not counted yet: they still carry the finalizer, and we are not already removing it.
+    const untracked = (p: KObject) => hasTrackingFinalizer(p) && !this.expectedFinalizerRemovals.has(p.metadata?.uid);
+    // Counters as they will be once every recorded pod is counted.
+    const newlyFailed = pods.filter(
+      (p) => untracked(p) && !uncounted.failed.has(p.metadata?.uid) && isPodFailed(p, job!) && (!indexed || validIndex(p) !== undefined) && match(p).countFailed,
+    ).length;
+    const failed = num(st.failed, 0) + uncounted.failed.size + newlyFailed;
+    const newlySucceededIndexes = new Set<number>();
+    let succeeded: number;
     if (indexed) {
-      for (const p of succeededPods) {
-        const i = podCompletionIndex(p);
-        if (i !== undefined && completions !== undefined && i < completions) doneIndexes.add(i);
+      for (const p of pods) {
+        const i = validIndex(p);
+        if (p.status?.phase === 'Succeeded' && untracked(p) && i !== undefined && !uncounted.failed.has(p.metadata?.uid)) newlySucceededIndexes.add(i);
       }
-      succeeded = doneIndexes.size;
+      succeeded = new Set([...doneIndexes, ...newlySucceededIndexes]).size;
+    } else {
+      succeeded = num(st.succeeded, 0) + uncounted.succeeded.size;
+      for (const p of pods) if (p.status?.phase === 'Succeeded' && untracked(p) && !uncounted.succeeded.has(p.metadata?.uid) && !uncounted.failed.has(p.metadata?.uid)) succeeded++;
+    }
+
+    const failedIndexes = perIndex ? parseIndexes(st.failedIndexes) : new Set<number>();
+    if (perIndex) {
+      for (const p of pods) {
+        const i = validIndex(p);
+        if (i !== undefined && untracked(p) && !uncounted.failed.has(p.metadata?.uid) && isIndexFailed(job, p)) failedIndexes.add(i);
+      }
     }
 
     const startTime: string | undefined = st.startTime ?? (suspended ? undefined : rfc3339(now));
     let conditions: KObject[] = Array.isArray(st.conditions) ? [...st.conditions] : [];
-    let completionTime: string | undefined = st.completionTime;
     const cond = (type: string, reason: string, message: string) => ({ type, status: 'True', lastProbeTime: rfc3339(now), lastTransitionTime: rfc3339(now), reason, message });
 
-    // Failure: past the backoff limit, or past the deadline.
+    // Failure: a FailJob rule, past the backoff limit, or past the deadline. A FailureTarget once written decides.
     const restarts = spec.template?.spec?.restartPolicy === 'OnFailure' ? active.reduce((n, p) => n + podRestarts(p), 0) : 0;
     const backoffLimit = num(spec.backoffLimit, 6);
     const deadlineMs = spec.activeDeadlineSeconds === undefined || spec.activeDeadlineSeconds === null ? undefined : Number(spec.activeDeadlineSeconds) * 1000;
     const startMs = startTime ? Date.parse(startTime) : undefined;
     let failure: { reason: string; message: string } | undefined;
-    if (failed + restarts > backoffLimit) failure = { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
-    else if (deadlineMs !== undefined && startMs !== undefined && !suspended && now - startMs >= deadlineMs) {
+    const target = findCondition(job, 'FailureTarget');
+    if (target?.status === 'True') failure = { reason: target.reason, message: target.message };
+    if (!failure && policy) {
+      for (const p of pods) {
+        if (!isPodFailed(p, job)) continue;
+        const m = match(p);
+        if (m.message) {
+          failure = { reason: 'PodFailurePolicy', message: m.message };
+          break;
+        }
+      }
+    }
+    if (!failure && failed + restarts > backoffLimit) failure = { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
+    else if (!failure && deadlineMs !== undefined && startMs !== undefined && !suspended && now - startMs >= deadlineMs) {
       failure = { reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
+    }
+    if (!failure && perIndex) {
+      const maxFailed = spec.maxFailedIndexes;
+      if (maxFailed !== undefined && maxFailed !== null && failedIndexes.size > Number(maxFailed)) {
+        failure = { reason: 'MaxFailedIndexesExceeded', message: 'Job has exceeded the specified maximal number of failed indexes' };
+      } else if (failedIndexes.size > 0 && completions !== undefined && failedIndexes.size + succeeded >= completions) {
+        failure = { reason: 'FailedIndexes', message: 'Job has failed indexes' };
+      }
     }
 
     let manageErr: unknown;
     let requeueMs: number | undefined;
+    let finished: { type: 'Complete' | 'Failed'; reason: string; message: string } | undefined;
     if (failure) {
-      // Upstream counts the pods it terminates as failed.
-      failed += active.length;
+      // Active pods are deleted keeping their finalizers; below they are counted as failed.
       await this.deletePods(jobKey, job, active);
       active = [];
+      if (!target) this.recorder.event(job, 'Warning', failure.reason, failure.message);
       conditions = withCondition(conditions, cond('FailureTarget', failure.reason, failure.message));
-      conditions = withCondition(conditions, cond('Failed', failure.reason, failure.message));
-      this.recorder.event(job, 'Warning', failure.reason, failure.message);
+      finished = { type: 'Failed', ...failure };
     } else {
-      const complete = completions !== undefined ? succeeded >= completions : succeeded > 0 && active.length === 0;
+      const complete = findCondition(job, 'SuccessCriteriaMet')?.status === 'True' || (completions !== undefined ? succeeded >= completions : succeeded > 0 && active.length === 0);
       if (complete) {
         await this.deletePods(jobKey, job, active);
         active = [];
-        completionTime = rfc3339(now);
         conditions = withCondition(conditions, cond('SuccessCriteriaMet', 'CompletionsReached', 'Reached expected number of succeeded pods'));
-        conditions = withCondition(conditions, cond('Complete', 'CompletionsReached', 'Reached expected number of succeeded pods'));
-        this.recorder.event(job, 'Normal', 'Completed', 'Job completed');
-      } else if (needsSync && !job.metadata?.deletionTimestamp) {
+        finished = { type: 'Complete', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' };
+      } else if (needsSync && !deleting) {
         try {
-          const r = await this.managePods(jobKey, job, pods, active, { succeeded, doneIndexes, completions, parallelism, suspended, indexed, now });
+          const r = await this.managePods(jobKey, job, pods, active, {
+            succeeded,
+            doneIndexes: new Set([...doneIndexes, ...newlySucceededIndexes]),
+            failedIndexes,
+            completions,
+            parallelism,
+            suspended,
+            indexed,
+            perIndex,
+            now,
+            policy,
+          });
           active = r.active;
           requeueMs = r.requeueMs;
         } catch (e) {
@@ -291,22 +411,89 @@ export class JobController implements Component {
       else if (findCondition(job, 'Suspended')?.status === 'True') conditions = withCondition(conditions, { ...cond('Suspended', 'JobResumed', 'Job resumed'), status: 'False' });
     }
 
-    const status: KObject = {
-      ...st,
-      active: active.length,
-      ready: active.filter(isPodReady).length,
-      succeeded,
-      failed,
-      terminating: pods.filter((p) => p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase)).length,
+    // Record finished pods as uncounted (upstream's trackJobStatusAndRemoveFinalizers).
+    const toRelease: KObject[] = [];
+    const withFinalizer = new Set<string>([...this.expectedFinalizerRemovals]);
+    for (const p of pods) if (hasTrackingFinalizer(p)) withFinalizer.add(p.metadata?.uid);
+    for (const p of pods) {
+      if (!untracked(p)) continue;
+      const uid: string = p.metadata?.uid;
+      const considerFailed = isPodFailed(p, job);
+      const canRelease = deleting || !!finished || p.status?.phase === 'Succeeded' || considerFailed;
+      if (!canRelease) continue;
+      toRelease.push(p);
+      if (p.status?.phase === 'Succeeded' && !uncounted.failed.has(uid)) {
+        if (indexed) {
+          const i = validIndex(p);
+          if (i !== undefined) doneIndexes.add(i);
+        } else uncounted.succeeded.add(uid);
+      } else if (considerFailed || (finished && !isPodFinished(p))) {
+        if (!uncounted.failed.has(uid) && (!indexed || validIndex(p) !== undefined) && match(p).countFailed) uncounted.failed.add(uid);
+      }
+    }
+
+    let completionTime: string | undefined = st.completionTime;
+    let finishedWritten = false;
+    /** The finished condition goes in only once every finished pod is counted. */
+    const finish = () => {
+      if (!finished || finishedWritten || uncounted.succeeded.size || uncounted.failed.size) return;
+      finishedWritten = true;
+      conditions = withCondition(conditions, cond(finished.type, finished.reason, finished.message));
+      if (finished.type === 'Complete') {
+        completionTime = rfc3339(now);
+        this.recorder.event(job!, 'Normal', 'Completed', 'Job completed');
+      }
     };
-    if (startTime) status.startTime = startTime;
-    if (completionTime) status.completionTime = completionTime;
-    if (conditions.length) status.conditions = conditions;
-    if (indexed) status.completedIndexes = formatIndexes(doneIndexes);
-    await this.updateStatus(job, status);
+    const currentStatus = (): KObject => {
+      finish();
+      const status: KObject = {
+        ...st,
+        active: active.length,
+        ready: active.filter(isPodReady).length,
+        succeeded: indexed ? doneIndexes.size : num(st.succeeded, 0),
+        failed: num(st.failed, 0),
+        terminating: pods.filter((p) => p.metadata?.deletionTimestamp && !isPodFinished(p)).length,
+        uncountedTerminatedPods: {},
+      };
+      if (uncounted.succeeded.size) status.uncountedTerminatedPods.succeeded = [...uncounted.succeeded];
+      if (uncounted.failed.size) status.uncountedTerminatedPods.failed = [...uncounted.failed];
+      if (startTime) status.startTime = startTime;
+      if (completionTime) status.completionTime = completionTime;
+      if (conditions.length) status.conditions = conditions;
+      if (indexed) status.completedIndexes = formatIndexes(doneIndexes);
+      if (perIndex) status.failedIndexes = formatIndexes(failedIndexes);
+      return status;
+    };
+    /** Move recorded pods whose finalizer is gone into the counters; true when any moved. */
+    const countReleased = (): boolean => {
+      let moved = false;
+      for (const [set, counter] of [
+        [uncounted.succeeded, 'succeeded'],
+        [uncounted.failed, 'failed'],
+      ] as const) {
+        for (const uid of [...set]) {
+          if (withFinalizer.has(uid)) continue;
+          set.delete(uid);
+          // Indexed successes are counted by completedIndexes.
+          if (!(indexed && counter === 'succeeded')) st[counter] = num(st[counter], 0) + 1;
+          moved = true;
+        }
+      }
+      return moved;
+    };
+    // First persist what is about to be counted, then release the pods, then count them.
+    job = await this.updateStatus(job, currentStatus());
+    let releaseErr: unknown;
+    if (toRelease.length) {
+      const r = await this.removeFinalizers(toRelease);
+      for (const uid of r.released) withFinalizer.delete(uid);
+      releaseErr = r.err;
+    }
+    if (countReleased()) job = await this.updateStatus(job, currentStatus());
+    if (releaseErr) throw releaseErr;
     if (manageErr) throw manageErr;
     if (requeueMs !== undefined) this.queue.addAfter(jobKey, requeueMs);
-    if (!failure && !completionTime && deadlineMs !== undefined && startMs !== undefined && !suspended) {
+    if (!failure && !finished && deadlineMs !== undefined && startMs !== undefined && !suspended) {
       this.queue.addAfter(jobKey, Math.max(0, startMs + deadlineMs - now) + 10);
     }
   }
@@ -317,37 +504,77 @@ export class JobController implements Component {
     job: KObject,
     pods: KObject[],
     active: KObject[],
-    o: { succeeded: number; doneIndexes: Set<number>; completions?: number; parallelism: number; suspended: boolean; indexed: boolean; now: number },
+    o: {
+      succeeded: number;
+      doneIndexes: Set<number>;
+      failedIndexes: Set<number>;
+      completions?: number;
+      parallelism: number;
+      suspended: boolean;
+      indexed: boolean;
+      perIndex: boolean;
+      now: number;
+      policy?: KObject;
+    },
   ): Promise<{ active: KObject[]; requeueMs?: number }> {
     let want: number;
     if (o.suspended) want = 0;
     else if (o.completions === undefined) want = o.succeeded > 0 ? active.length : o.parallelism;
-    else want = Math.max(0, Math.min(o.parallelism, o.completions - o.succeeded));
+    else want = Math.max(0, Math.min(o.parallelism, o.completions - o.succeeded - o.failedIndexes.size));
     if (active.length > want) {
       // Not-ready and newest first.
       const victims = [...active]
         .sort((a, b) => Number(isPodReady(a)) - Number(isPodReady(b)) || String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))
         .slice(0, active.length - want);
-      await this.deletePods(jobKey, job, victims);
+      // Surplus pods are not failures: their finalizers go first, so they are never counted.
+      await this.deletePods(jobKey, job, victims, true);
       return { active: active.filter((p) => !victims.includes(p)) };
     }
     if (active.length === want) return { active };
-    const rec = backoffRecord(pods);
-    const waitMs = rec.lastFailureMs + backoffDelay(rec.failuresAfterSuccess, this.backoffBaseMs, this.backoffMaxMs) - o.now;
-    if (rec.failuresAfterSuccess > 0 && waitMs > 0) return { active, requeueMs: waitMs };
+    let requeueMs: number | undefined;
+    if (!o.perIndex) {
+      // Failures a podFailurePolicy ignores do not back off.
+      const rec = backoffRecord(o.policy ? pods.filter((p) => p.status?.phase !== 'Failed' || matchPodFailurePolicy(o.policy, p).countFailed) : pods);
+      const waitMs = rec.lastFailureMs + backoffDelay(rec.failuresAfterSuccess, this.backoffBaseMs, this.backoffMaxMs) - o.now;
+      if (rec.failuresAfterSuccess > 0 && waitMs > 0) return { active, requeueMs: waitMs };
+    }
     let indexes: (number | undefined)[];
+    const annotationsFor = new Map<number, Record<string, string>>();
     if (o.indexed && o.completions !== undefined) {
       const busy = new Set(active.map(podCompletionIndex));
+      const lastFailed = o.perIndex ? this.lastFailedPerIndex(job, pods) : new Map<number, KObject>();
       indexes = [];
-      for (let i = 0; i < o.completions && indexes.length < want - active.length; i++) if (!o.doneIndexes.has(i) && !busy.has(i)) indexes.push(i);
+      for (let i = 0; i < o.completions && indexes.length < want - active.length; i++) {
+        if (o.doneIndexes.has(i) || o.failedIndexes.has(i) || busy.has(i)) continue;
+        if (o.perIndex) {
+          // The index's own failure counts ride on its next pod, and its own backoff applies.
+          const prev = lastFailed.get(i);
+          let failures = 0;
+          let ignored = 0;
+          if (prev) {
+            const counted = matchPodFailurePolicy(o.policy, prev, true).countFailed;
+            failures = podCountAnnotation(prev, INDEX_FAILURE_COUNT_ANNOTATION) + (counted ? 1 : 0);
+            ignored = podCountAnnotation(prev, INDEX_IGNORED_FAILURE_COUNT_ANNOTATION) + (counted ? 0 : 1);
+            const waitMs = counted ? podFinishTime(prev) + backoffDelay(failures, this.backoffBaseMs, this.backoffMaxMs) - o.now : 0;
+            if (waitMs > 0) {
+              requeueMs = Math.min(requeueMs ?? Infinity, waitMs);
+              continue;
+            }
+          }
+          const ann: Record<string, string> = { [INDEX_FAILURE_COUNT_ANNOTATION]: String(failures) };
+          if (ignored > 0) ann[INDEX_IGNORED_FAILURE_COUNT_ANNOTATION] = String(ignored);
+          annotationsFor.set(i, ann);
+        }
+        indexes.push(i);
+      }
     } else indexes = Array.from({ length: want - active.length }, () => undefined);
-    if (!indexes.length) return { active };
+    if (!indexes.length) return { active, requeueMs };
     this.expectations.expectCreations(jobKey, indexes.length);
     const ref = newControllerRef(job, GVK);
     const results = await Promise.allSettled(
       indexes.map(async (i) => {
         try {
-          const created = await this.client.create(resources.pods, job.metadata.namespace, jobPodFromTemplate(job, ref, i));
+          const created = await this.client.create(resources.pods, job.metadata.namespace, jobPodFromTemplate(job, ref, i, i === undefined ? undefined : annotationsFor.get(i)));
           this.recorder.event(job, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata?.name}`);
           return created;
         } catch (e) {
@@ -360,11 +587,33 @@ export class JobController implements Component {
     const made = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    return { active: [...active, ...made] };
+    return { active: [...active, ...made], requeueMs };
   }
 
-  private async deletePods(jobKey: string, job: KObject, victims: KObject[]): Promise<void> {
+  /** Per completion index, its most recently finished failed pod. */
+  private lastFailedPerIndex(job: KObject, pods: KObject[]): Map<number, KObject> {
+    const out = new Map<number, KObject>();
+    for (const p of pods) {
+      const i = podCompletionIndex(p);
+      if (i === undefined || !isPodFailed(p, job)) continue;
+      const prev = out.get(i);
+      // Each retry carries more earlier failures; finish times (in seconds) only break ties.
+      const tries = (x: KObject) => podCountAnnotation(x, INDEX_FAILURE_COUNT_ANNOTATION) + podCountAnnotation(x, INDEX_IGNORED_FAILURE_COUNT_ANNOTATION);
+      if (!prev || tries(p) > tries(prev) || (tries(p) === tries(prev) && podFinishTime(p) >= podFinishTime(prev))) out.set(i, p);
+    }
+    return out;
+  }
+
+  /**
+   * Delete pods (uid preconditions). With `release`, their tracking finalizers are removed first
+   * so that they never count; otherwise the finalizer stays and the pods are counted as failed.
+   */
+  private async deletePods(jobKey: string, job: KObject, victims: KObject[], release = false): Promise<void> {
     if (!victims.length) return;
+    if (release) {
+      const { err } = await this.removeFinalizers(victims.filter(hasTrackingFinalizer));
+      if (err) throw err;
+    }
     this.expectations.expectDeletionsOf(jobKey, victims.map(key));
     const results = await Promise.allSettled(
       victims.map(async (pod) => {
@@ -383,20 +632,43 @@ export class JobController implements Component {
     if (failed) throw failed.reason;
   }
 
-  /** Write status through /status when it changed; one retry on a conflict with a fresh read. */
-  private async updateStatus(job: KObject, status: KObject): Promise<void> {
-    if (deepEqual(job.status ?? {}, status)) return;
-    let obj = job;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.client.update(resources.jobs, { ...obj, status }, 'status');
-        return;
-      } catch (e) {
-        if (!(e instanceof StatusError && e.code === 409) || attempt >= 1) throw e;
-        obj = await this.client.get(resources.jobs, job.metadata.namespace, job.metadata.name);
-        // A fresh read that is already finished wins.
-        if (isJobFinished(obj)) return;
-      }
-    }
+  /**
+   * Remove the tracking finalizer from pods (a strategic-merge delete from the list, so other
+   * finalizers stay); returns the UIDs released or already gone, and the first error. Each is remembered until the
+   * informer shows the pod without it, so a stale cache never counts it again.
+   */
+  private async removeFinalizers(pods: KObject[]): Promise<{ released: string[]; err?: unknown }> {
+    const released: string[] = [];
+    let firstErr: unknown;
+    await Promise.all(
+      pods.map(async (pod) => {
+        const uid: string = pod.metadata?.uid;
+        this.expectedFinalizerRemovals.add(uid);
+        try {
+          // The uid makes the patch fail on a pod that replaced this one under the same name.
+          const patch = { metadata: { uid, [`$deleteFromPrimitiveList/finalizers`]: [JOB_TRACKING_FINALIZER] } };
+          await this.client.patch(resources.pods, pod.metadata.namespace, pod.metadata.name, patch, 'strategic');
+          released.push(uid);
+        } catch (e) {
+          if (e instanceof StatusError && e.code === 404) {
+            released.push(uid);
+            return;
+          }
+          this.expectedFinalizerRemovals.delete(uid);
+          firstErr ??= e;
+        }
+      }),
+    );
+    return { released, err: firstErr };
+  }
+
+  /**
+   * Write status through /status when it changed; returns the Job as written. A conflict is
+   * returned as an error (the sync is retried from a fresh cache): counters computed from a stale
+   * Job must never be written.
+   */
+  private async updateStatus(job: KObject, status: KObject): Promise<KObject> {
+    if (deepEqual(job.status ?? {}, status)) return job;
+    return await this.client.update(resources.jobs, { ...job, status }, 'status');
   }
 }

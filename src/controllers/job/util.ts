@@ -5,6 +5,11 @@
 import type { KObject } from '../../client/rest-client.js';
 import type { OwnerReference } from '../common/controller-ref.js';
 
+/** The finalizer that keeps a Job's finished pod around until the controller has counted it. */
+export const JOB_TRACKING_FINALIZER = 'batch.kubernetes.io/job-tracking';
+/** Failures of the pod's index before it (backoffLimitPerIndex), counted and ignored by the podFailurePolicy. */
+export const INDEX_FAILURE_COUNT_ANNOTATION = 'batch.kubernetes.io/job-index-failure-count';
+export const INDEX_IGNORED_FAILURE_COUNT_ANNOTATION = 'batch.kubernetes.io/job-index-ignored-failure-count';
 /** Annotation and label carrying an Indexed Job pod's completion index. */
 export const COMPLETION_INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
 /** Upstream's DefaultJobPodFailureBackOff and MaxJobPodFailureBackOff. */
@@ -18,6 +23,23 @@ export const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+
 export function isPodFinished(pod: KObject): boolean {
   const phase = pod.status?.phase;
   return phase === 'Succeeded' || phase === 'Failed';
+}
+
+/** The pod carries the job-tracking finalizer. */
+export function hasTrackingFinalizer(pod: KObject): boolean {
+  return Array.isArray(pod.metadata?.finalizers) && pod.metadata.finalizers.includes(JOB_TRACKING_FINALIZER);
+}
+
+/**
+ * Whether the pod counts as failed (upstream's isPodFailed): phase Failed, or, unless the Job
+ * replaces only Failed pods (podReplacementPolicy Failed, or a podFailurePolicy), being deleted
+ * before it succeeded.
+ */
+export function isPodFailed(pod: KObject, job: KObject): boolean {
+  if (pod.status?.phase === 'Failed') return true;
+  const onlyFailed = job.spec?.podReplacementPolicy === 'Failed' || !!job.spec?.podFailurePolicy;
+  if (onlyFailed) return false;
+  return !!pod.metadata?.deletionTimestamp && pod.status?.phase !== 'Succeeded';
 }
 
 /** Counts towards `status.active`: not finished and not being deleted. */
@@ -106,6 +128,12 @@ export function podCompletionIndex(pod: KObject): number | undefined {
   return Number(v);
 }
 
+/** A non-negative integer annotation of the pod, 0 when missing or malformed. */
+export function podCountAnnotation(pod: KObject, name: string): number {
+  const v = pod.metadata?.annotations?.[name];
+  return typeof v === 'string' && /^(0|[1-9]\d*)$/.test(v) ? Number(v) : 0;
+}
+
 /** `status.completedIndexes`: sorted indexes as ranges, e.g. `0-2,5`. */
 export function formatIndexes(indexes: Iterable<number>): string {
   const xs = [...new Set(indexes)].sort((a, b) => a - b);
@@ -120,16 +148,17 @@ export function formatIndexes(indexes: Iterable<number>): string {
 }
 
 /**
- * The pod a Job creates: the template's labels, annotations and finalizers, the controller
- * reference, and for Indexed Jobs the completion index as annotation, label, env and hostname.
+ * The pod a Job creates: the template's labels, annotations and finalizers, the job-tracking
+ * finalizer, the controller reference, and for Indexed Jobs the completion index as annotation, label, env and hostname.
  */
-export function jobPodFromTemplate(job: KObject, ref: OwnerReference, index?: number): KObject {
+export function jobPodFromTemplate(job: KObject, ref: OwnerReference, index?: number, extraAnnotations?: Record<string, string>): KObject {
   const tm = job.spec?.template?.metadata ?? {};
   const name = job.metadata?.name ?? '';
   const metadata: KObject = { generateName: index === undefined ? `${name}-` : `${name}-${index}-`, ownerReferences: [ref] };
   metadata.labels = { ...(tm.labels ?? {}) };
   metadata.annotations = { ...(tm.annotations ?? {}) };
-  if (Array.isArray(tm.finalizers) && tm.finalizers.length) metadata.finalizers = [...tm.finalizers];
+  // Pods are tracked with a finalizer so that none is lost from (or counted twice in) the status.
+  metadata.finalizers = [...(Array.isArray(tm.finalizers) ? tm.finalizers : []).filter((f: unknown) => f !== JOB_TRACKING_FINALIZER), JOB_TRACKING_FINALIZER];
   const spec: KObject = structuredClone(job.spec?.template?.spec ?? {});
   if (index !== undefined) {
     metadata.annotations[COMPLETION_INDEX_ANNOTATION] = String(index);
@@ -142,6 +171,7 @@ export function jobPodFromTemplate(job: KObject, ref: OwnerReference, index?: nu
       }
     }
   }
+  Object.assign(metadata.annotations, extraAnnotations);
   if (!Object.keys(metadata.annotations).length) delete metadata.annotations;
   return { apiVersion: 'v1', kind: 'Pod', metadata, spec };
 }
