@@ -6,6 +6,7 @@ import { mkdirSync, existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
+import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { generateCA, issueCertificate, type KeyPairPEM } from '../base/pki.js';
@@ -175,11 +176,17 @@ async function loadOrCreate(dir: string, name: string, make: () => Promise<KeyPa
   return kp;
 }
 
+/** The serving certificate's IP and DNS names, from the configured SANs. */
+function certSANs(sans: string[]): { ips: string[]; dns: string[] } {
+  const ips = ['127.0.0.1', '::1', ...sans.filter((s) => /^[\d.]+$|:/.test(s))];
+  const dns = ['localhost', hostname(), 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', ...sans.filter((s) => !/^[\d.]+$|:/.test(s))];
+  return { ips: [...new Set(ips)], dns: [...new Set(dns)] };
+}
+
 async function ensurePKI(dir: string, sans: string[]): Promise<PKI> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ca = await loadOrCreate(dir, 'ca', () => generateCA(`k8ts-ca@${Math.floor(Date.now() / 1000)}`));
-  const ips = ['127.0.0.1', '::1', ...sans.filter((s) => /^[\d.]+$|:/.test(s))];
-  const dns = ['localhost', hostname(), 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', ...sans.filter((s) => !/^[\d.]+$|:/.test(s))];
+  const { ips, dns } = certSANs(sans);
   // The serving certificate is reissued when the wanted SANs change; the CA stays.
   const sanFile = join(dir, 'serving.sans');
   const wanted = JSON.stringify([...new Set([...ips, ...dns])].sort());
@@ -438,11 +445,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     authz = new UnionAuthorizer([privilegedGroupsAuthorizer, nodeAuthz, rbac]);
   }
 
-  const newHTTPSServer = () => {
+  const newHTTPSServer = (o: { legacyClients?: boolean } = {}) => {
     const srv = https.createServer(
       {
         key: pki.serving.key,
         cert: pki.serving.cert,
+        // Minimal TLS stacks in pods (busybox's wget) send no signature_algorithms, so TLS 1.2
+        // falls back to SHA-1 handshake signatures, which Go's TLS (upstream) accepts and OpenSSL's
+        // default security level refuses.
+        ...(o.legacyClients ? { ciphers: `${tls.DEFAULT_CIPHERS}:@SECLEVEL=0` } : {}),
         ca: pki.ca.cert,
         requestCert: true,
         rejectUnauthorized: false,
@@ -451,6 +462,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       apiserver.handle,
     );
     srv.on('upgrade', apiserver.handleUpgrade);
+    srv.on('tlsClientError', (e, sock) => log.debug('TLS handshake failed', { from: sock.remoteAddress, err: e.message }));
     srv.headersTimeout = 60_000;
     srv.requestTimeout = 0;
     return srv;
@@ -560,7 +572,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const loopbackBind = bind.startsWith('127.') || bind === '::1' || bind === 'localhost';
   const advertise = agent ? agent.nodeIP : loopbackBind || bind === '0.0.0.0' || bind === '::' ? undefined : bind;
   if (agent && loopbackBind) {
-    const extra = newHTTPSServer();
+    const extra = newHTTPSServer({ legacyClients: true });
     const ok = await new Promise<boolean>((resolve) => {
       extra.once('error', (e) => {
         log.warn('cannot listen on the node address for pods', { address: `${agent!.nodeIP}:${port}`, err: String(e) });
