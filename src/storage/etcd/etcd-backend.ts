@@ -55,6 +55,11 @@ const watchRetryMs = 200;
 /** The etcd-backed storage backend. Open with {@link EtcdBackend.open}. */
 export class EtcdBackend implements Backend {
   private closed = false;
+
+  /** @internal */
+  get isClosed(): boolean {
+    return this.closed;
+  }
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly watches = new Set<EtcdWatch>();
   /** The highest compacted revision this client knows of (its own compactions, or found by probing). */
@@ -364,7 +369,7 @@ class EtcdWatch implements Watch {
   }
 
   private async connect(): Promise<void> {
-    if (this.queue.closed) return;
+    if (this.queue.closed || this.backend.isClosed) return;
     let stream: WatchStream;
     try {
       stream = await this.backend.client.watchClient.watch();
@@ -372,8 +377,10 @@ class EtcdWatch implements Watch {
       this.scheduleRetry();
       return;
     }
-    if (this.queue.closed) {
+    if (this.queue.closed || this.backend.isClosed) {
       stream.end();
+      // A stream opened while the store closed reopened a connection: close it again, or it keeps the process alive.
+      if (this.backend.isClosed) this.backend.client.close();
       return;
     }
     this.stream = stream;
@@ -480,8 +487,10 @@ class EtcdWatch implements Watch {
     this.retry = undefined;
     const s = this.stream;
     this.stream = undefined;
-    // Half-close rather than cancel: etcd then ends the stream cleanly, whereas a cancelled call is an
-    // error that the etcd3 client counts towards its circuit breaker (and resets its channels for).
+    // Cancel the call: etcd (3.4) never ends a half-closed watch stream, so a stream only ended from
+    // this side would live on the server, and keep the connection and this process alive.
+    // Its 'error' (CANCELLED) goes to the listener that ignores streams no longer current.
+    (s as unknown as { cancel?(): void } | undefined)?.cancel?.();
     s?.end();
     this.backend.unregister(this);
   }
