@@ -130,9 +130,10 @@ if (!haveEtcd) {
 
       // Every pod of every ReplicaSet, as seen by an informer that relists through failovers.
       const podsByRS = new Map<string, Set<string>>();
-      informer = new SharedInformer<KObject>({ client: either, ref: pods, namespace: 'chaos' }, { name: 'chaos-pods' });
+      informer = new SharedInformer<KObject>({ client: either, ref: pods }, { name: 'chaos-pods' });
       informer.addEventHandler({
         onAdd: (p) => {
+          if (p.metadata?.namespace !== 'chaos') return;
           const owner = p.metadata?.ownerReferences?.find((o: KObject) => o.kind === 'ReplicaSet')?.name;
           if (!owner) return;
           if (!podsByRS.has(owner)) podsByRS.set(owner, new Set());

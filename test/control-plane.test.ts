@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, startTestCluster, type TestCluster } from './helpers.js';
-import { RestClient } from '../src/client/rest-client.js';
+import type { RestClient } from '../src/client/rest-client.js';
 import { startHollowNodes, type HollowNodes } from '../src/kubelet/hollow.js';
 
 describe('control plane on hollow nodes, driven by kubectl', () => {
@@ -13,7 +13,7 @@ describe('control plane on hollow nodes, driven by kubectl', () => {
   let nodes: HollowNodes;
   before(async () => {
     c = await startTestCluster();
-    client = new RestClient({ server: c.server.url, ca: c.server.ca, cert: c.server.adminCert.cert, key: c.server.adminCert.key });
+    client = c.adminClient();
     nodes = await startHollowNodes({ client, count: 3, namePrefix: 'hollow-', runDurationMs: 300 });
   });
   after(async () => {

@@ -13,6 +13,7 @@ import { runDatastore } from '../src/cli/datastore.js';
 import { runEtcdSnapshot } from '../src/cli/etcd-snapshot.js';
 import { EtcdProcess, etcdBinary, haveEtcd } from '../src/storage/testing/etcd-process.js';
 import { setLogLevel } from '../src/base/log.js';
+import { writeEncryptionConfig } from './helpers.js';
 
 setLogLevel((process.env.K8TS_LOG_LEVEL as any) || 'warn');
 
@@ -76,21 +77,7 @@ if (!haveEtcd || !haveEtcdctl) {
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'k8ts-datastore-'));
       dataDir = join(dir, 'data');
-      enc = join(dir, 'encryption.yaml');
-      writeFileSync(
-        enc,
-        `apiVersion: apiserver.config.k8s.io/v1
-kind: EncryptionConfiguration
-resources:
-  - resources: [secrets]
-    providers:
-      - aescbc:
-          keys:
-            - name: key1
-              secret: ${randomBytes(32).toString('base64')}
-      - identity: {}
-`,
-      );
+      enc = writeEncryptionConfig(join(dir, 'encryption.yaml'));
       await etcd.start();
       etcdFlags = ['--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--etcd-prefix', prefix];
       first = await startServer({ dataDir, controllers: false, encryptionProviderConfig: enc });

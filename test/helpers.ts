@@ -6,7 +6,9 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { startServer, type RunningServer, type ServerOptions } from '../src/app/server.js';
+import { RestClient } from '../src/client/rest-client.js';
 import { setLogLevel } from '../src/base/log.js';
 import { pollUntil } from '../src/base/sleep.js';
 
@@ -35,6 +37,8 @@ export interface TestCluster {
   /** Runs kubectl and fails with its stderr unless it exits 0. */
   ok(args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<string>;
   writeFile(name: string, text: string): string;
+  /** A client with the admin's credentials, closed by stop(). */
+  adminClient(): RestClient;
   stop(): Promise<void>;
 }
 
@@ -61,6 +65,7 @@ export async function startTestCluster(opts: { kubectl?: string; storagePath?: s
       });
       child.stdin.end(o.input ?? '');
     });
+  const clients: RestClient[] = [];
   return {
     server,
     home,
@@ -80,7 +85,13 @@ export async function startTestCluster(opts: { kubectl?: string; storagePath?: s
       writeFileSync(p, text);
       return p;
     },
+    adminClient() {
+      const client = new RestClient({ server: server.url, ca: server.ca, cert: server.adminCert.cert, key: server.adminCert.key });
+      clients.push(client);
+      return client;
+    },
     async stop() {
+      for (const cl of clients) cl.close();
       await server.stop();
       rmSync(home, { recursive: true, force: true });
     },
@@ -90,4 +101,23 @@ export async function startTestCluster(opts: { kubectl?: string; storagePath?: s
 /** Poll until `fn` returns a truthy value or the time is up. */
 export function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, stepMs = 100): Promise<T> {
   return pollUntil(fn, { timeoutMs, stepMs });
+}
+
+/** Write an EncryptionConfiguration for Secrets (aescbc key `key1` with a random secret, then identity) to `path`. */
+export function writeEncryptionConfig(path: string): string {
+  writeFileSync(
+    path,
+    `apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  - resources: [secrets]
+    providers:
+      - aescbc:
+          keys:
+            - name: key1
+              secret: ${randomBytes(32).toString('base64')}
+      - identity: {}
+`,
+  );
+  return path;
 }

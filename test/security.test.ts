@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startTestCluster, eventually, type TestCluster } from './helpers.js';
+import { startTestCluster, eventually, writeEncryptionConfig, type TestCluster } from './helpers.js';
 
 /** A kubeconfig that authenticates with a bearer token only. */
 function tokenKubeconfig(c: TestCluster, name: string, token: string): string {
@@ -113,21 +113,7 @@ describe('security: secrets at rest and the audit log', () => {
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     dir = mkdtempSync(join(tmpdir(), 'k8ts-sec-'));
-    const enc = join(dir, 'encryption.yaml');
-    writeFileSync(
-      enc,
-      `apiVersion: apiserver.config.k8s.io/v1
-kind: EncryptionConfiguration
-resources:
-  - resources: [secrets]
-    providers:
-      - aescbc:
-          keys:
-            - name: key1
-              secret: ${randomBytes(32).toString('base64')}
-      - identity: {}
-`,
-    );
+    const enc = writeEncryptionConfig(join(dir, 'encryption.yaml'));
     const policy = join(dir, 'audit-policy.yaml');
     writeFileSync(policy, `apiVersion: audit.k8s.io/v1
 kind: Policy

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resources } from '../../src/client/resources.js';
-import { RestClient, type KObject } from '../../src/client/rest-client.js';
+import type { KObject, RestClient } from '../../src/client/rest-client.js';
 import { GarbageCollector } from '../../src/controllers/garbagecollector/garbage-collector.js';
 import { JobController } from '../../src/controllers/job/job-controller.js';
 import { backoffDelay, formatIndexes } from '../../src/controllers/job/util.js';
@@ -364,7 +364,7 @@ describe('Job pod tracking and podFailurePolicy through kubectl', () => {
   let nodes: HollowNodes;
   before(async () => {
     c = await startTestCluster();
-    client = new RestClient({ server: c.server.url, ca: c.server.ca, cert: c.server.adminCert.cert, key: c.server.adminCert.key });
+    client = c.adminClient();
     nodes = await startHollowNodes({ client, count: 1, namePrefix: 'jobs-', runDurationMs: 300 });
   });
   after(async () => {
