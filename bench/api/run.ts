@@ -5,7 +5,9 @@
  *   3. create latency p50/p99 at a fixed rate (default 1,000/s);
  *   4. list of 10,000 pods;
  *   5. watch delivery latency with 500 concurrent watchers.
- * Usage: node --import tsx bench/api/run.ts [--quick] [--with-control-plane]
+ * Usage: node --import tsx bench/api/run.ts [--quick] [--with-control-plane] [--etcd]
+ *   --etcd: run everything twice, on SQLite and on a real single-member etcd (started here on
+ *   loopback), and print them side by side with the etcd/SQLite ratio.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
@@ -19,6 +21,9 @@ const watchOnly = process.argv.includes('--watch-only');
 // The API server alone by default; --with-control-plane keeps the scheduler and controllers running.
 const serverFlags = process.argv.includes('--with-control-plane') ? [] : ['--disable-scheduler', '--disable-controller-manager'];
 const bin = resolve('bin/k8ts');
+const compareEtcd = process.argv.includes('--etcd');
+/** Extra `k8ts server` flags for the store (set per suite run). */
+let storageFlags: string[] = [];
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -93,7 +98,7 @@ async function startServer(dataDir: string): Promise<{ proc: ChildProcess; port:
   const port = await freePort();
   const t0 = performance.now();
   const serverCmd = process.env.BENCH_SERVER_NODE_ARGS ? [process.execPath, [...process.env.BENCH_SERVER_NODE_ARGS.split(' '), resolve('dist/cli/main.js')]] as const : [bin, []] as const;
-  const proc = spawn(serverCmd[0], [...serverCmd[1], 'server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', ...serverFlags], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } });
+  const proc = spawn(serverCmd[0], [...serverCmd[1], 'server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', ...serverFlags, ...storageFlags], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } });
   let exited = false;
   proc.once('exit', () => (exited = true));
   const probe = new https.Agent({ rejectUnauthorized: false, keepAlive: false });
@@ -226,6 +231,35 @@ async function watchLatency(c: Conn, dataDir: string, watchers: number, events: 
 
 async function main(): Promise<void> {
   if (!existsSync('dist/cli/main.js')) throw new Error('run scripts/setup.sh first (dist/ is missing)');
+  const sqlite = await runSuite();
+  let etcdResults: [string, string][] | undefined;
+  if (compareEtcd) {
+    const { EtcdProcess } = await import('../../src/storage/testing/etcd-process.js');
+    const etcd = new EtcdProcess();
+    await etcd.start();
+    try {
+      storageFlags = ['--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--etcd-prefix', `/bench-${Date.now()}`];
+      etcdResults = await runSuite();
+    } finally {
+      await etcd.stop();
+    }
+  }
+  const w = Math.max(...sqlite.map(([k]) => k.length));
+  console.log(`\nk8ts API benchmarks (${new Date().toISOString()}, ${quick ? 'quick' : 'full'}, server flags: ${serverFlags.join(' ') || 'none'})`);
+  if (!etcdResults) {
+    for (const [k, v] of sqlite) console.log(`${k.padEnd(w)}  ${v}`);
+    return;
+  }
+  console.log(`${''.padEnd(w)}  ${'SQLite'.padStart(12)}  ${'etcd'.padStart(12)}  etcd/SQLite`);
+  for (const [k, v] of sqlite) {
+    const e = etcdResults.find(([k2]) => k2 === k)?.[1] ?? '';
+    const ratio = parseFloat(e) / parseFloat(v);
+    console.log(`${k.padEnd(w)}  ${v.padStart(12)}  ${e.padStart(12)}  ${Number.isFinite(ratio) ? ratio.toFixed(2) : ''}`);
+  }
+}
+
+/** Every measurement once against servers on the current store. */
+async function runSuite(): Promise<[string, string][]> {
   const results: [string, string][] = [];
   // 1. cold start (fresh data dir: includes certificate generation) and warm start.
   const dataDir = mkdtempSync(join(tmpdir(), 'k8ts-bench-'));
@@ -282,9 +316,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
-  const w = Math.max(...results.map(([k]) => k.length));
-  console.log(`\nk8ts API benchmarks (${new Date().toISOString()}, ${quick ? 'quick' : 'full'}, server flags: ${serverFlags.join(' ') || 'none'})`);
-  for (const [k, v] of results) console.log(`${k.padEnd(w)}  ${v}`);
+  return results;
 }
 
 main().catch((e) => {

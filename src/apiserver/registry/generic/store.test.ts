@@ -62,6 +62,18 @@ describe('generic Store', () => {
     assert.ok(Number(o.metadata.resourceVersion) > 0);
   });
 
+  it('an update carrying the uid of an earlier object of the same name is a Conflict, not Invalid', async () => {
+    const first = await store.create('default', { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'again' }, spec: {} });
+    await store.delete({ namespace: 'default', name: 'again' });
+    const second = await store.create('default', { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'again' }, spec: {} });
+    await expectStatus(
+      store.update({ namespace: 'default', name: 'again' }, { ...first, spec: { size: 3 } }),
+      409,
+      'Conflict',
+      new RegExp(`Precondition failed: UID in precondition: ${first.metadata.uid}, UID in object meta: ${second.metadata.uid}`),
+    );
+  });
+
   it('generateName produces a 5-character suffix', async () => {
     const o = await store.create('ns', { metadata: { generateName: 'web-' }, spec: {} });
     assert.match(o.metadata.name, /^web-[bcdfghjklmnpqrstvwxz2456789]{5}$/);

@@ -492,6 +492,12 @@ export class Store {
     return this.guaranteedUpdate(
       ref,
       (current) => {
+        // An update naming another incarnation's uid is a failed precondition (409), as upstream, so
+        // clients holding a stale object refetch rather than see a validation error.
+        const wantUID = input.metadata?.uid;
+        if (wantUID && wantUID !== current.metadata.uid) {
+          throw errors.conflict(this.gr, ref.name, `Precondition failed: UID in precondition: ${wantUID}, UID in object meta: ${current.metadata.uid}`);
+        }
         if (wantRV && wantRV !== current.metadata.resourceVersion) throw errors.modified(this.gr, ref.name);
         const next = structuredClone(input);
         next.metadata ??= {};
