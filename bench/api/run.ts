@@ -143,6 +143,9 @@ async function stopServer(proc: ChildProcess): Promise<void> {
 async function ensureNamespace(c: Conn, name: string): Promise<void> {
   const r = await request(c, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   if (r.code !== 201 && r.code !== 409) throw new Error(`namespace ${name}: ${r.code} ${r.body}`);
+  // The controllers are off here: the account ServiceAccount admission requires of pods, by hand.
+  const sa = await request(c, 'POST', `/api/v1/namespaces/${name}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
+  if (sa.code !== 201 && sa.code !== 409) throw new Error(`serviceaccount ${name}/default: ${sa.code} ${sa.body}`);
 }
 
 async function sustainedCreates(c: Conn, concurrency: number, durationMs: number, ns: string): Promise<number> {

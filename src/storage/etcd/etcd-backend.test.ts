@@ -53,6 +53,19 @@ if (!haveEtcd) {
       }
     });
 
+    it('A list larger than gRPC\'s default 4 MiB message cap comes back whole.', async () => {
+      const b = await EtcdBackend.open({ endpoints: [etcd.endpoint], prefix: '/specifics/big' });
+      try {
+        const value = 'x'.repeat(100_000);
+        for (let i = 0; i < 60; i++) await b.create(`/registry/configmaps/big/${String(i).padStart(3, '0')}`, value);
+        const l = await b.list('/registry/configmaps/');
+        assert.equal(l.kvs.length, 60);
+        assert.equal(l.kvs[59].value.length, 100_000);
+      } finally {
+        await b.close();
+      }
+    });
+
     it('Cancelling many watches in a row leaves the client usable.', async () => {
       const b = await EtcdBackend.open({ endpoints: [etcd.endpoint], prefix: '/specifics/cancel' });
       try {

@@ -87,7 +87,9 @@ export class EtcdBackend implements Backend {
   /** Connect to etcd and check that it answers. */
   static async open(opts: EtcdBackendOptions): Promise<EtcdBackend> {
     if (opts.endpoints.length === 0) throw new Error('EtcdBackend: endpoints must not be empty');
-    const options: IOptions = { hosts: opts.endpoints };
+    // Lists of many objects are one range response: lift gRPC's 4 MiB receive cap, as upstream's
+    // etcd client does (MaxCallRecvMsgSize = MaxInt32).
+    const options: IOptions = { hosts: opts.endpoints, grpcOptions: { 'grpc.max_receive_message_length': -1 } };
     if (opts.tls) {
       const buf = (x: string | Buffer | undefined) => (x === undefined ? undefined : Buffer.from(x));
       options.credentials = { rootCertificate: buf(opts.tls.ca)!, certChain: buf(opts.tls.cert), privateKey: buf(opts.tls.key) };
