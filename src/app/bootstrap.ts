@@ -5,7 +5,7 @@
  */
 import { StatusError } from '../api/errors.js';
 import type { APIServer } from '../apiserver/apiserver.js';
-import { rootCAConfigMap, rootCAConfigMapName } from '../controllers/rootcacertpublisher/root-ca-cert-publisher.js';
+import { rootCAConfigMap, rootCAConfigMapName } from '../controllers/rootcacertpublisher/root-ca-configmap.js';
 
 /** Create unless present (a restart, or another server, made it already). */
 async function ensure(exists: () => Promise<unknown>, create: () => Promise<unknown>): Promise<void> {

@@ -15,8 +15,6 @@ import { Histogram, Registry } from '../base/metrics.js';
 import { SqliteBackend } from '../storage/sqlite/sqlite-backend.js';
 import type { Backend } from '../storage/interface.js';
 import { instrumentBackend } from '../storage/instrumented.js';
-import { encryptingBackend, loadEncryptionConfig } from '../storage/encryption/index.js';
-import { createAuditSink } from '../apiserver/audit/index.js';
 import { APIServer } from '../apiserver/apiserver.js';
 import { BearerAuthenticator, parseTokenFile, TokenAuthenticator, UnionAuthenticator, X509Authenticator } from '../apiserver/auth/authenticator.js';
 import { StoreCaches } from '../apiserver/auth/store-cache.js';
@@ -33,7 +31,6 @@ import { priority } from '../apiserver/admission/priority.js';
 import { defaultTolerationSeconds } from '../apiserver/admission/default-toleration-seconds.js';
 import { podSecurity, type PodSecurityOptions } from '../apiserver/admission/pod-security/index.js';
 import { limitRanger } from '../apiserver/admission/limit-ranger.js';
-import { loadAdmissionConfig } from '../apiserver/admission/config.js';
 import { csrRequestor } from '../apiserver/admission/csr-requestor.js';
 import { nodeRestriction } from '../apiserver/admission/node-restriction.js';
 import { rbacEscalation } from '../apiserver/admission/rbac-escalation.js';
@@ -311,6 +308,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   let encrypted = rawBackend;
   if (opts.encryptionProviderConfig) {
     try {
+      // Loaded only when configured: start-up time matters.
+      const { encryptingBackend, loadEncryptionConfig } = await import('../storage/encryption/index.js');
       encrypted = encryptingBackend(rawBackend, loadEncryptionConfig(opts.encryptionProviderConfig));
     } catch (e) {
       await rawBackend.close().catch(() => undefined);
@@ -413,12 +412,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     nodeRestriction,
     priority,
     defaultTolerationSeconds({ notReadySeconds: opts.defaultNotReadyTolerationSeconds, unreachableSeconds: opts.defaultUnreachableTolerationSeconds }),
-    podSecurity(opts.podSecurity ?? (opts.admissionControlConfigFile ? loadAdmissionConfig(opts.admissionControlConfigFile).podSecurity : undefined)),
+    podSecurity(opts.podSecurity ?? (opts.admissionControlConfigFile ? (await import('../apiserver/admission/config.js')).loadAdmissionConfig(opts.admissionControlConfigFile).podSecurity : undefined)),
     ...(authorizer ? [rbacEscalation(authorizer)] : []),
     // Last: a refusal after it would leave a charge only the quota controller corrects.
     resourceQuota,
   ];
-  const audit = opts.auditLogPath ? createAuditSink({ policyPath: opts.auditPolicyFile, logPath: opts.auditLogPath }) : undefined;
+  const audit = opts.auditLogPath ? (await import('../apiserver/audit/index.js')).createAuditSink({ policyPath: opts.auditPolicyFile, logPath: opts.auditLogPath }) : undefined;
   const apiserver: APIServer = new APIServer({
     audit,
     backend,
@@ -428,7 +427,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     subresources,
     virtualResources: [tokenReviewResource(bearer), selfSubjectReviewResource(), ...accessReviewResources()],
     externalAddress: `${opts.bindAddress && opts.bindAddress !== '0.0.0.0' ? opts.bindAddress : '127.0.0.1'}:${opts.port ?? 0}`,
-    extensions: { admit: admissionChain((g, r) => apiserver.store(g, r), admissionPlugins) },
+    extensions: { admit: admissionChain((g, r) => apiserver.store(g, r), admissionPlugins, (g, r) => caches.get(g, r)) },
     openapi: () => loadOpenAPI(strategies, subresources),
     patcher: () => loadPatcher(),
     metrics,
@@ -493,8 +492,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     // The default roles and bindings, then caches of them, before anything is served as ready.
     await reconcileBootstrapPolicy(lookup).catch(abort);
     rbac.start();
-    nodeAuthz.start();
-    await Promise.all([rbac.synced, nodeAuthz.synced]);
+    // The node authorizer starts with the first request from a node.
+    nodeAuthz.lazy();
+    await rbac.synced;
   }
 
   // The kubeconfig is written before /readyz reports ok.

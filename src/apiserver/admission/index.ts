@@ -5,6 +5,7 @@
 import type { UserInfo } from '../auth/authenticator.js';
 import type { KObject } from '../registry/generic/strategy.js';
 import type { Store, StoreAdmission } from '../registry/generic/store.js';
+import type { StoreCache } from '../auth/store-cache.js';
 import { namespaceLifecycle } from './namespace-lifecycle.js';
 
 export type AdmissionOperation = 'CREATE' | 'UPDATE' | 'DELETE';
@@ -20,6 +21,12 @@ export interface AdmissionAttributes {
   store: Store;
   /** Another resource's store (read-only use: get/list). */
   lookup: StoreLookup;
+  /**
+   * Reads from the server's watch-fed caches (upstream's informer listers): the objects of a
+   * resource in a namespace ('' for cluster-scoped), or one by name. Cheap, and a moment behind
+   * the store; falls back to the store when the server has no caches (tests).
+   */
+  cached: CachedReader;
   /** The requesting user; undefined for the server's own writes (bootstrap objects). */
   user?: UserInfo;
   /** '' for the main resource, else e.g. 'status', 'binding', 'eviction'. */
@@ -29,6 +36,37 @@ export interface AdmissionAttributes {
   warn(text: string): void;
   /** Add an annotation to the request's audit event. */
   annotate(key: string, value: string): void;
+}
+
+export interface CachedReader {
+  list(group: string, resource: string, namespace: string): Promise<KObject[]>;
+  get(group: string, resource: string, namespace: string, name: string): Promise<KObject | undefined>;
+}
+
+/** A reader over `caches` (when given) or straight over the stores. */
+export function cachedReader(lookup: StoreLookup, caches?: (group: string, resource: string) => StoreCache | undefined): CachedReader {
+  return {
+    async list(group, resource, namespace) {
+      const c = caches?.(group, resource);
+      if (c) {
+        await c.synced;
+        const out: KObject[] = [];
+        for (const o of c.list()) if ((o.metadata?.namespace ?? '') === namespace) out.push(o);
+        return out;
+      }
+      const store = lookup(group, resource);
+      return store ? (await store.list(namespace)).items : [];
+    },
+    async get(group, resource, namespace, name) {
+      const c = caches?.(group, resource);
+      if (c) {
+        await c.synced;
+        return c.get(namespace || undefined, name);
+      }
+      const store = lookup(group, resource);
+      return store ? store.get({ namespace, name }).catch(() => undefined) : undefined;
+    },
+  };
 }
 
 export interface AdmissionPlugin {
@@ -42,7 +80,8 @@ export interface AdmissionPlugin {
 export const defaultPlugins: AdmissionPlugin[] = [namespaceLifecycle];
 
 /** The store extension: every plugin's mutate in the mutating phase, every plugin's validate in the validating phase. */
-export function admissionChain(lookup: StoreLookup, plugins: AdmissionPlugin[] = defaultPlugins) {
+export function admissionChain(lookup: StoreLookup, plugins: AdmissionPlugin[] = defaultPlugins, caches?: (group: string, resource: string) => StoreCache | undefined) {
+  const cached = cachedReader(lookup, caches);
   return async (s: StoreAdmission): Promise<void> => {
     const a: AdmissionAttributes = {
       operation: s.operation,
@@ -50,6 +89,7 @@ export function admissionChain(lookup: StoreLookup, plugins: AdmissionPlugin[] =
       oldObject: s.oldObject,
       store: s.store,
       lookup,
+      cached,
       user: s.user,
       subresource: s.subresource,
       dryRun: s.dryRun,

@@ -29,9 +29,8 @@ function supports(a: AdmissionAttributes): 'pods' | 'persistentvolumeclaims' | u
 
 async function limitRangesFor(a: AdmissionAttributes): Promise<Obj[]> {
   const ns = a.object?.metadata?.namespace;
-  const store = a.lookup('', 'limitranges');
-  if (!ns || !store) return [];
-  return (await store.list(ns)).items;
+  if (!ns) return [];
+  return a.cached.list('', 'limitranges', ns);
 }
 
 // ---- defaults ----------------------------------------------------------------------------------

@@ -14,17 +14,18 @@ export const priority: AdmissionPlugin = {
     if (a.operation !== 'CREATE' || a.subresource || gr.group !== '' || gr.resource !== 'pods') return;
     const pod = a.object;
     const spec = (pod.spec ??= {});
-    const classes = a.lookup('scheduling.k8s.io', 'priorityclasses');
     let cls: { value: number; preemptionPolicy?: string } | undefined;
     const name: string | undefined = spec.priorityClassName || undefined;
     if (name) {
-      const pc: KObject | undefined = classes ? await classes.get({ namespace: '', name }).catch(() => undefined) : undefined;
+      // The cache, then the store: a class created a moment ago is found.
+      let pc: KObject | undefined = await a.cached.get('scheduling.k8s.io', 'priorityclasses', '', name);
+      pc ??= await a.lookup('scheduling.k8s.io', 'priorityclasses')?.get({ namespace: '', name }).catch(() => undefined);
       if (pc) cls = { value: pc.value, preemptionPolicy: pc.preemptionPolicy };
       else if (systemPriorities[name] !== undefined) cls = { value: systemPriorities[name] };
       else throw errors.forbidden(gr, pod.metadata?.name ?? '', `no PriorityClass with name ${name} was found`);
-    } else if (classes) {
+    } else {
       // The global default; with several, the lowest value wins, as upstream.
-      const { items } = await classes.list('');
+      const items = await a.cached.list('scheduling.k8s.io', 'priorityclasses', '');
       const def = items.filter((c) => c.globalDefault === true).sort((x, y) => x.value - y.value)[0];
       if (def) {
         cls = { value: def.value, preemptionPolicy: def.preemptionPolicy };

@@ -46,7 +46,8 @@ export const serviceAccount: AdmissionPlugin = {
     if (!accounts) return;
     let sa: KObject | undefined;
     const deadline = Date.now() + (name === 'default' ? defaultAccountWaitMs : 0);
-    for (;;) {
+    sa = await a.cached.get('', 'serviceaccounts', ns, name);
+    for (; !sa; ) {
       try {
         sa = await accounts.get({ namespace: ns, name });
         break;

@@ -20,7 +20,14 @@ export class StoreCache {
   /** Resolves once the initial state is in. */
   readonly synced = new Promise<void>((r) => (this.markSynced = r));
 
-  constructor(readonly store: Store) {}
+  /**
+   * `project` keeps a reduced copy of each object instead of the object (a consumer that needs a
+   * few fields of many large objects, such as the node authorizer of every pod).
+   */
+  constructor(
+    readonly store: Store,
+    private readonly project?: (obj: KObject) => KObject,
+  ) {}
 
   static key(namespace: string | undefined, name: string): string {
     return namespace ? `${namespace}/${name}` : name;
@@ -66,7 +73,7 @@ export class StoreCache {
                   initialDone = true;
                   this.replace(fresh);
                   this.markSynced();
-                } else if (ev.type === 'ADDED') fresh.set(StoreCache.key(ev.object.metadata?.namespace, ev.object.metadata?.name), ev.object);
+                } else if (ev.type === 'ADDED') fresh.set(StoreCache.key(ev.object.metadata?.namespace, ev.object.metadata?.name), this.keep(ev.object));
                 return;
               }
               this.apply(ev);
@@ -102,13 +109,18 @@ export class StoreCache {
     }
   }
 
+  private keep(obj: KObject): KObject {
+    return this.project ? this.project(obj) : obj;
+  }
+
   private apply(ev: ApiWatchEvent): void {
     if (ev.type !== 'ADDED' && ev.type !== 'MODIFIED' && ev.type !== 'DELETED') return;
     const k = StoreCache.key(ev.object.metadata?.namespace, ev.object.metadata?.name);
     const old = this.items.get(k);
+    const obj = this.keep(ev.object);
     if (ev.type === 'DELETED') this.items.delete(k);
-    else this.items.set(k, ev.object);
-    this.emit({ type: ev.type, object: ev.object, old });
+    else this.items.set(k, obj);
+    this.emit({ type: ev.type, object: obj, old });
   }
 
   private emit(ev: CacheEvent): void {

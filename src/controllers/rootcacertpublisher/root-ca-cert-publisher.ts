@@ -10,20 +10,9 @@ import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
 import { WorkQueue } from '../../client/workqueue.js';
 import { ControllerLoop } from '../common/controller-loop.js';
+import { rootCAConfigMap, rootCAConfigMapName, rootCADescription } from './root-ca-configmap.js';
 
-export const rootCAConfigMapName = 'kube-root-ca.crt';
-export const rootCADescription =
-  'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.';
-
-/** The ConfigMap a namespace should hold. */
-export function rootCAConfigMap(namespace: string, caPEM: string): KObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: rootCAConfigMapName, namespace, annotations: { 'kubernetes.io/description': rootCADescription } },
-    data: { 'ca.crt': caPEM },
-  };
-}
+export { rootCAConfigMap, rootCAConfigMapName, rootCADescription };
 
 /** Queue items are namespace names. */
 export class RootCACertPublisher implements Component {

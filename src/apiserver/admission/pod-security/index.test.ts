@@ -6,7 +6,7 @@ import { Store } from '../../registry/generic/store.js';
 import type { KObject, Strategy } from '../../registry/generic/strategy.js';
 import { podStrategy } from '../../registry/core/pods/strategy.js';
 import { namespaceStrategy } from '../../registry/core/namespaces/strategy.js';
-import { admissionChain, type AdmissionAttributes, type AdmissionOperation, type AdmissionPlugin } from '../index.js';
+import { admissionChain, cachedReader, type AdmissionAttributes, type AdmissionOperation, type AdmissionPlugin } from '../index.js';
 import { namespaceLifecycle } from '../namespace-lifecycle.js';
 import { isSignificantPodUpdate, podSecurity, type PodSecurityOptions } from './index.js';
 
@@ -91,6 +91,7 @@ describe('PodSecurity admission', () => {
       oldObject: more.oldObject,
       store: stores.get(resource)!,
       lookup: (g, r) => stores.get(`${g}/${r}`),
+      cached: cachedReader((g, r) => stores.get(`${g}/${r}`)),
       user: more.username ? { username: more.username, groups: ['system:authenticated'] } : undefined,
       subresource: more.subresource ?? '',
       dryRun: false,

@@ -83,9 +83,13 @@ export function podSecurity(opts: PodSecurityOptions = {}): AdmissionPlugin {
   const exemptRuntimeClass = (rc: string | undefined) => !!rc && exemptRuntimeClasses.has(rc);
 
   async function namespaceLabels(a: AdmissionAttributes, ns: string): Promise<Record<string, string> | undefined> {
-    const store = a.lookup('', 'namespaces');
-    if (!store) throw new Error('no namespaces store');
-    const obj = await store.get({ namespace: '', name: ns });
+    // The cache first; a namespace it does not show yet is read from the store.
+    let obj = await a.cached.get('', 'namespaces', '', ns);
+    if (!obj) {
+      const store = a.lookup('', 'namespaces');
+      if (!store) throw new Error('no namespaces store');
+      obj = await store.get({ namespace: '', name: ns });
+    }
     return obj.metadata?.labels;
   }
 

@@ -72,7 +72,8 @@ async function admit(a: AdmissionAttributes): Promise<void> {
   if (!ev || !ev.handles(a.operation)) return;
   const quotaStore = a.lookup('', 'resourcequotas');
   if (!quotaStore) return;
-  const quotas = (await quotaStore.list(namespace)).items;
+  // Which quotas apply comes from the cache; charging re-reads each one (guaranteedUpdate).
+  const quotas = await a.cached.list('', 'resourcequotas', namespace);
   if (quotas.length === 0) return;
 
   const req: QuotaRequest = { operation: a.operation, object: a.object, oldObject: a.oldObject };

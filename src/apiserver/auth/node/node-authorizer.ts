@@ -88,36 +88,56 @@ export class NodeAuthorizer implements Authorizer {
     const podStore = lookup('', 'pods');
     const pvcStore = lookup('', 'persistentvolumeclaims');
     if (podStore) {
-      this.pods = new StoreCache(podStore);
+      // Only what the index needs is kept of each pod: its node and the objects it references.
+      this.pods = new StoreCache(podStore, (pod) => ({ metadata: { name: pod.metadata?.name, namespace: pod.metadata?.namespace }, nodeName: pod.spec?.nodeName, refs: [...podReferences(pod)] }));
       this.pods.onEvent((ev) => {
         if (ev.old) this.index(ev.old, -1);
         if (ev.type !== 'DELETED') this.index(ev.object, +1);
       });
     }
     if (pvcStore) this.pvcs = new StoreCache(pvcStore);
-    this.synced = Promise.all([this.pods?.synced, this.pvcs?.synced]).then(() => undefined);
+    this.synced = Promise.all([this.pods?.synced, this.pvcs?.synced]).then(() => {
+      this.ready = true;
+    });
   }
 
   start(): this {
+    if (this.started) return this;
+    this.started = true;
     this.pods?.start();
     this.pvcs?.start();
     return this;
   }
+
+  private started = false;
+  private ready = false;
+
+  /**
+   * Start on the first request from a node rather than at once: the pod cache costs a decode of
+   * every pod write, which a control plane without nodes need not pay.
+   */
+  lazy(): this {
+    this.lazyStart = true;
+    return this;
+  }
+
+  private lazyStart = false;
 
   stop(): void {
     this.pods?.stop();
     this.pvcs?.stop();
   }
 
+  /** `pod` as the pod cache keeps it: `{ nodeName, refs }`. */
   private index(pod: KObject, delta: 1 | -1): void {
-    const node = pod.spec?.nodeName;
+    const node: string | undefined = pod.nodeName;
     if (!node) return;
     let refs = this.byNode.get(node);
     if (!refs) {
       if (delta < 0) return;
       this.byNode.set(node, (refs = new Map()));
     }
-    for (const r of podReferences(pod)) {
+    for (const r of pod.refs as string[]) {
       const n = (refs.get(r) ?? 0) + delta;
       if (n > 0) refs.set(r, n);
       else refs.delete(r);
@@ -137,9 +157,13 @@ export class NodeAuthorizer implements Authorizer {
     return { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: `node authorizer does not support user rule resolution` };
   }
 
-  authorize(a: AuthorizationAttributes): AuthorizationResult {
+  authorize(a: AuthorizationAttributes): AuthorizationResult | Promise<AuthorizationResult> {
     const node = nodeIdentity(a.user);
     if (node === undefined) return { decision: 'noOpinion' };
+    if (!this.ready) {
+      if (this.lazyStart) this.start();
+      return this.synced.then(() => this.authorize(a));
+    }
     const r = this.decide(node, a);
     if (r.decision === 'noOpinion' && this.opts.nodeRules?.(a)) return { decision: 'allow' };
     return r;
