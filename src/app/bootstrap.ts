@@ -28,13 +28,17 @@ export async function bootstrapObjects(api: APIServer, kubernetesServiceIP?: str
   const sa = api.store('', 'serviceaccounts');
   const cm = api.store('', 'configmaps');
   if (!ns || !svc || !sa || !cm) throw new Error('bootstrap: namespaces, services, serviceaccounts and configmaps must be served');
-  for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
-    await ensure(() => ns.get({ namespace: '', name }), () => ns.create('', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } }));
-    // What the service account and root CA controllers keep in every namespace, here from the
-    // start so pods in the system namespaces never wait for a controller.
-    await ensure(() => sa.get({ namespace: name, name: 'default' }), () => sa.create(name, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } }));
-    if (caPEM) await ensure(() => cm.get({ namespace: name, name: rootCAConfigMapName }), () => cm.create(name, rootCAConfigMap(name, caPEM)));
-  }
+  // The namespaces in parallel (the store commits one turn's writes together), then their content.
+  const system = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+  await Promise.all(system.map((name) => ensure(() => ns.get({ namespace: '', name }), () => ns.create('', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } }))));
+  // What the service account and root CA controllers keep in every namespace, here from the
+  // start so pods in the system namespaces never wait for a controller.
+  await Promise.all(
+    system.flatMap((name) => [
+      ensure(() => sa.get({ namespace: name, name: 'default' }), () => sa.create(name, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } })),
+      caPEM ? ensure(() => cm.get({ namespace: name, name: rootCAConfigMapName }), () => cm.create(name, rootCAConfigMap(name, caPEM))) : Promise.resolve(),
+    ]),
+  );
   await ensure(() => svc.get({ namespace: 'default', name: 'kubernetes' }), () =>
     svc.create('default', {
       apiVersion: 'v1',

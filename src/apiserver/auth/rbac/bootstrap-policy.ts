@@ -336,33 +336,36 @@ export async function reconcileBootstrapPolicy(lookup: StoreLookup, policy = boo
   for (const [resource, objs] of sets) {
     const store = lookup(rbacGroup, resource);
     if (!store) throw new Error(`bootstrap policy: no store for ${resource}.${rbacGroup}`);
-    for (const want of objs) {
-      const ns: string = want.metadata.namespace ?? '';
-      const name: string = want.metadata.name;
-      let live: KObject | undefined;
-      try {
-        live = await store.get({ namespace: ns, name });
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
-      try {
-        if (!live) {
-          await store.create(ns, structuredClone(want));
-          created++;
-          continue;
+    // All at once: the store commits the writes of one turn together (one sync instead of dozens).
+    await Promise.all(
+      objs.map(async (want) => {
+        const ns: string = want.metadata.namespace ?? '';
+        const name: string = want.metadata.name;
+        let live: KObject | undefined;
+        try {
+          live = await store.get({ namespace: ns, name });
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
         }
-        const next = reconcile(live, want);
-        if (next) {
-          await store.update({ namespace: ns, name }, next);
-          updated++;
-          log.info('reconciled bootstrap policy object', { resource, name });
+        try {
+          if (!live) {
+            await store.create(ns, structuredClone(want));
+            created++;
+            return;
+          }
+          const next = reconcile(live, want);
+          if (next) {
+            await store.update({ namespace: ns, name }, next);
+            updated++;
+            log.info('reconciled bootstrap policy object', { resource, name });
+          }
+        } catch (e) {
+          // Another server created or changed it at the same time: it will be reconciled on its next start.
+          if (e instanceof StatusError && (e.code === 409 || e.code === 404)) return;
+          throw e;
         }
-      } catch (e) {
-        // Another server created or changed it at the same time: it will be reconciled on its next start.
-        if (e instanceof StatusError && (e.code === 409 || e.code === 404)) continue;
-        throw e;
-      }
-    }
+      }),
+    );
   }
   if (created || updated) log.info('reconciled bootstrap RBAC policy', { created, updated });
 }
