@@ -24,6 +24,8 @@ const bin = resolve('bin/k8ts');
 const compareEtcd = process.argv.includes('--etcd');
 /** Extra `k8ts server` flags for the store (set per suite run). */
 let storageFlags: string[] = [];
+/** Server processes still up: a failed run stops them (by PID) before it exits. */
+const running = new Set<ChildProcess>();
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -100,7 +102,11 @@ async function startServer(dataDir: string): Promise<{ proc: ChildProcess; port:
   const serverCmd = process.env.BENCH_SERVER_NODE_ARGS ? [process.execPath, [...process.env.BENCH_SERVER_NODE_ARGS.split(' '), resolve('dist/cli/main.js')]] as const : [bin, []] as const;
   const proc = spawn(serverCmd[0], [...serverCmd[1], 'server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', ...serverFlags, ...storageFlags], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } });
   let exited = false;
-  proc.once('exit', () => (exited = true));
+  running.add(proc);
+  proc.once('exit', () => {
+    exited = true;
+    running.delete(proc);
+  });
   const probe = new https.Agent({ rejectUnauthorized: false, keepAlive: false });
   for (;;) {
     const ok = await new Promise<boolean>((res) => {
@@ -324,5 +330,6 @@ async function runSuite(): Promise<[string, string][]> {
 
 main().catch((e) => {
   console.error(e);
+  for (const p of running) if (p.pid) process.kill(p.pid, 'SIGKILL');
   process.exit(1);
 });
