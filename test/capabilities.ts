@@ -2,8 +2,10 @@
  * What tests with real nodes need from the machine, checked in one place: root and the binaries
  * scripts/setup.sh installs. A test skips (loudly) only when this returns a reason.
  */
-import { createServer } from 'node:net';
 import { requireBinaries } from '../src/kubelet/containerd/containerd.js';
+import { freePort } from '../src/base/ports.js';
+
+export { freePort };
 
 /** The binaries every real-node test needs; add what a test needs beyond them. */
 const NODE_BINARIES = [
@@ -31,14 +33,3 @@ export function announceSkip(what: string, why: string | undefined): string | un
   return why;
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}

@@ -4,25 +4,15 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import https from 'node:https';
 import { RestClient } from '../src/client/rest-client.js';
 import { eventually } from './helpers.js';
+import { freePort } from '../src/base/ports.js';
 
 const bin = resolve('bin/k8ts');
 const configmaps = { group: '', version: 'v1', resource: 'configmaps', namespaced: true };
-
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as any).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 function get(url: string, opts: https.RequestOptions = {}): Promise<{ code: number; body: string }> {
   return new Promise((res, rej) => {

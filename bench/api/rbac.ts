@@ -7,11 +7,11 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import https from 'node:https';
 import { issueCertificate } from '../../src/base/pki.js';
+import { freePort } from '../../src/base/ports.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(name);
@@ -20,16 +20,6 @@ const arg = (name: string, def: number) => {
 const rounds = arg('--rounds', 5);
 const seconds = arg('--seconds', 4);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as any).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 function request(agent: https.Agent, port: number, method: string, path: string, body?: unknown): Promise<number> {
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));

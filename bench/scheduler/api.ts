@@ -13,7 +13,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import https from 'node:https';
@@ -22,6 +21,7 @@ import { setLogLevel } from '../../src/base/log.js';
 import { EventRecorder, RestClient, SharedInformerFactory, resources, type ComponentContext, type KObject } from '../../src/client/index.js';
 import { SchedulerComponent } from '../../src/scheduler/app.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
+import { freePort } from '../../src/base/ports.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,16 +43,6 @@ interface Server {
   key: string;
   pid?: number;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
 }
 
 async function startProcessServer(): Promise<Server> {

@@ -5,24 +5,14 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../base/ports.js';
+
+export { freePort };
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const etcdBinary = process.env.ETCD_BIN ?? 'etcd';
 export const haveEtcd = spawnSync(etcdBinary, ['--version'], { stdio: 'ignore' }).status === 0;
-
-/** A free loopback TCP port (closed again before etcd binds it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
