@@ -153,6 +153,16 @@ if (!haveEtcd || !haveEtcdctl) {
         c.close();
       }
       await assertJoinTokenWorks(onEtcd, firstToken);
+      // While the server on etcd runs, importing into its store is refused: its identity lease is live.
+      const live = await cli(runDatastore, ['import', ...etcdFlags, '-f', dump, '--overwrite']);
+      assert.equal(live.code, 1);
+      assert.match(live.err, /k8ts datastore import: a k8ts server is using the target store \(1 live API server lease\):\n {2}lease kube-system\/apiserver-\w+ \(holder apiserver-\w+_[\w-]+\): renewed \d+s ago, expires in \d+s\n/);
+      const check = clientFrom(firstKubeconfig, onEtcd.url);
+      try {
+        assert.equal((await check.get(configmaps, 'default', 'made-on-etcd')).data.y, '2', 'nothing was imported');
+      } finally {
+        check.close();
+      }
     });
 
     it('etcd → SQLite: export from etcd, import over the old database with --overwrite, and the server on SQLite has etcd\'s state', async () => {

@@ -67,6 +67,19 @@ if (!haveEtcd) {
       }
     });
 
+    it('each server keeps its own API server identity lease, and one that stops deletes its own', async () => {
+      const identities = async () =>
+        (await ca.list(leases, 'kube-system', { labelSelector: 'apiserver.kubernetes.io/identity=kube-apiserver' })).items.map((l: any) => l.metadata.name as string).sort();
+      const before = await identities();
+      assert.equal(before.length, 2, `a and b: ${before.join(', ')}`);
+      for (const n of before) assert.match(n, /^apiserver-[a-z2-7]{26}$/);
+      const c = await startServer({ etcd: store(), controllers: false, token: a.token });
+      const during = await identities();
+      assert.equal(during.length, 3);
+      await c.stop();
+      assert.deepEqual(await identities(), before);
+    });
+
     it('a watch on one server sees writes made through the other', async () => {
       const seen: string[] = [];
       const list = await cb.list(configmaps, 'default');

@@ -9,19 +9,28 @@
  * `--precreate` creates every pod before the scheduler starts and times start to all bound, which
  * leaves the creates out and shows what scheduling plus binding alone sustain.
  * `--no-events` drops the scheduler's events instead of writing them (to see what they cost).
- * Usage: node --import tsx bench/scheduler/api.ts [--nodes 1000] [--pods 2000] [--concurrency 64] [--in-process] [--precreate] [--no-events]
+ * `--churn` (in the spirit of upstream's MixedChurn) adds churn while the measured pods schedule:
+ * every `--churn-interval` ms (default 100) a hollow Node object joins and the one that joined 10
+ * ticks earlier leaves, and the oldest bound measured pod is deleted (grace 0: no kubelet runs to
+ * confirm a graceful one).
+ * `--src` runs the server process from the TypeScript sources (through tsx) rather than dist/.
+ * `--profile FILE` writes a CPU profile of this process (scheduler, load, watch) covering only the
+ * measured window.
+ * Usage: node --import tsx bench/scheduler/api.ts [--nodes 1000] [--pods 2000] [--concurrency 64] [--in-process] [--src] [--precreate] [--no-events] [--churn] [--churn-interval 100] [--profile FILE] [--shared-binding-client]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import https from 'node:https';
+import { Session } from 'node:inspector/promises';
 import { startServer } from '../../src/app/server.js';
 import { setLogLevel } from '../../src/base/log.js';
 import { EventRecorder, RestClient, SharedInformerFactory, resources, type ComponentContext, type KObject } from '../../src/client/index.js';
 import { SchedulerComponent } from '../../src/scheduler/app.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { freePort } from '../../src/base/ports.js';
+import { StatusError } from '../../src/api/errors.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,7 +42,14 @@ const concurrency = arg('concurrency', 64);
 const bin = resolve('bin/k8ts');
 const precreate = process.argv.includes('--precreate');
 const noEvents = process.argv.includes('--no-events');
-const inProcess = process.argv.includes('--in-process') || !existsSync(resolve('dist/cli/main.js'));
+const churn = process.argv.includes('--churn');
+const churnIntervalMs = arg('churn-interval', 100);
+const profileFile = (() => {
+  const i = process.argv.indexOf('--profile');
+  return i >= 0 ? process.argv[i + 1] : undefined;
+})();
+const fromSrc = process.argv.includes('--src');
+const inProcess = process.argv.includes('--in-process') || (!fromSrc && !existsSync(resolve('dist/cli/main.js')));
 setLogLevel('error');
 
 interface Server {
@@ -48,10 +64,18 @@ interface Server {
 async function startProcessServer(): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'k8ts-sched-bench-'));
   const port = await freePort();
-  const proc: ChildProcess = spawn(process.env.BENCH_SERVER_NODE_ARGS ? process.execPath : bin, [...(process.env.BENCH_SERVER_NODE_ARGS ? [...process.env.BENCH_SERVER_NODE_ARGS.split(' '), resolve('dist/cli/main.js')] : []), 'server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', '--disable-scheduler', '--disable-controller-manager'], {
+  // --src runs the server from the TypeScript sources (through tsx) instead of dist/.
+  const nodeArgs = [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(fromSrc ? ['--import', 'tsx'] : [])];
+  const entry = resolve(fromSrc ? 'src/cli/main.ts' : 'dist/cli/main.js');
+  const proc: ChildProcess = spawn(nodeArgs.length ? process.execPath : bin, [...(nodeArgs.length ? [...nodeArgs, entry] : []), 'server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', '--disable-scheduler', '--disable-controller-manager'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, K8TS_LOG_LEVEL: 'warn' },
   });
+  // Never leave the server behind when the bench fails.
+  const killServer = () => {
+    if (proc.exitCode === null) proc.kill('SIGTERM');
+  };
+  process.on('exit', killServer);
   const probe = new https.Agent({ rejectUnauthorized: false, keepAlive: false });
   for (let i = 0; ; i++) {
     const ok = await new Promise<boolean>((res) => {
@@ -133,9 +157,13 @@ async function main(): Promise<void> {
   const schedClient = new RestClient({ ...cfg, userAgent: 'k8ts-scheduler' });
   const loadClient = new RestClient({ ...cfg, userAgent: 'bench-load' });
   const watchClient = new RestClient({ ...cfg, userAgent: 'bench-watch' });
-  console.log(`scheduler API bench: ${numNodes} nodes, ${numPods} pods, ${concurrency} concurrent creators, server ${inProcess ? 'in-process (:memory:)' : 'process (bin/k8ts, SQLite on disk)'}${precreate ? ', pods created first' : ''}${noEvents ? ', events dropped' : ''}`);
+  console.log(`scheduler API bench: ${numNodes} nodes, ${numPods} pods, ${concurrency} concurrent creators, server ${inProcess ? 'in-process (:memory:)' : 'process (bin/k8ts, SQLite on disk)'}${precreate ? ', pods created first' : ''}${noEvents ? ', events dropped' : ''}${churn ? `, churn every ${churnIntervalMs} ms` : ''}`);
 
   await loadClient.create(resources.namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } });
+  // ServiceAccount admission wants the namespace's default ServiceAccount (no controller runs here).
+  await loadClient.create(resources.serviceaccounts, 'bench', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: 'bench' } }).catch((e) => {
+    if (!(e instanceof StatusError && e.code === 409)) throw e;
+  });
   let t = performance.now();
   const zones = ['zone-a', 'zone-b', 'zone-c'];
   await pool(numNodes, concurrency, (i) => loadClient.create(resources.nodes, undefined, node(`node-${i}`, zones[i % 3])));
@@ -164,7 +192,8 @@ async function main(): Promise<void> {
       cycleMs += performance.now() - s;
     }
   };
-  const component = new SchedulerComponent();
+  // --shared-binding-client: bind over the connections events share (the old behaviour), for A/B runs.
+  const component = new SchedulerComponent({ dedicatedBindingClient: !process.argv.includes('--shared-binding-client') });
   const startScheduler = async () => {
     const ts = performance.now();
     await component.start(ctx);
@@ -175,6 +204,7 @@ async function main(): Promise<void> {
   const boundNames = new Set<string>();
   const perNode = new Map<string, number>();
   const boundAt: number[] = [];
+  const boundOrder: string[] = [];
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   const list = await watchClient.list(resources.pods, 'bench', { limit: 1 });
@@ -182,6 +212,7 @@ async function main(): Promise<void> {
     const p = ev.object;
     if ((ev.type === 'ADDED' || ev.type === 'MODIFIED') && p.spec?.nodeName && !boundNames.has(p.metadata.name)) {
       boundNames.add(p.metadata.name);
+      boundOrder.push(p.metadata.name);
       boundAt.push(performance.now());
       perNode.set(p.spec.nodeName, (perNode.get(p.spec.nodeName) ?? 0) + 1);
       if (boundNames.size === numPods) resolveDone();
@@ -195,11 +226,19 @@ async function main(): Promise<void> {
     console.log(`  created ${numPods} pods (no scheduler running) in ${((performance.now() - t) / 1000).toFixed(2)} s (${(numPods / ((performance.now() - t) / 1000)).toFixed(0)} creates/s)`);
   } else await startScheduler();
 
+  let session: Session | undefined;
+  if (profileFile) {
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   const benchCpu0 = process.cpuUsage();
   const serverCpu0 = server.pid ? cpuSecondsOf(server.pid) : 0;
   const t0 = performance.now();
   let createdAt = t0;
   const creating = precreate ? startScheduler() : createPods().then(() => void (createdAt = performance.now()));
+  const churner = churn ? startChurn(loadClient, boundOrder) : undefined;
   const timeout = setTimeout(() => {
     const sched = component.scheduler;
     console.error(`  timed out: ${boundNames.size}/${numPods} bound; scheduler stats ${JSON.stringify(sched?.stats)} queue ${JSON.stringify(sched?.queue.stats())}`);
@@ -208,6 +247,12 @@ async function main(): Promise<void> {
   await Promise.all([creating, done]);
   clearTimeout(timeout);
   const t1 = performance.now();
+  const churned = await churner?.stop();
+  if (session) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(profileFile!, JSON.stringify(profile));
+    session.disconnect();
+  }
   const benchCpu = process.cpuUsage(benchCpu0);
   const serverCpu = server.pid ? cpuSecondsOf(server.pid) - serverCpu0 : 0;
   const wallS = (t1 - t0) / 1000;
@@ -232,6 +277,7 @@ async function main(): Promise<void> {
   }
   console.log(`  per-second bound: avg ${(numPods / windows.length).toFixed(0)}, p50 ${pct(windows, 50)}, p90 ${pct(windows, 90)}, max ${Math.max(...windows)}`);
   console.log(`  spread: ${perNode.size} nodes used, at most ${maxPerNode} pods per node`);
+  if (churned) console.log(`  churn: ${churned.nodesAdded} nodes joined, ${churned.nodesRemoved} left, ${churned.podsDeleted} bound pods deleted (${((churned.nodesAdded + churned.nodesRemoved + churned.podsDeleted) / wallS).toFixed(0)} churn writes/s), ${churned.errors} errors`);
   console.log(`  scheduler: ${JSON.stringify(sched.stats)}; scheduling cycles ${cycleMs.toFixed(0)} ms total (${((cycleMs * 1000) / numPods).toFixed(0)} µs/pod)`);
   console.log(
     `  CPU: bench process (scheduler + load + watch) ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(2)} s` +
@@ -245,6 +291,34 @@ async function main(): Promise<void> {
   await informers.shutdown();
   for (const c of [schedClient, loadClient, watchClient]) c.close();
   await server.stop();
+}
+
+/**
+ * MixedChurn-like load: each tick a hollow Node joins, the one from 10 ticks ago leaves, and the
+ * oldest bound measured pod is deleted (its room frees up for the pods still pending).
+ */
+function startChurn(client: RestClient, bound: string[]) {
+  const stats = { nodesAdded: 0, nodesRemoved: 0, podsDeleted: 0, errors: 0 };
+  const inFlight = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>, ok: () => void) => {
+    const t = p.then(ok, () => void stats.errors++).finally(() => inFlight.delete(t));
+    inFlight.add(t);
+  };
+  let k = 0;
+  let nextDelete = 0;
+  const timer = setInterval(() => {
+    track(client.create(resources.nodes, undefined, node(`churn-node-${k}`, 'zone-churn')), () => stats.nodesAdded++);
+    if (k >= 10) track(client.delete(resources.nodes, undefined, `churn-node-${k - 10}`), () => stats.nodesRemoved++);
+    if (nextDelete < bound.length) track(client.delete(resources.pods, 'bench', bound[nextDelete++]!, { gracePeriodSeconds: 0 }), () => stats.podsDeleted++);
+    k++;
+  }, churnIntervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.allSettled([...inFlight]);
+      return stats;
+    },
+  };
 }
 
 main().catch((e) => {

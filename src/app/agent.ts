@@ -65,6 +65,8 @@ export interface AgentOptions {
   proxy?: boolean;
   /** Non-cluster destinations pods may still be forwarded to (e.g. the node network of netns nodes). */
   allowDestinations?: string[];
+  /** Private registry configuration (k3s registries.yaml). Default ROOT/registries.yaml when it exists. */
+  privateRegistry?: string;
 }
 
 export interface RunningAgent {
@@ -133,7 +135,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   let containerd: ContainerdHandle | undefined;
   let socket = o.containerRuntimeEndpoint?.replace(/^unix:\/\//, '');
   if (!socket) {
-    containerd = await startContainerd({ stateDir: o.rootDir, pauseImage: DEFAULT_PAUSE_IMAGE, netns: o.netns });
+    containerd = await startContainerd({ stateDir: o.rootDir, pauseImage: DEFAULT_PAUSE_IMAGE, netns: o.netns, privateRegistry: o.privateRegistry });
     socket = containerd.socket;
   }
   const runtime = new CriRuntime({ socket });

@@ -15,6 +15,9 @@ import { GarbageCollector } from '../controllers/garbagecollector/garbage-collec
 import { JobController } from '../controllers/job/job-controller.js';
 import { CronJobController } from '../controllers/cronjob/cronjob-controller.js';
 import { NodeLifecycleController } from '../controllers/nodelifecycle/node-lifecycle-controller.js';
+import type { ZoneEvictionConfig } from '../controllers/nodelifecycle/zones.js';
+// The cli reaches the controllers through app only.
+export { zoneEvictionFromFlags } from '../controllers/nodelifecycle/zones.js';
 import { DaemonSetController } from '../controllers/daemonset/daemonset-controller.js';
 import { EndpointsController } from '../controllers/endpoints/endpoints-controller.js';
 import { EndpointSliceController } from '../controllers/endpointslice/endpointslice-controller.js';
@@ -26,6 +29,9 @@ import { ClusterRoleAggregationController } from '../controllers/clusterroleaggr
 import { CSRSigningController } from '../controllers/certificates/csr-signer.js';
 import { PodGCController } from '../controllers/podgc/podgc-controller.js';
 import { StatefulSetController } from '../controllers/statefulset/statefulset-controller.js';
+import { PersistentVolumeController } from '../controllers/volume/persistentvolume/pv-controller.js';
+import { PVCProtectionController, PVProtectionController } from '../controllers/volume/persistentvolume/protection-controller.js';
+import { EphemeralVolumeController } from '../controllers/volume/ephemeral/ephemeral-controller.js';
 import { TTLAfterFinishedController } from '../controllers/ttlafterfinished/ttlafterfinished-controller.js';
 import { NodeIPAMController } from '../controllers/nodeipam/node-ipam-controller.js';
 import { DNSEndpointsController } from '../controllers/nodedns/dns-endpoints-controller.js';
@@ -138,6 +144,8 @@ export interface ControlPlaneOptions {
   ca?: { cert: string; key: string };
   /** How long a node may stay silent before it is marked Unknown (upstream's --node-monitor-grace-period, 40 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** Zone-aware eviction rates (upstream's --node-eviction-rate, --secondary-node-eviction-rate, --unhealthy-zone-threshold, --large-cluster-size-threshold). */
+  zoneEviction?: Partial<ZoneEvictionConfig>;
   /** The pod range the node IPAM controller hands out node ranges from (default 10.42.0.0/16). */
   clusterCIDR?: string;
   /**
@@ -180,8 +188,12 @@ export function startControlPlane(clients: RestClient | ControlPlaneClients, opt
           new CronJobController(),
           new DaemonSetController(),
           new StatefulSetController(),
+          new PersistentVolumeController(),
+          new PVCProtectionController(),
+          new PVProtectionController(),
+          new EphemeralVolumeController(),
           new TTLAfterFinishedController(),
-          new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs }),
+          new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, zoneEviction: opts.zoneEviction }),
           new EndpointsController(),
           new EndpointSliceController(),
           new ServiceAccountsController(),

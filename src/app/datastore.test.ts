@@ -193,3 +193,59 @@ describe('datastore dump format', () => {
     }
   });
 });
+
+describe('import refuses a store that a k8ts server is using', () => {
+  const T = Date.parse('2026-01-01T00:00:00Z');
+  const leaseKey = (name: string) => `/registry/coordination.k8s.io/leases/kube-system/${name}`;
+  const lease = (name: string, renewTime: string, extra: Record<string, any> = {}) =>
+    JSON.stringify({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name, namespace: 'kube-system', labels: { 'apiserver.kubernetes.io/identity': 'kube-apiserver' }, annotations: { 'k8ts.io/advertise-address': '192.0.2.9', 'k8ts.io/advertise-port': '6443' }, ...extra },
+      spec: { holderIdentity: `${name}_1234`, leaseDurationSeconds: 15, renewTime },
+    });
+  const emptyDump = () => Readable.from(['{"format":"k8ts-datastore","version":1,"revision":1,"keys":0}\n']);
+
+  const cases: { name: string; keys: Record<string, string>; refused: RegExp | undefined }[] = [
+    { name: 'a lease renewed 5 s ago is live: refused, naming the lease, holder, address and expiry', keys: { [leaseKey('apiserver-live')]: lease('apiserver-live', '2025-12-31T23:59:55.000000Z') }, refused: /1 live API server lease\):\n {2}lease kube-system\/apiserver-live \(holder apiserver-live_1234, advertising 192\.0\.2\.9:6443\): renewed 5s ago, expires in 10s\n.*pass --force/ },
+    { name: 'a lease renewed 16 s ago has expired: allowed', keys: { [leaseKey('apiserver-dead')]: lease('apiserver-dead', '2025-12-31T23:59:44.000000Z') }, refused: undefined },
+    { name: 'a lease that cannot be read (encrypted at rest) counts as live', keys: { [leaseKey('apiserver-enc')]: 'k8s:enc:aescbc:v1:key1:QUJD' }, refused: /lease kube-system\/apiserver-enc: cannot be read/ },
+    { name: 'other leases in kube-system (leader election) do not count', keys: { [leaseKey('kube-scheduler')]: lease('kube-scheduler', '2025-12-31T23:59:59.000000Z') }, refused: undefined },
+    { name: 'a lease named like a server but without the identity label does not count', keys: { [leaseKey('apiserver-x')]: lease('apiserver-x', '2025-12-31T23:59:59.000000Z', { labels: {} }) }, refused: undefined },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const b = mem();
+      try {
+        for (const [k, v] of Object.entries(c.keys)) await b.create(k, v);
+        const run = importDatastore(b, emptyDump(), { overwrite: true, now: () => T });
+        if (c.refused) {
+          await assert.rejects(run, (e: Error) => {
+            assert.equal(e.name, 'LiveServersError');
+            assert.match(e.message, c.refused!);
+            return true;
+          });
+          // Nothing was touched.
+          assert.deepEqual(Object.keys(await all(b)), Object.keys(c.keys));
+        } else {
+          const r = await run;
+          assert.equal(r.deleted, Object.keys(c.keys).length);
+        }
+      } finally {
+        await b.close();
+      }
+    });
+  }
+
+  it('--force imports despite a live lease', async () => {
+    const b = mem();
+    try {
+      await b.create(leaseKey('apiserver-live'), lease('apiserver-live', '2025-12-31T23:59:55.000000Z'));
+      const r = await importDatastore(b, emptyDump(), { overwrite: true, force: true, now: () => T });
+      assert.equal(r.deleted, 1);
+      assert.deepEqual(await all(b), {});
+    } finally {
+      await b.close();
+    }
+  });
+});

@@ -14,13 +14,14 @@
  * clients holding an old one (informers, watches, `kubectl --watch`) must relist: restart agents and
  * components after a migration.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { KeyExistsError, type Backend } from '../storage/interface.js';
+import { leaseExpiry, LEASE_NAMESPACE, parseServerLease } from './kubernetes-endpoints.js';
 
 /** The format name in a dump's header line. */
 export const DATASTORE_FORMAT = 'k8ts-datastore';
@@ -103,6 +104,17 @@ export async function exportDatastore(backend: Backend, out: Writable, opts: Exp
   return { keys: done, revision };
 }
 
+/** {@link importDatastore} refused: k8ts servers are using the target store. */
+export class LiveServersError extends Error {
+  constructor(
+    message: string,
+    readonly servers: LiveServer[],
+  ) {
+    super(message);
+    this.name = 'LiveServersError';
+  }
+}
+
 /** Options of {@link importDatastore}. */
 export interface ImportOptions {
   /**
@@ -115,6 +127,74 @@ export interface ImportOptions {
   onProgress?(done: number, total: number): void;
   /** Writes in flight at once. Default 128. */
   concurrency?: number;
+  /** Import even though a k8ts server seems to be using the store (see {@link liveServers}). */
+  force?: boolean;
+  /** The clock for lease expiry (tests). */
+  now?: () => number;
+}
+
+/** A k8ts server that holds an unexpired identity lease in a store. */
+export interface LiveServer {
+  /** The lease, `kube-system/apiserver-...`. */
+  lease: string;
+  holderIdentity?: string;
+  /** The address it advertises, `ip:port`, if any. */
+  address?: string;
+  /** When it last renewed and when the lease expires (ms since the epoch); undefined if unreadable. */
+  renewedAt?: number;
+  expiresAt?: number;
+}
+
+/** Where API server identity leases are stored (the generic registry's key layout). */
+const SERVER_LEASES = `/registry/coordination.k8s.io/leases/${LEASE_NAMESPACE}/apiserver-`;
+
+/**
+ * The k8ts servers using a store: those whose identity lease (renewed every few seconds while they
+ * run, deleted when they stop) has not expired at `now`. A lease that cannot be read (encrypted at
+ * rest) counts as live, since nothing tells it is not.
+ */
+export async function liveServers(backend: Backend, now = Date.now()): Promise<LiveServer[]> {
+  const out: LiveServer[] = [];
+  let startKey: string | undefined;
+  for (;;) {
+    const page = await backend.list(SERVER_LEASES, { limit: 500, startKey });
+    for (const kv of page.kvs) {
+      const name = kv.key.slice(kv.key.lastIndexOf('/') + 1);
+      let obj: any;
+      try {
+        obj = JSON.parse(kv.value);
+      } catch {
+        out.push({ lease: `${LEASE_NAMESPACE}/${name}` });
+        continue;
+      }
+      const l = parseServerLease(obj);
+      if (!l || leaseExpiry(l) <= now) continue;
+      out.push({
+        lease: `${LEASE_NAMESPACE}/${l.name}`,
+        holderIdentity: l.holderIdentity,
+        address: l.endpoint ? (l.endpoint.ip.includes(':') ? `[${l.endpoint.ip}]:${l.endpoint.port}` : `${l.endpoint.ip}:${l.endpoint.port}`) : undefined,
+        renewedAt: l.renewedAt,
+        expiresAt: leaseExpiry(l),
+      });
+    }
+    if (!page.more || page.kvs.length === 0) break;
+    startKey = page.kvs[page.kvs.length - 1]!.key + '\0';
+  }
+  return out;
+}
+
+/** The refusal message for {@link liveServers}' answer. */
+function liveServersMessage(servers: LiveServer[], now: number): string {
+  const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))}s`;
+  const lines = servers.map((s) => {
+    const who = [s.holderIdentity && `holder ${s.holderIdentity}`, s.address && `advertising ${s.address}`].filter(Boolean).join(', ');
+    const when = s.expiresAt === undefined ? 'cannot be read (encrypted at rest?)' : `renewed ${secs(now - s.renewedAt!)} ago, expires in ${secs(s.expiresAt - now)}`;
+    return `  lease ${s.lease}${who ? ` (${who})` : ''}: ${when}`;
+  });
+  return (
+    `a k8ts server is using the target store (${servers.length} live API server lease${servers.length === 1 ? '' : 's'}):\n${lines.join('\n')}\n` +
+    'stop every k8ts server on this store first; if they are already gone, wait until their leases expire, or pass --force'
+  );
 }
 
 /** What {@link importDatastore} did. */
@@ -203,11 +283,19 @@ export async function checkDump(input: Readable): Promise<DatastoreHeader> {
 }
 
 /**
- * Write a dump's keys into `backend`. Refuses a store that holds any key unless `overwrite`.
+ * Write a dump's keys into `backend`. Refuses a store that a k8ts server is using (an unexpired API
+ * server identity lease, see {@link liveServers}) unless `force`, and one that holds any key unless
+ * `overwrite`.
  * Keys get new revisions in the target (see the module comment). Not atomic: a dump that turns out
  * corrupt halfway leaves the keys before the bad line written (use {@link checkDump} first).
  */
 export async function importDatastore(backend: Backend, input: Readable, opts: ImportOptions = {}): Promise<ImportResult> {
+  if (!opts.force) {
+    // A running server would keep writing (and caching) the old state beside the imported one.
+    const now = (opts.now ?? Date.now)();
+    const live = await liveServers(backend, now);
+    if (live.length) throw new LiveServersError(liveServersMessage(live, now), live);
+  }
   const existing = await backend.count(ROOT);
   if (existing > 0 && !opts.overwrite) {
     throw new Error(`the target store is not empty (${existing} keys): import only into an empty store, or overwrite it (--overwrite replaces its contents with the dump)`);
@@ -297,6 +385,26 @@ export async function importDatastore(backend: Backend, input: Readable, opts: I
 export type DatastoreTarget =
   | { kind: 'sqlite'; /** The database file (DATA_DIR/db/state.db). */ path: string; /** Create it if missing (import). */ create?: boolean }
   | { kind: 'etcd'; endpoints: string[]; prefix?: string; tls?: { ca: string; cert?: string; key?: string } };
+
+/**
+ * TLS to etcd from the `--etcd-cafile`, `--etcd-certfile` and `--etcd-keyfile` flags (file paths);
+ * undefined when none is given. A client certificate needs its key (and the reverse), and the CA
+ * that signed etcd's serving certificate: flags that cannot work are refused, not dropped.
+ */
+export function etcdTLSFromFiles(files: { cafile?: string; certfile?: string; keyfile?: string }): { ca: string; cert?: string; key?: string } | undefined {
+  const { cafile, certfile, keyfile } = files;
+  if (!cafile && !certfile && !keyfile) return undefined;
+  if (!cafile) throw new Error('--etcd-certfile and --etcd-keyfile need --etcd-cafile (the CA of the etcd servers\' certificates)');
+  if (!!certfile !== !!keyfile) throw new Error('--etcd-certfile and --etcd-keyfile go together (the client certificate and its key)');
+  const read = (flag: string, f: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new Error(`${flag} ${f}: ${(e as Error).message}`);
+    }
+  };
+  return { ca: read('--etcd-cafile', cafile), cert: certfile ? read('--etcd-certfile', certfile) : undefined, key: keyfile ? read('--etcd-keyfile', keyfile) : undefined };
+}
 
 /**
  * Fail when a process (a k8ts server) has the SQLite database open. Every open SqliteBackend holds

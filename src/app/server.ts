@@ -4,7 +4,7 @@
  */
 import { mkdirSync, existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync, renameSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import https from 'node:https';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +29,9 @@ import { namespaceLifecycle } from '../apiserver/admission/namespace-lifecycle.j
 import { serviceAccount } from '../apiserver/admission/service-account.js';
 import { priority } from '../apiserver/admission/priority.js';
 import { defaultTolerationSeconds } from '../apiserver/admission/default-toleration-seconds.js';
+import { defaultStorageClass } from '../apiserver/admission/default-storage-class.js';
+import { storageObjectInUseProtection } from '../apiserver/admission/storage-object-in-use-protection.js';
+import { persistentVolumeClaimResize } from '../apiserver/admission/persistent-volume-claim-resize.js';
 import { podSecurity, type PodSecurityOptions } from '../apiserver/admission/pod-security/index.js';
 import { limitRanger } from '../apiserver/admission/limit-ranger.js';
 import { csrRequestor } from '../apiserver/admission/csr-requestor.js';
@@ -44,12 +47,13 @@ import { resourceQuota } from '../apiserver/admission/resource-quota/index.js';
 import { loadOpenAPI } from '../apiserver/openapi/provider.js';
 import { loadPatcher } from '../apiserver/patcher.js';
 import { bootstrapObjects } from './bootstrap.js';
-import { reconcileKubernetesEndpoints } from './kubernetes-endpoints.js';
+import { ServerLeaseReconciler } from './kubernetes-endpoints.js';
 import { RestClient } from '../client/rest-client.js';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
 import { StatusError } from '../api/errors.js';
 import { nthAddress, nthSubnet } from '../api/net.js';
 import type { AgentOptions, RunningAgent } from './agent.js';
+import type { ControlPlaneOptions } from './control-plane.js';
 
 const log = logger('server');
 
@@ -81,6 +85,8 @@ export interface ServerOptions {
   scheduler?: boolean;
   /** Node lifecycle: how long a node may stay silent before it is marked Unknown (default 40 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** Node lifecycle: zone-aware eviction rates (upstream's --node-eviction-rate and friends). */
+  zoneEviction?: ControlPlaneOptions['zoneEviction'];
   /** Seconds pods tolerate a not-ready node before eviction (default 300). */
   defaultNotReadyTolerationSeconds?: number;
   /** Seconds pods tolerate an unreachable node before eviction (default 300). */
@@ -114,6 +120,14 @@ export interface ServerOptions {
   tokenAuthFile?: string;
   /** Service account token issuer (upstream's --service-account-issuer). */
   serviceAccountIssuer?: string;
+  /**
+   * The address pods reach this server at, written to the `kubernetes` Service's endpoints
+   * (upstream's --advertise-address). Default: the node agent's address, else the bind address
+   * unless it is loopback or a wildcard (then no endpoint is advertised).
+   */
+  advertiseAddress?: string;
+  /** The API server identity lease's duration and renewal interval (tests; defaults 15 s and 5 s). */
+  serverLease?: { durationSeconds?: number; renewIntervalMs?: number };
   /** Audiences tokens are for when none is named (upstream's --api-audiences; default the issuer). */
   apiAudiences?: string[];
 }
@@ -412,6 +426,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     nodeRestriction,
     priority,
     defaultTolerationSeconds({ notReadySeconds: opts.defaultNotReadyTolerationSeconds, unreachableSeconds: opts.defaultUnreachableTolerationSeconds }),
+    // Upstream's order after DefaultTolerationSeconds: DefaultStorageClass, StorageObjectInUseProtection, PersistentVolumeClaimResize.
+    defaultStorageClass,
+    storageObjectInUseProtection,
+    persistentVolumeClaimResize,
     podSecurity(opts.podSecurity ?? (opts.admissionControlConfigFile ? (await import('../apiserver/admission/config.js')).loadAdmissionConfig(opts.admissionControlConfigFile).podSecurity : undefined)),
     ...(authorizer ? [rbacEscalation(authorizer)] : []),
     // Last: a refusal after it would leave a charge only the quota controller corrects.
@@ -523,7 +541,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     };
     // Loaded only when used: the controllers and scheduler are most of the code, and start-up time matters.
     const { startControlPlane } = await import('./control-plane.js');
-    const cp = startControlPlane(clients, { caPEM: pki.ca.cert, ca: pki.ca, scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, clusterCIDR: opts.clusterCIDR, cloudProvider: opts.loadBalancerPool === false ? false : undefined, loadBalancerPool: opts.loadBalancerPool || undefined });
+    const cp = startControlPlane(clients, { caPEM: pki.ca.cert, ca: pki.ca, scheduler: runScheduler, controllers: runControllers, nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, zoneEviction: opts.zoneEviction, clusterCIDR: opts.clusterCIDR, cloudProvider: opts.loadBalancerPool === false ? false : undefined, loadBalancerPool: opts.loadBalancerPool || undefined });
     stoppers.unshift(() => cp.stop());
     if (runControllers) {
       const ns = new NamespaceController(controllerManager);
@@ -582,9 +600,18 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     });
     if (ok) extraListeners.push(extra);
   }
-  if (advertise && (!agent || !loopbackBind || extraListeners.length)) {
-    await reconcileKubernetesEndpoints(apiserver, advertise, port).catch((e) => log.warn('writing the kubernetes endpoints failed', { err: String(e) }));
-  }
+  // Every server keeps an identity lease holding its advertised address; the endpoints are the
+  // union of the live leases' addresses (upstream's lease endpoint reconciler).
+  const advertised = opts.advertiseAddress ?? (advertise && (!agent || !loopbackBind || extraListeners.length) ? advertise : undefined);
+  const leaseReconciler = new ServerLeaseReconciler({
+    client: await componentClient('apiserver-loopback', 'system:apiserver', ['system:masters'], 'k8ts-apiserver'),
+    identity: `${hostname()}\0${resolve(dataDir)}`,
+    advertise: advertised ? { ip: advertised, port } : undefined,
+    leaseDurationSeconds: opts.serverLease?.durationSeconds,
+    renewIntervalMs: opts.serverLease?.renewIntervalMs,
+  });
+  await leaseReconciler.start();
+  stoppers.unshift(() => leaseReconciler.stop());
   log.info('k8ts server ready', { url, dataDir, kubeconfig: kubeconfigPath, startupMs: Math.round(performance.now() - t0) });
 
   let stopping: Promise<void> | undefined;

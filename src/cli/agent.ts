@@ -28,6 +28,8 @@ Flags:
   --cluster-dns ADDR        The DNS server pods use (default: the 10th address of the Service range)
   --container-runtime-endpoint SOCK  Use this CRI socket instead of starting containerd
   --kubelet-port PORT       The kubelet's HTTPS port for exec, logs and port-forward (default 10250)
+  --private-registry FILE   Registry mirrors, credentials and TLS, as k3s's registries.yaml
+                            (default DATA_DIR/registries.yaml when it exists)
   --allow-destination CIDR  A non-cluster range pods may still be forwarded to, e.g. the node network (repeatable)
   --node-status-update-frequency D  How often the kubelet posts node status (default 10s)
   --cleanup-on-exit         On SIGTERM/SIGINT also remove the node's pods, network and data dir
@@ -58,6 +60,7 @@ export async function runAgent(args: string[]): Promise<number> {
       'cluster-dns': { type: 'string' },
       'container-runtime-endpoint': { type: 'string' },
       'kubelet-port': { type: 'string' },
+      'private-registry': { type: 'string' },
       'allow-destination': { type: 'string', multiple: true },
       'node-status-update-frequency': { type: 'string' },
       'cleanup-on-exit': { type: 'boolean', default: false },
@@ -142,6 +145,7 @@ export async function runAgent(args: string[]): Promise<number> {
       containerRuntimeEndpoint: values['container-runtime-endpoint'],
       kubeletPort: values['kubelet-port'] !== undefined ? Number(values['kubelet-port']) : undefined,
       allowDestinations: values['allow-destination'],
+      privateRegistry: values['private-registry'],
       heartbeatMs: values['node-status-update-frequency'] ? parseDuration(values['node-status-update-frequency']) : undefined,
     });
     process.stdout.write(`k8ts agent: node ${agent.nodeName} joined ${values.server} (node IP ${agent.nodeIP}, pod CIDR ${agent.kubelet.nodePodCIDR})\n`);

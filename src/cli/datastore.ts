@@ -2,7 +2,7 @@
  * `k8ts datastore export|import`: dump a cluster's store (SQLite data dir or etcd) to a portable
  * JSON-lines file and load it into another store, to move between SQLite and etcd.
  */
-import { createReadStream, createWriteStream, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,7 @@ export const datastoreHelp = `Export a k8ts cluster's store to a file, or import
 
 Usage:
   k8ts datastore export [--data-dir DIR | --storage etcd --etcd-endpoints URLS] [-o FILE]
-  k8ts datastore import [--data-dir DIR | --storage etcd --etcd-endpoints URLS] -f FILE [--overwrite]
+  k8ts datastore import [--data-dir DIR | --storage etcd --etcd-endpoints URLS] -f FILE [--overwrite] [--force]
 
 export   Write every key and value of the store as JSON lines (a header line, then one line per key),
          read at one revision. Default output: standard output. The file holds the cluster's secrets:
@@ -22,7 +22,9 @@ import   Load a dump into a store. The store must be empty unless --overwrite, w
          before anything is written.
 
 A SQLite data dir must not be in use: stop its server first (a running one is detected and refused).
-Do not import into an etcd that a k8ts server is using.
+Import also refuses a store that a k8ts server is using: every running server keeps an API server
+lease there (kube-system/apiserver-..., renewed every 5 s, expiring 15 s later, deleted when it stops).
+After a server died without stopping, wait for its lease to expire, or pass --force.
 
 Values are copied as stored: secrets encrypted at rest stay encrypted, so the server on the target
 must run with the same --encryption-provider-config. Revisions are not copied (they belong to one
@@ -45,6 +47,7 @@ Flags:
   -o, --output FILE       export: where to write (default -, standard output)
   -f, --file FILE         import: the dump to read (- for standard input, then not checked first)
   --overwrite             import: replace the contents of a store that is not empty
+  --force                 import: even though a k8ts server seems to use the store (a live API server lease)
   -q, --quiet             No progress lines
   -h, --help              Show this help
 `;
@@ -95,6 +98,7 @@ export async function runDatastore(args: string[], io: DatastoreIO = stdio): Pro
         output: { type: 'string', short: 'o', default: '-' },
         file: { type: 'string', short: 'f' },
         overwrite: { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
         quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h' },
       },
@@ -109,7 +113,7 @@ export async function runDatastore(args: string[], io: DatastoreIO = stdio): Pro
     io.out(datastoreHelp);
     return 0;
   }
-  const { exportDatastore, importDatastore, checkDump, openDatastore } = await import('../app/datastore.js');
+  const { exportDatastore, importDatastore, checkDump, openDatastore, etcdTLSFromFiles } = await import('../app/datastore.js');
   let target: import('../app/datastore.js').DatastoreTarget;
   let where: string;
   if (values.storage === 'etcd') {
@@ -121,10 +125,15 @@ export async function runDatastore(args: string[], io: DatastoreIO = stdio): Pro
       io.err('k8ts datastore: give either --data-dir (SQLite) or --storage etcd, not both\n');
       return 1;
     }
-    const read = (f: string | undefined) => (f ? readFileSync(f, 'utf8') : undefined);
-    const ca = read(values['etcd-cafile']);
+    let tls;
+    try {
+      tls = etcdTLSFromFiles({ cafile: values['etcd-cafile'], certfile: values['etcd-certfile'], keyfile: values['etcd-keyfile'] });
+    } catch (e) {
+      io.err(`k8ts datastore ${sub}: ${(e as Error).message}\n`);
+      return 1;
+    }
     const endpoints = values['etcd-endpoints'].split(',').map((e) => e.trim()).filter(Boolean);
-    target = { kind: 'etcd', endpoints, prefix: values['etcd-prefix'], tls: ca ? { ca, cert: read(values['etcd-certfile']), key: read(values['etcd-keyfile']) } : undefined };
+    target = { kind: 'etcd', endpoints, prefix: values['etcd-prefix'], tls };
     where = `etcd ${endpoints.join(',')}${values['etcd-prefix'] ? ` (prefix ${values['etcd-prefix']})` : ''}`;
   } else if (values.storage === 'sqlite') {
     const dataDir = values['data-dir'] ?? (process.getuid?.() === 0 ? '/var/lib/k8ts' : join(homedir(), '.k8ts'));
@@ -148,7 +157,7 @@ export async function runDatastore(args: string[], io: DatastoreIO = stdio): Pro
       const backend = await openDatastore(target);
       try {
         const input: Readable = file === '-' ? process.stdin : createReadStream(file);
-        const r = await importDatastore(backend, input, { overwrite: values.overwrite, onProgress: progress(io, 'imported', values.quiet) });
+        const r = await importDatastore(backend, input, { overwrite: values.overwrite, force: values.force, onProgress: progress(io, 'imported', values.quiet) });
         const extra = values.overwrite ? ` (${r.replaced} replaced, ${r.deleted} deleted)` : '';
         io.err(`Imported ${r.keys} keys into ${where}${extra}\n`);
       } finally {

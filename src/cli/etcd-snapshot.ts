@@ -126,14 +126,26 @@ export async function runEtcdSnapshot(args: string[], io: EtcdSnapshotIO = stdio
     if (!values.output) return fail('-o FILE is required (where to write the snapshot)');
     const etcdctl = process.env.ETCDCTL_BIN ?? 'etcdctl';
     if (!have(etcdctl)) return fail(`no '${etcdctl}' binary (install etcd-client, or set ETCDCTL_BIN)`);
+    if (!!values['etcd-certfile'] !== !!values['etcd-keyfile']) return fail('--etcd-certfile and --etcd-keyfile go together (the client certificate and its key)');
+    for (const f of ['etcd-cafile', 'etcd-certfile', 'etcd-keyfile'] as const) {
+      if (values[f] && !existsSync(values[f]!)) return fail(`--${f} ${values[f]}: no such file`);
+    }
     const tls: string[] = [];
     if (values['etcd-cafile']) tls.push(`--cacert=${values['etcd-cafile']}`);
     if (values['etcd-certfile']) tls.push(`--cert=${values['etcd-certfile']}`);
     if (values['etcd-keyfile']) tls.push(`--key=${values['etcd-keyfile']}`);
     const out = resolve(values.output);
-    // etcdctl writes FILE.part and renames it; a failed save leaves no FILE.
+    // etcdctl 3.4's snapshot save has no deadline: with a TLS mismatch (no or a wrong client
+    // certificate) it retries the handshake for ever. A bounded health check first fails fast.
+    const probe = await run(etcdctl, [`--endpoints=${endpoints[0]}`, ...tls, '--dial-timeout=5s', '--command-timeout=5s', 'endpoint', 'health'], { out: keep, err: keep });
+    if (probe !== 0) return fail(`cannot reach etcd at ${endpoints[0]} (check the URL and the --etcd-cafile, --etcd-certfile and --etcd-keyfile TLS flags): ${log.trim().split('\n').slice(-3).join('\n')}`);
+    log = '';
+    // etcdctl writes FILE.part and renames it; a failed save leaves no FILE (and no FILE.part).
     const code = await run(etcdctl, [`--endpoints=${endpoints[0]}`, ...tls, 'snapshot', 'save', out], { out: () => {}, err: keep });
-    if (code !== 0) return fail(`etcdctl snapshot save failed (exit ${code}): ${log.trim()}`);
+    if (code !== 0) {
+      rmSync(`${out}.part`, { force: true });
+      return fail(`etcdctl snapshot save failed (exit ${code}): ${log.trim()}`);
+    }
     io.err(`Snapshot of ${endpoints[0]} saved to ${out}\n`);
     return 0;
   }

@@ -3,7 +3,6 @@
  */
 import { parseArgs } from 'node:util';
 import { homedir } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setLogLevel, type Level } from '../base/log.js';
 import { parseDuration } from '../base/duration.js';
@@ -19,6 +18,8 @@ Flags:
   --port PORT             HTTPS port of the API server (default 6443)
   --bind-address ADDR     Address to listen on (default 127.0.0.1)
   --tls-san NAME          Extra subject alternative name for the serving certificate (repeatable)
+  --advertise-address ADDR  The address pods reach this server at (the kubernetes Service's endpoints;
+                          default: the node's address, or the bind address unless loopback)
   --service-cidr CIDR     Service ClusterIP range (default 10.43.0.0/16)
   --cluster-cidr CIDR     Pod range; each node gets a /24 of it (default 10.42.0.0/16)
   --storage KIND          sqlite (default, embedded) or etcd
@@ -33,6 +34,7 @@ Flags:
   --node-name NAME        This server's node name (default: the host name)
   --node-ip ADDR          This node's address (default: its pod bridge gateway, e.g. 10.42.0.1)
   --kubelet-port PORT     The kubelet's HTTPS port for exec, logs and port-forward (default 10250)
+  --private-registry FILE Registry mirrors, credentials and TLS for this node, as k3s's registries.yaml
   --container-runtime-endpoint SOCK  Use this CRI socket instead of starting containerd
   --pod-bridge NAME       The Linux bridge of this node's pods (default k8ts0)
   --node-network CIDR     Addresses of extra nodes on this machine (k8ts node add); pods may reach them (default 10.41.0.0/24)
@@ -42,6 +44,10 @@ Flags:
   --disable-scheduler     Do not run the scheduler in this process
   --disable-controller-manager  Do not run the controllers in this process
   --node-monitor-grace-period D  How long a silent node stays Ready before it turns Unknown (default 40s)
+  --node-eviction-rate R  Nodes per second tainted for eviction after a node failure while their zone is healthy (default 0.1)
+  --secondary-node-eviction-rate R  The same while the zone is unhealthy; 0 for zones of at most --large-cluster-size-threshold nodes (default 0.01)
+  --unhealthy-zone-threshold F  Share of not-Ready nodes (at least 3) that makes a zone unhealthy (default 0.55)
+  --large-cluster-size-threshold N  Zones larger than this keep the secondary eviction rate when unhealthy (default 50)
   --default-not-ready-toleration-seconds N    Pods' toleration of a not-ready node (default 300)
   --default-unreachable-toleration-seconds N  Pods' toleration of an unreachable node (default 300)
   --token-auth-file FILE  Static bearer tokens: CSV lines token,user,uid,"group1,group2"
@@ -70,11 +76,13 @@ export async function runServer(args: string[]): Promise<number> {
       port: { type: 'string', default: '6443' },
       'bind-address': { type: 'string', default: '127.0.0.1' },
       'tls-san': { type: 'string', multiple: true },
+      'advertise-address': { type: 'string' },
       'service-cidr': { type: 'string' },
       'cluster-cidr': { type: 'string' },
       'node-name': { type: 'string' },
       'node-ip': { type: 'string' },
       'kubelet-port': { type: 'string' },
+      'private-registry': { type: 'string' },
       'container-runtime-endpoint': { type: 'string' },
       'pod-bridge': { type: 'string' },
       'lb-pool': { type: 'string' },
@@ -93,6 +101,10 @@ export async function runServer(args: string[]): Promise<number> {
       'disable-scheduler': { type: 'boolean', default: false },
       'disable-controller-manager': { type: 'boolean', default: false },
       'node-monitor-grace-period': { type: 'string' },
+      'node-eviction-rate': { type: 'string' },
+      'secondary-node-eviction-rate': { type: 'string' },
+      'unhealthy-zone-threshold': { type: 'string' },
+      'large-cluster-size-threshold': { type: 'string' },
       'default-not-ready-toleration-seconds': { type: 'string' },
       'default-unreachable-toleration-seconds': { type: 'string' },
       'token-auth-file': { type: 'string' },
@@ -118,23 +130,29 @@ export async function runServer(args: string[]): Promise<number> {
   let etcd;
   if (values.storage === 'etcd') {
     if (!values['etcd-endpoints']) throw new Error('--storage etcd needs --etcd-endpoints URL[,URL...]');
-    const read = (f: string | undefined) => (f ? readFileSync(f, 'utf8') : undefined);
-    const ca = read(values['etcd-cafile']);
+    const { etcdTLSFromFiles } = await import('../app/datastore.js');
     etcd = {
       endpoints: values['etcd-endpoints'].split(',').map((e) => e.trim()).filter(Boolean),
       prefix: values['etcd-prefix'],
-      tls: ca ? { ca, cert: read(values['etcd-certfile']), key: read(values['etcd-keyfile']) } : undefined,
+      tls: etcdTLSFromFiles({ cafile: values['etcd-cafile'], certfile: values['etcd-certfile'], keyfile: values['etcd-keyfile'] }),
     };
   } else if (values.storage !== 'sqlite') {
     throw new Error(`--storage: unknown store "${values.storage}" (sqlite or etcd)`);
   }
   if (values.server && (values.storage !== 'etcd' || !values.token)) throw new Error('--server (joining a cluster) needs --storage etcd and --token');
   if (values['audit-log-path'] && !values['audit-policy-file']) throw new Error('--audit-log-path needs --audit-policy-file (which requests to record, and how much)');
+  if (values['advertise-address']) {
+    const why = (await import('../app/kubernetes-endpoints.js')).unadvertisableReason(values['advertise-address']);
+    if (why) throw new Error(`--advertise-address ${values['advertise-address']}: ${why} (pods could not reach it)`);
+  }
   const { startServer } = await import('../app/server.js');
+  const { zoneEvictionFromFlags } = await import('../app/control-plane.js');
+  const zoneEviction = zoneEvictionFromFlags(values);
   const server = await startServer({
     dataDir,
     port,
     bindAddress: values['bind-address'],
+    advertiseAddress: values['advertise-address'],
     // Nodes added with `k8ts node add` reach the server at the node network's host address.
     tlsSANs: [...(values['tls-san'] ?? []), nthAddress(values['node-network']!, 1)],
     serviceCIDR: values['service-cidr'],
@@ -151,6 +169,7 @@ export async function runServer(args: string[]): Promise<number> {
     scheduler: !values['disable-scheduler'],
     controllers: !values['disable-controller-manager'],
     nodeMonitorGracePeriodMs: values['node-monitor-grace-period'] ? parseDuration(values['node-monitor-grace-period']) : undefined,
+    zoneEviction,
     defaultNotReadyTolerationSeconds: seconds('default-not-ready-toleration-seconds', values['default-not-ready-toleration-seconds']),
     defaultUnreachableTolerationSeconds: seconds('default-unreachable-toleration-seconds', values['default-unreachable-toleration-seconds']),
     clusterCIDR: values['cluster-cidr'],
@@ -163,6 +182,7 @@ export async function runServer(args: string[]): Promise<number> {
           kubeletPort: values['kubelet-port'] !== undefined ? Number(values['kubelet-port']) : undefined,
           containerRuntimeEndpoint: values['container-runtime-endpoint'],
           bridge: values['pod-bridge'],
+          privateRegistry: values['private-registry'],
           // Pods may reach the addresses of nodes added with `k8ts node add` (their DNS, kubelets).
           allowDestinations: [values['node-network']!],
         },

@@ -21,3 +21,8 @@ test('imagePullSecrets are matched to the image registry like upstream keyring l
   for (const c of cases) assert.deepEqual(pullCredentials(c.image, c.secrets).map((a) => a.username), c.want, c.name);
   assert.equal(pullCredentials('localhost:5000/app', [local])[0].password, 'pw:with:colons');
 });
+
+test('credentials carry no server address, which containerd would compare with the endpoint URL and drop', () => {
+  const local = dockerconfigjson({ '127.0.0.1:5000': { username: 'alice', password: 'pw' } });
+  assert.deepEqual(pullCredentials('127.0.0.1:5000/test/busybox:1', [local]), [{ username: 'alice', password: 'pw' }]);
+});

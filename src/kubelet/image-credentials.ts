@@ -56,7 +56,9 @@ export function pullCredentials(image: string, secrets: KObject[]): AuthConfig[]
         password = p.join(':');
       }
       if (!username && !e.identitytoken) continue;
-      matches.push({ score: k.path.length, auth: { username: username ?? '', password: password ?? '', serverAddress: ref.domain, identityToken: e.identitytoken } });
+      // No serverAddress, as upstream's keyring: containerd parses it as a URL and drops the
+      // credentials unless its host equals the endpoint's, which a bare `host:port` never does.
+      matches.push({ score: k.path.length, auth: { username: username ?? '', password: password ?? '', ...(e.identitytoken ? { identityToken: e.identitytoken } : {}) } });
     }
   }
   return matches.sort((a, b) => b.score - a.score).map((m) => m.auth);

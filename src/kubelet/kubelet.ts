@@ -86,6 +86,11 @@ export interface KubeletOptions {
    * (hollow nodes) volumes, the environment from ConfigMaps/Secrets/Services and cgroup limits are skipped.
    */
   rootDir?: string;
+  /**
+   * Back secret, projected and downward API volumes with tmpfs, as upstream (needs root, as a real
+   * node has). Default: true when running as root.
+   */
+  volumesOnTmpfs?: boolean;
   /** The port the kubelet's HTTPS server (exec, logs, port-forward) listens on, for the Node status. Default 10250. */
   kubeletPort?: number;
   /** Multiplies probe periods and delays (tests). Default 1. */
@@ -210,6 +215,8 @@ export class Kubelet {
       this.resources = {
         getConfigMap: getOrUndefined(resources.configmaps),
         getSecret: getOrUndefined(resources.secrets),
+        getPersistentVolumeClaim: getOrUndefined(resources.persistentvolumeclaims),
+        getPersistentVolume: (name) => getOrUndefined(resources.persistentvolumes)('', name),
         // Projected service account tokens, bound to the pod (TokenRequest).
         requestToken: async (ns, sa, req) => {
           const spec: KObject = { expirationSeconds: req.expirationSeconds, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: req.boundPod.name, uid: req.boundPod.uid } };
@@ -218,7 +225,7 @@ export class Kubelet {
           return { token: tr.status?.token, expirationTimestamp: tr.status?.expirationTimestamp };
         },
       };
-      this.volumes = new VolumeManager({ rootDir: opts.rootDir, resources: this.resources, nodeName: opts.nodeName, clusterDomain: opts.clusterDomain, allocatable: opts.allocatable ?? opts.capacity });
+      this.volumes = new VolumeManager({ rootDir: opts.rootDir, resources: this.resources, nodeName: opts.nodeName, clusterDomain: opts.clusterDomain, allocatable: opts.allocatable ?? opts.capacity, tmpfsForSecrets: opts.volumesOnTmpfs ?? process.getuid?.() === 0, bindSubPaths: process.getuid?.() === 0 });
       this.services = new SharedInformer<KObject>({ client: c, ref: resources.services }, { name: `services@${opts.nodeName}` });
     }
     const rt = opts.runtime;
@@ -905,7 +912,7 @@ export class Kubelet {
     });
     config.envs = envs;
     if (!rec.hostsFile) rec.hostsFile = this.volumes!.writeEtcHosts(pod, podIP ? [podIP] : []);
-    config.mounts = this.volumes!.mountsFor(pod, spec, config.envs);
+    config.mounts = await this.volumes!.mountsFor(pod, spec, config.envs);
     config.linux = linuxContainerConfig(pod, spec);
     const sc = { ...pod.spec?.securityContext, ...spec.securityContext };
     if (sc.runAsNonRoot) {
@@ -937,6 +944,7 @@ export class Kubelet {
     if (b && Date.now() < b.until) {
       (rec.waiting ??= {})[spec.name] = { reason: 'ImagePullBackOff', message: `Back-off pulling image "${ref}"` };
       this.event(rec, spec.name, 'Normal', 'BackOff', `Back-off pulling image "${ref}"`);
+      this.event(rec, spec.name, 'Warning', 'Failed', 'Error: ImagePullBackOff');
       this.schedule(rec, b.until - Date.now());
       return false;
     }
@@ -960,7 +968,8 @@ export class Kubelet {
       const initial = this.o.backoffInitialMs ?? 10_000;
       const delayMs = b ? Math.min(b.delayMs * 2, this.o.backoffMaxMs ?? 300_000) : initial;
       (rec.backoff ??= new Map()).set(key, { delayMs, until: Date.now() + delayMs });
-      (rec.waiting ??= {})[spec.name] = { reason: 'ErrImagePull', message: `failed to pull image "${ref}": ${why}` };
+      // The runtime's own error text, as upstream's evalCRIPullErr falls back to.
+      (rec.waiting ??= {})[spec.name] = { reason: 'ErrImagePull', message: why };
       this.schedule(rec, delayMs);
       return false;
     }

@@ -115,7 +115,7 @@ describe('renderIptablesRestore writes the proxy chains for iptables-restore --n
 
   const root = process.getuid?.() === 0 && !spawnSync('iptables-restore', ['--version']).error && !spawnSync('ip', ['-V']).error;
   it('produces input iptables-restore accepts, in a private namespace', { skip: root ? false : 'needs root, iptables and ip' }, () => {
-    const ns = `k8tsiptunit${process.pid}`;
+    const ns = `k8ts-np-ipt${process.pid}`;
     assert.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0);
     try {
       const restore = (input: string) => spawnSync('nsenter', [`--net=/var/run/netns/${ns}`, 'iptables-restore', '--noflush'], { input, encoding: 'utf8' });

@@ -12,28 +12,35 @@ describe('renderNftRuleset writes one transaction for the proxy table', () => {
   const fw = svcPort('fw', [ep('10.244.1.2')], { nodePort: 30085, externalIPs: ['10.55.0.1'], loadBalancerIPs: ['10.55.0.2'], loadBalancerSourceRanges: ['192.168.0.0/16', '203.0.113.0/24'] });
   const cases: { name: string; state: ProxyState; has: (string | RegExp)[]; hasNot?: (string | RegExp)[] }[] = [
     {
-      name: 'a ClusterIP with two endpoints spreads new connections with numgen over two endpoint chains',
+      name: 'a ClusterIP with two endpoints picks one with a numgen cascade in its service chain, with no endpoint chains',
       state: state(two),
       has: [
         `add element ip k8ts-proxy service-ips { 10.96.0.10 . tcp . 80 comment "default/web:http" : goto ${clusterChainName(two)} }`,
-        `${T} ${clusterChainName(two)} numgen random mod 2 vmap { 0 : goto ${endpointChainName(two, two.endpoints[0])}, 1 : goto ${endpointChainName(two, two.endpoints[1])} }`,
-        `${T} ${endpointChainName(two, two.endpoints[0])} meta l4proto tcp dnat to 10.244.1.2:8080`,
+        `${T} ${clusterChainName(two)} numgen random mod 2 == 0 meta l4proto tcp dnat to 10.244.1.2:8080`,
+        `${T} ${clusterChainName(two)} meta l4proto tcp dnat to 10.244.1.3:8080`,
       ],
-      hasNot: ['add element ip k8ts-proxy no-endpoint-services'],
+      hasNot: ['add element ip k8ts-proxy no-endpoint-services', /add chain ip k8ts-proxy endpoint-/, 'vmap {'],
     },
     {
-      name: 'traffic from outside the pod range to a ClusterIP is marked for masquerade, and so is hairpin traffic',
+      name: 'more than eight endpoints share one anonymous DNAT map instead of a cascade',
+      state: state(svcPort('big', Array.from({ length: 9 }, (_, i) => ep(`10.244.1.${i + 2}`)))),
+      has: [/add rule ip k8ts-proxy service-\S+ meta l4proto tcp dnat ip addr \. port to numgen random mod 9 map \{ 0 : 10\.244\.1\.2 \. 8080, 1 : 10\.244\.1\.3 \. 8080, .* 8 : 10\.244\.1\.10 \. 8080 \}/],
+      hasNot: [/numgen random mod \d+ == 0/],
+    },
+    {
+      name: 'traffic from outside the pod range to a ClusterIP is marked for masquerade, and so is hairpin traffic, by one set of endpoint pairs',
       state: state(two),
       has: [
         `${T} ${clusterChainName(two)} ip daddr 10.96.0.10 tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade`,
-        `${T} ${endpointChainName(two, two.endpoints[1])} ip saddr 10.244.1.3 jump mark-for-masquerade`,
+        'add element ip k8ts-proxy hairpin-endpoints { 10.244.1.2 . 10.244.1.2, 10.244.1.3 . 10.244.1.3 }',
+        `${T} masquerading ct status dnat ip saddr . ip daddr @hairpin-endpoints jump mark-for-masquerade`,
         `${T} masquerading masquerade fully-random`,
       ],
     },
     {
-      name: 'a single endpoint is a plain goto, without numgen',
+      name: 'a single endpoint is a plain DNAT, without numgen',
       state: state(svcPort('one', [ep('10.244.1.2')])),
-      has: [/add rule ip k8ts-proxy service-\S+ goto endpoint-/],
+      has: [/add rule ip k8ts-proxy service-\S+ meta l4proto tcp dnat to 10\.244\.1\.2:8080\n/],
       hasNot: ['numgen'],
     },
     {
@@ -72,7 +79,7 @@ describe('renderNftRuleset writes one transaction for the proxy table', () => {
         `${T} ${externalChainName(two)} ip saddr 10.244.0.0/16 goto ${clusterChainName(two)}`,
         `${T} ${externalChainName(two)} fib saddr type local jump mark-for-masquerade`,
         `${T} ${externalChainName(two)} goto ${localChainName(two)}`,
-        `${T} ${localChainName(two)} goto ${endpointChainName(two, two.endpoints[0])}`,
+        `${T} ${localChainName(two)} meta l4proto tcp dnat to 10.244.1.2:8080`,
       ],
       hasNot: [`${T} ${externalChainName(two)} jump mark-for-masquerade\n`],
     },
@@ -124,7 +131,7 @@ describe('renderNftRuleset writes one transaction for the proxy table', () => {
     {
       name: 'UDP endpoints are DNATed with the UDP protocol match',
       state: state(svcPort('dns', [ep('10.244.1.9', { port: 53 })], { protocol: 'udp', port: 53 })),
-      has: [/endpoint-\S+ meta l4proto udp dnat to 10\.244\.1\.9:53/, /10\.96\.0\.10 \. udp \. 53/],
+      has: [/service-\S+ meta l4proto udp dnat to 10\.244\.1\.9:53/, /10\.96\.0\.10 \. udp \. 53/],
     },
   ];
   for (const c of cases) {
@@ -200,6 +207,28 @@ describe('renderNftRuleset writes one transaction for the proxy table', () => {
     assert.equal(cache.size, 0, 'services that are gone leave the cache');
   });
 
+  it('turns one endpoint change among 500 Services into a transaction touching only that Service', () => {
+    const many = Array.from({ length: 500 }, (_, i) =>
+      svcPort(`s${i}`, [ep(`10.244.${i >> 8}.${(i & 255) + 1}`), ep(`10.245.${i >> 8}.${(i & 255) + 1}`, { local: false })], { clusterIP: `10.96.${i >> 8}.${(i & 255) + 1}`, nodePort: i % 4 ? 0 : 30000 + i }),
+    );
+    const cache = new Map();
+    const first = renderNft(state(...many), { cache });
+    const target = many[100];
+    const changed = { ...target, endpoints: [target.endpoints[0], ep('10.246.0.9', { local: false })] };
+    // As the proxy's tracker hands them over: the other 499 are the very same objects.
+    const next = state(...many.slice(0, 100), changed, ...many.slice(101));
+    const { script } = renderNft(next, { previous: first.snapshot, cache });
+    const lines = script.trim().split('\n');
+    assert.deepEqual(lines, [
+      `flush chain ip k8ts-proxy ${clusterChainName(target)}`,
+      `${T} ${clusterChainName(target)} ip daddr ${target.clusterIP} tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade`,
+      `${T} ${clusterChainName(target)} numgen random mod 2 == 0 meta l4proto tcp dnat to ${target.endpoints[0].ip}:8080`,
+      `${T} ${clusterChainName(target)} meta l4proto tcp dnat to 10.246.0.9:8080`,
+      `delete element ip k8ts-proxy hairpin-endpoints { ${target.endpoints[1].ip} . ${target.endpoints[1].ip} }`,
+      'add element ip k8ts-proxy hairpin-endpoints { 10.246.0.9 . 10.246.0.9 }',
+    ]);
+  });
+
   it('renders nothing when nothing changed, and everything (in place) when asked to rewrite', () => {
     const st = state(svcPort('a', [ep('10.244.1.2')], { affinityTimeoutSeconds: 60 }));
     assert.equal(renderNftRuleset(st, { previous: nftSnapshot(st) }), '');
@@ -217,7 +246,7 @@ describe('renderNftRuleset writes one transaction for the proxy table', () => {
 
   const root = process.getuid?.() === 0 && !spawnSync('nft', ['--version']).error && !spawnSync('ip', ['-V']).error;
   it('produces scripts the kernel accepts, applied and updated in a private namespace', { skip: root ? false : 'needs root, nft and ip' }, () => {
-    const ns = `k8tsnftunit${process.pid}`;
+    const ns = `k8ts-np-nft${process.pid}`;
     assert.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0);
     try {
       const nft = (input: string) => spawnSync('nsenter', [`--net=/var/run/netns/${ns}`, 'nft', '-f', '-'], { input, encoding: 'utf8' });
@@ -229,6 +258,7 @@ describe('renderNftRuleset writes one transaction for the proxy table', () => {
         svcPort('dns', [ep('10.244.1.9', { port: 53 })], { protocol: 'udp', port: 53, clusterIP: '10.96.0.11' }),
         svcPort('sctp', [ep('10.244.1.9', { port: 99 })], { protocol: 'sctp', port: 99, clusterIP: '10.96.0.12' }),
         svcPort('fw', [ep('10.244.1.9')], { clusterIP: '10.96.0.13', loadBalancerIPs: ['10.55.0.3', '10.55.0.4'], loadBalancerSourceRanges: ['10.77.0.0/24', '192.168.0.0/16'] }),
+        svcPort('big', Array.from({ length: 10 }, (_, i) => ep(`10.244.3.${i + 2}`, { local: i % 2 === 0 })), { clusterIP: '10.96.0.14', nodePort: 30082, externalPolicyLocal: true }),
       );
       let r = nft(renderNftRuleset({ ...full, localhostNodePorts: true }));
       assert.equal(r.status, 0, r.stderr);

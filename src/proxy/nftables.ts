@@ -2,10 +2,12 @@
  * Renders the proxy's state as one `nft -f -` transaction on the proxy's own table, `ip k8ts-proxy`.
  *
  * Layout (close to upstream's nftables mode): verdict maps keyed by destination send new
- * connections to a per-service chain, which spreads them with `numgen random` over per-endpoint
- * chains that DNAT. Services without usable endpoints are rejected in the filter hooks, before
- * the packet can wait for a reply that never comes. Marked connections are masqueraded in
- * postrouting (traffic from outside the pod range to a ClusterIP, hairpin, NodePorts). New
+ * connections to a per-service chain, which picks an endpoint with `numgen random` and DNATs to
+ * it (with session affinity, through per-endpoint chains that remember clients). Services without
+ * usable endpoints are rejected in the filter hooks, before the packet can wait for a reply that
+ * never comes. Marked connections are masqueraded in postrouting (traffic from outside the pod
+ * range to a ClusterIP, NodePorts), and so is hairpin traffic, found there by one set of
+ * `endpoint . endpoint` pairs. Few chains and sets matter: nft lists them all on every run. New
  * connections to a load-balancer IP whose Service has loadBalancerSourceRanges pass a per-service
  * firewall chain first (filter prerouting and output, before DNAT) that drops other sources.
  *
@@ -50,7 +52,19 @@ const maps: [string, string][] = [
   ['no-endpoint-nodeports', 'type inet_proto . inet_service : verdict;'],
   ['firewall-ips', 'type ipv4_addr . inet_proto . inet_service : verdict;'],
 ];
-const plainSets: [string, string][] = [['nodeport-ips', 'type ipv4_addr;']];
+const plainSets: [string, string][] = [
+  ['nodeport-ips', 'type ipv4_addr;'],
+  // `ip . ip` for every endpoint: a DNATed packet whose source is its destination is hairpin traffic.
+  ['hairpin-endpoints', 'type ipv4_addr . ipv4_addr;'],
+];
+
+/**
+ * Up to this many endpoints, a service chain picks one with a cascade of `numgen` rules (as
+ * iptables' statistic cascade), which adds no kernel object; more use one anonymous DNAT map.
+ * Endpoint chains exist only for session affinity. Every chain and set costs each `nft` run a
+ * little, since nft lists them all before applying a transaction.
+ */
+const CASCADE_MAX = 8;
 
 function portId(s: ServicePortState): string {
   return `${s.namespace}/${s.name}/${s.protocol}/${s.portName || 'p' + s.port}`;
@@ -116,6 +130,8 @@ function build(state: ProxyState, cache?: NftRenderCache): NftSnapshot {
   rule('filter-output', 'ct state new jump firewall-check');
   rule('services', 'ip daddr . meta l4proto . th dport vmap @service-ips');
   rule('services', 'ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports');
+  // Hairpin: a pod reaching itself through a Service must see the reply come back NATed.
+  rule('masquerading', 'ct status dnat ip saddr . ip daddr @hairpin-endpoints jump mark-for-masquerade');
   rule('masquerading', `meta mark & ${hex(MASQ_MARK)} == 0 return`);
   rule('masquerading', `meta mark set meta mark ^ ${hex(MASQ_MARK)}`);
   rule('masquerading', 'masquerade fully-random');
@@ -136,12 +152,14 @@ function build(state: ProxyState, cache?: NftRenderCache): NftSnapshot {
   // What a fragment depends on besides its service port.
   const ctx = `${state.clusterCIDR}|${state.nodeIPs.join(',')}`;
   for (const s of state.services) {
-    const k = `${servicePortKey(s)}/${s.protocol}`;
+    const k = fragmentKey(s);
     seen.add(k);
-    const fp = cache ? JSON.stringify(s) : '';
     let frag = cache?.get(k);
-    if (!frag || frag.fp !== fp || frag.cidr !== ctx) {
-      frag = { ...renderService(s, state.clusterCIDR, state.nodeIPs), fp, cidr: ctx };
+    // The same object as last time (states are never changed in place) needs no fingerprint.
+    if (!frag || frag.src !== s || frag.cidr !== ctx) {
+      const fp = cache ? JSON.stringify(s) : '';
+      if (!frag || frag.fp !== fp || frag.cidr !== ctx) frag = { ...renderService(s, state.clusterCIDR, state.nodeIPs), fp, cidr: ctx, src: s };
+      else frag.src = s;
       cache?.set(k, frag);
     }
     for (const [name, rules] of frag.chains) chains.set(name, rules);
@@ -152,6 +170,14 @@ function build(state: ProxyState, cache?: NftRenderCache): NftSnapshot {
   return { chains, affinitySets, elements };
 }
 
+const fragmentKeys = new WeakMap<ServicePortState, string>();
+/** The render cache's key of a service port, memoised per state object (most survive many syncs). */
+function fragmentKey(s: ServicePortState): string {
+  let k = fragmentKeys.get(s);
+  if (k === undefined) fragmentKeys.set(s, (k = `${servicePortKey(s)}/${s.protocol}`));
+  return k;
+}
+
 /** What one service port adds to the table. */
 export interface NftFragment {
   chains: [string, string[]][];
@@ -159,8 +185,12 @@ export interface NftFragment {
   elements: [string, string, string][];
 }
 
-/** Memo of per-service fragments between syncs (pass the same Map each time); `cidr` keys what else they depend on. */
-export type NftRenderCache = Map<string, NftFragment & { fp: string; cidr: string }>;
+/**
+ * Memo of per-service fragments between syncs (pass the same Map each time); `cidr` keys what
+ * else they depend on, `src` is the state object last rendered. With a cache, do not change a
+ * state's service ports in place: an unchanged object is taken as unchanged content.
+ */
+export type NftRenderCache = Map<string, NftFragment & { fp: string; cidr: string; src?: ServicePortState }>;
 
 function renderService(s: ServicePortState, clusterCIDR: string, nodeIPs: string[]): NftFragment {
   const frag: NftFragment = { chains: [], sets: [], elements: [] };
@@ -195,23 +225,32 @@ function renderService(s: ServicePortState, clusterCIDR: string, nodeIPs: string
     return frag;
   }
 
+  const affinity = s.affinityTimeoutSeconds !== undefined;
+  const dnat = (e: EndpointState) => `meta l4proto ${s.protocol} dnat to ${e.ip}:${e.port}`;
   const spread = (chain: string, eps: EndpointState[]) => {
-    if (s.affinityTimeoutSeconds !== undefined) {
+    for (const e of eps) element('hairpin-endpoints', `${e.ip} . ${e.ip}`, '');
+    if (affinity) {
+      // Per-endpoint chains: each remembers its clients in its own timed set.
       for (const e of eps) rule(chain, `ip saddr @${affinitySetName(s, e)} goto ${endpointChainName(s, e)}`);
+      if (eps.length === 1) rule(chain, `goto ${endpointChainName(s, eps[0])}`);
+      else rule(chain, `numgen random mod ${eps.length} vmap { ${eps.map((e, i) => `${i} : goto ${endpointChainName(s, e)}`).join(', ')} }`);
+    } else if (eps.length <= CASCADE_MAX) {
+      // Endpoint i (of n) with probability 1/(n-i) among those left: uniform overall.
+      eps.forEach((e, i) => rule(chain, i < eps.length - 1 ? `numgen random mod ${eps.length - i} == 0 ${dnat(e)}` : dnat(e)));
+    } else {
+      rule(chain, `meta l4proto ${s.protocol} dnat ip addr . port to numgen random mod ${eps.length} map { ${eps.map((e, i) => `${i} : ${e.ip} . ${e.port}`).join(', ')} }`);
     }
-    if (eps.length === 1) rule(chain, `goto ${endpointChainName(s, eps[0])}`);
-    else rule(chain, `numgen random mod ${eps.length} vmap { ${eps.map((e, i) => `${i} : goto ${endpointChainName(s, e)}`).join(', ')} }`);
   };
   const usedEndpoints = new Set<EndpointState>();
   const clusterChain = cat.cluster.length ? clusterChainName(s) : '';
   const localChain = cat.local.length && (s.internalPolicyLocal || s.externalPolicyLocal) ? localChainName(s) : '';
   if (clusterChain) {
     newChain(clusterChain);
-    cat.cluster.forEach((e) => usedEndpoints.add(e));
+    if (affinity) cat.cluster.forEach((e) => usedEndpoints.add(e));
   }
   if (localChain) {
     newChain(localChain);
-    cat.local.forEach((e) => usedEndpoints.add(e));
+    if (affinity) cat.local.forEach((e) => usedEndpoints.add(e));
   }
 
   // ClusterIP.
@@ -249,14 +288,10 @@ function renderService(s: ServicePortState, clusterCIDR: string, nodeIPs: string
   for (const e of usedEndpoints) {
     const c = endpointChainName(s, e);
     newChain(c);
-    // Hairpin: a pod reaching itself through the service must see the reply come back NATed.
-    rule(c, `ip saddr ${e.ip} jump mark-for-masquerade`);
-    if (s.affinityTimeoutSeconds !== undefined) {
-      const set = affinitySetName(s, e);
-      frag.sets.push([set, s.affinityTimeoutSeconds]);
-      rule(c, `update @${set} { ip saddr }`);
-    }
-    rule(c, `meta l4proto ${s.protocol} dnat to ${e.ip}:${e.port}`);
+    const set = affinitySetName(s, e);
+    frag.sets.push([set, s.affinityTimeoutSeconds!]);
+    rule(c, `update @${set} { ip saddr }`);
+    rule(c, dnat(e));
   }
   return frag;
 }
@@ -331,9 +366,13 @@ export function renderNft(state: ProxyState, opts: NftRenderOptions = {}): { scr
     }
     for (const [set, m] of r.elements) {
       const before = prev.elements.get(set) ?? new Map<string, string>();
-      const gone = [...before].filter(([k, v]) => m.get(k) !== v).map(([k]) => k);
+      // Plain loops: these maps hold an entry per service and endpoint, and this runs every sync.
+      const gone: string[] = [];
+      for (const [k, v] of before) if (m.get(k) !== v) gone.push(k);
       if (gone.length) out.push(`delete element ${T} ${set} { ${gone.join(', ')} }`);
-      elems(set, [...m].filter(([k, v]) => before.get(k) !== v));
+      const added: [string, string][] = [];
+      for (const [k, v] of m) if (before.get(k) !== v) added.push([k, v]);
+      elems(set, added);
     }
   }
   if (prev) {

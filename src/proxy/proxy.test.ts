@@ -1,5 +1,5 @@
 /**
- * The proxy against real packets: a private topology of network namespaces (test/proxy/netns.ts),
+ * The proxy against real packets: a private topology of network namespaces (./testnet.ts),
  * a real API server, Services and EndpointSlices written by hand, and busybox wget as the client.
  * Runs the same checks with nftables and with iptables.
  */
@@ -10,7 +10,7 @@ import { startServer, type RunningServer } from '../app/server.js';
 import { setLogLevel } from '../base/log.js';
 import { RestClient, type KObject } from '../client/rest-client.js';
 import { resources } from '../client/resources.js';
-import { buildTopology, topologyUnavailable, waitForServers, type Topology } from '../../test/proxy/netns.js';
+import { buildTopology, topologyUnavailable, waitForServers, type Topology } from './testnet.js';
 import { ensureServiceRoute, removeServiceRoute, startProxy, type RunningProxy } from './proxy.js';
 
 setLogLevel((process.env.K8TS_LOG_LEVEL as any) || 'error');
@@ -299,6 +299,29 @@ describe('the proxy routes real traffic inside private network namespaces', { sk
         await new Promise((r) => setTimeout(r, 100));
       }
       assert.match(listed, /default\/web/);
+      const seen = await tally(topo.pods[1].ns, vip('web'), 80, 12);
+      assert.deepEqual(Object.keys(seen).sort(), ['pod1', 'pod2'], JSON.stringify(seen));
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('after a transaction fails, retries with a full replacement that also carries the change', async () => {
+    await setSlice('change', [{ pod: 0 }]);
+    const proxy = await startProxy({ client, nodeName: NODE, nodeIPs: [topo.nodeIP], clusterCIDR: '10.244.0.0/16', netns: topo.node, minSyncIntervalMs: 50, syncPeriodMs: 0 });
+    try {
+      assert.equal((await topo.get(topo.pods[1].ns, vip('change'))).body, 'pod1');
+      // Behind the proxy's back the table goes, so the next in-place update cannot apply.
+      assert.equal(topo.exec(topo.node, ['nft', 'delete', 'table', 'ip', 'k8ts-proxy']).status, 0);
+      await setSlice('change', [{ pod: 1 }]);
+      let body = '';
+      for (const end = Date.now() + 8000; Date.now() < end && body !== 'pod2'; ) {
+        body = (await topo.get(topo.pods[1].ns, vip('change'), 80, 1)).body;
+        if (body !== 'pod2') await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(body, 'pod2');
+      assert.match(proxy.metrics.render(), /kubeproxy_sync_proxy_rules_failures_total [1-9]/);
+      // The retry rebuilt everything, not only the changed Service.
       const seen = await tally(topo.pods[1].ns, vip('web'), 80, 12);
       assert.deepEqual(Object.keys(seen).sort(), ['pod1', 'pod2'], JSON.stringify(seen));
     } finally {

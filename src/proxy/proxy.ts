@@ -4,13 +4,15 @@
  */
 import { logger } from '../base/log.js';
 import { Counter, Gauge, Histogram, Registry } from '../base/metrics.js';
-import { SharedInformerFactory, type SharedInformer } from '../client/informer.js';
+import { metaNamespaceKeyFunc, objectFromTombstone, SharedInformerFactory, type SharedInformer } from '../client/informer.js';
 import type { KObject, RestClient } from '../client/rest-client.js';
 import { resources } from '../client/resources.js';
 import { CommandError, haveCommand, run } from './exec.js';
 import { iptablesChains, iptablesJumps, parseIptablesSave, renderIptablesCleanup, renderIptablesRestore, type IptablesJump } from './iptables.js';
+import { NftSession, NftSessionError } from './nft-session.js';
 import { renderNft, renderNftCleanup, type NftRenderCache, type NftSnapshot } from './nftables.js';
-import { buildProxyState, categorizeEndpoints, type ProxyState } from './state.js';
+import { BoundedRunner } from './runner.js';
+import { categorizeEndpoints, ProxyStateTracker, sliceServiceKey, type ProxyState } from './state.js';
 
 const log = logger('proxy');
 
@@ -31,7 +33,11 @@ export interface ProxyOptions {
   mode?: 'nftables' | 'iptables';
   /** Program the rules in this network namespace (a path like /var/run/netns/X, or a name). */
   netns?: string;
-  /** Minimum time between syncs, so bursts of changes coalesce (default 1000 ms). */
+  /**
+   * Bounds the sync rate under a stream of changes (default 1000 ms): after a quiet spell a change
+   * is synced at once (two back to back at most); under a burst, syncs come one per interval on
+   * average and the changes in between coalesce (upstream's minSyncPeriod).
+   */
   minSyncIntervalMs?: number;
   /** nftables table (family ip) of this proxy. Default k8ts-proxy; proxies sharing a namespace need their own. */
   nftTable?: string;
@@ -49,6 +55,20 @@ export interface ProxyOptions {
   localhostNodePorts?: boolean;
   /** Clear UDP conntrack entries for endpoints that went away (default true; needs `conntrack`). */
   clearConntrack?: boolean;
+  /** Told the timings of each successful sync (benchmarks, debugging). */
+  onSynced?: (t: SyncTimings) => void;
+}
+
+/** Where one sync spent its time, in ms. */
+export interface SyncTimings {
+  /** Turning informer objects into the proxy state (only changed Services are rebuilt). */
+  stateMs: number;
+  /** Rendering the transaction (nft) or the restore input (iptables). */
+  renderMs: number;
+  /** Running the transaction: nft or iptables-restore, to its answer. */
+  applyMs: number;
+  /** Lines in the nft transaction (0 when nothing changed; iptables: 0). */
+  lines: number;
 }
 
 /** A started proxy. */
@@ -63,6 +83,9 @@ export interface RunningProxy {
   /** The state of the last successful sync (for tests and debugging). */
   lastState(): ProxyState | undefined;
 }
+
+/** Scripts larger than this (full syncs) go through a one-shot `nft -f -` rather than the session. */
+const SESSION_MAX_SCRIPT = 256 << 10;
 
 /** Upstream's buckets for the sync duration: 1 ms doubling to about 16 s. */
 const syncBuckets = Array.from({ length: 15 }, (_, i) => 0.001 * 2 ** i);
@@ -87,18 +110,19 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   const sliceInf: SharedInformer<KObject> = factory.forResource(resources.endpointslices);
 
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
   let periodic: NodeJS.Timeout | undefined;
-  let chain: Promise<void> = Promise.resolve();
-  let lastStart = 0;
-  let dirty = true;
   // What the backend held after the last good sync; undefined forces a full replace.
   let nftPrev: NftSnapshot | undefined;
   const nftCache: NftRenderCache = new Map();
+  // Small transactions go to a long-lived `nft -i`; after its process failed a few times, one-shot nft only.
+  let session: NftSession | undefined = mode === 'nftables' ? new NftSession({ netns: o.netns }) : undefined;
+  let sessionFailures = 0;
   // The periodic sync rewrites everything in place, repairing rules changed behind our back.
   let rewriteAll = false;
   let iptPrev: Set<string> | undefined;
   let applied: ProxyState | undefined;
+  // Rebuilds only the Services whose objects changed since the last sync.
+  const tracker = new ProxyStateTracker();
 
   // Trigger times (ms) of EndpointSlice changes not yet programmed, from the controller's annotation.
   let triggers: number[] = [];
@@ -111,29 +135,51 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
 
   const synced = () => svcInf.hasSynced() && sliceInf.hasSynced();
 
+  const applyNft = async (script: string): Promise<void> => {
+    if (session && script.length <= SESSION_MAX_SCRIPT) {
+      try {
+        return await session.apply(script);
+      } catch (e) {
+        if (!(e instanceof NftSessionError)) throw e;
+        // Unknown outcome: the caller's failure path forces a full sync. A new process next time.
+        const giveUp = ++sessionFailures >= 3;
+        log.warn(giveUp ? 'nft session failed again; using one-shot nft from now on' : 'nft session failed; starting another', { err: e.message });
+        const s = session;
+        session = giveUp ? undefined : new NftSession({ netns: o.netns });
+        void s.close().catch(() => {});
+        throw e;
+      }
+    }
+    await run('nft', ['-f', '-'], { netns: o.netns, input: script });
+  };
+
   const doSync = async (): Promise<void> => {
-    dirty = false;
-    lastStart = performance.now();
+    const start = performance.now();
     // The changes this sync programs; later ones wait for the next.
     const pending = triggers;
     triggers = [];
     let tBuilt = 0;
     let tRendered = 0;
-    const state = buildProxyState({
-      services: svcInf.indexer.list(),
-      endpointSlices: sliceInf.indexer.list(),
+    let lines = 0;
+    const state = tracker.build({
+      getService: (key) => svcInf.indexer.getByKey(key),
+      services: () => svcInf.indexer.list(),
+      endpointSlices: () => sliceInf.indexer.list(),
       nodeName: o.nodeName,
       nodeIPs: o.nodeIPs,
       clusterCIDR: o.clusterCIDR,
       localhostNodePorts: o.localhostNodePorts,
     });
+    tBuilt = performance.now();
     try {
       if (mode === 'nftables') {
-        tBuilt = performance.now();
         const { script, snapshot } = renderNft(state, { previous: nftPrev, rewriteAll, cache: nftCache, table: o.nftTable });
         rewriteAll = false;
         tRendered = performance.now();
-        if (script) await run('nft', ['-f', '-'], { netns: o.netns, input: script });
+        if (script) {
+          lines = script.split('\n').length - 1;
+          await applyNft(script);
+        }
         nftPrev = snapshot;
       } else {
         let addJumps: IptablesJump[] = [];
@@ -143,10 +189,13 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
           iptPrev = seen.chains;
           addJumps = iptablesJumps().filter((j) => !seen.jumps.some((x) => x.table === j.table && x.chain === j.chain && x.args.join(' ') === j.args.join(' ')));
         }
-        await run('iptables-restore', ['--noflush', '-w', '5'], { netns: o.netns, input: renderIptablesRestore(state, { existing: iptPrev, addJumps }) });
+        const input = renderIptablesRestore(state, { existing: iptPrev, addJumps });
+        tRendered = performance.now();
+        await run('iptables-restore', ['--noflush', '-w', '5'], { netns: o.netns, input });
         iptPrev = iptablesChains(state);
       }
     } catch (e) {
+      // Whatever the kernel holds now, the next sync replaces it whole.
       nftPrev = undefined;
       iptPrev = undefined;
       triggers = pending.concat(triggers);
@@ -157,62 +206,79 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     for (const t of pending) if (t <= done) programming.observe({}, (done - t) / 1000);
     const prevState = applied;
     applied = state;
-    const secs = (performance.now() - lastStart) / 1000;
+    const secs = (performance.now() - start) / 1000;
     duration.observe({}, secs);
     lastTimestamp.set(Date.now() / 1000);
+    const tApplied = performance.now();
+    o.onSynced?.({ stateMs: tBuilt - start, renderMs: tRendered - tBuilt, applyMs: tApplied - tRendered, lines });
     log.debug('synced proxy rules', {
       mode,
       services: state.services.length,
       seconds: secs.toFixed(4),
-      ...(tBuilt ? { stateMs: (tBuilt - lastStart).toFixed(1), renderMs: (tRendered - tBuilt).toFixed(1) } : {}),
+      stateMs: (tBuilt - start).toFixed(1),
+      renderMs: (tRendered - tBuilt).toFixed(1),
+      applyMs: (tApplied - tRendered).toFixed(1),
+      ...(mode === 'nftables' ? { lines } : {}),
     });
     if (o.clearConntrack !== false && prevState) await clearStaleUDP(prevState, state, o.netns);
   };
 
-  // Serialises syncs; a change during a sync makes another one follow.
-  const runSync = (): Promise<void> => {
-    const p = chain.then(() => (stopped ? undefined : doSync()));
-    chain = p.catch(() => {});
-    return p;
-  };
-
+  // At once after a quiet spell, coalescing under bursts; never two syncs at a time.
+  const runner = new BoundedRunner(() => (stopped ? Promise.resolve() : doSync()), {
+    minIntervalMs: minInterval,
+    onError: (e) => log.error('syncing proxy rules failed; retrying with a full sync', { mode, err: (e as Error).message }),
+  });
   const schedule = () => {
-    dirty = true;
-    if (stopped || timer || !synced()) return;
-    const wait = Math.max(0, lastStart + minInterval - performance.now());
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (!dirty || stopped) return;
-      runSync().catch((e) => {
-        log.error('syncing proxy rules failed; retrying', { mode, err: (e as Error).message });
-        setTimeout(schedule, Math.max(minInterval, 1000)).unref?.();
-      });
-    }, wait);
+    if (!stopped && synced()) runner.request();
   };
+  const markService = (obj: unknown) => {
+    const svc = objectFromTombstone(obj as KObject);
+    tracker.mark(svc ? metaNamespaceKeyFunc(svc) : undefined);
+  };
+  const markSlice = (obj: unknown) => tracker.mark(sliceServiceKey(objectFromTombstone(obj as KObject)));
 
-  const handler = { onAdd: schedule, onUpdate: schedule, onDelete: schedule };
   const regs = [
-    svcInf.addEventHandler(handler),
+    svcInf.addEventHandler({
+      onAdd: (obj) => {
+        markService(obj);
+        schedule();
+      },
+      onUpdate: (oldObj, obj) => {
+        markService(oldObj);
+        markService(obj);
+        schedule();
+      },
+      onDelete: (obj) => {
+        markService(obj);
+        schedule();
+      },
+    }),
     sliceInf.addEventHandler({
       onAdd: (obj, initial) => {
         if (!initial) noteTrigger(undefined, obj);
+        markSlice(obj);
         schedule();
       },
       onUpdate: (oldObj, obj) => {
         noteTrigger(oldObj, obj);
+        // The service-name label may have moved the slice to another Service.
+        markSlice(oldObj);
+        markSlice(obj);
         schedule();
       },
-      onDelete: schedule,
+      onDelete: (obj) => {
+        markSlice(obj);
+        schedule();
+      },
     }),
   ];
   factory.start();
   await factory.waitForCacheSync({ timeoutMs: 30_000 });
   if (synced()) {
     try {
-      await runSync();
+      await runner.runNow();
     } catch (e) {
       log.error('first proxy sync failed; will retry', { mode, err: (e as Error).message });
-      setTimeout(schedule, 1000).unref?.();
     }
   } else {
     log.warn('informers not synced yet; rules follow once they are');
@@ -227,6 +293,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   if (period > 0)
     periodic = setInterval(() => {
       rewriteAll = true;
+      tracker.markAll();
       schedule();
     }, period);
   log.info('proxy started', { mode, node: o.nodeName, netns: o.netns ?? '' });
@@ -237,19 +304,14 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     lastState: () => applied,
     async sync() {
       if (!synced()) await factory.waitForCacheSync({ timeoutMs: 30_000 });
-      if (timer) {
-        clearTimeout(timer);
-        timer = undefined;
-      }
-      await runSync();
+      await runner.runNow();
     },
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (timer) clearTimeout(timer);
       if (periodic) clearInterval(periodic);
       for (const r of regs) r.remove();
-      await chain;
+      await runner.stop();
       if (ownFactory) await factory.shutdown();
       try {
         if (mode === 'nftables') await run('nft', ['-f', '-'], { netns: o.netns, input: renderNftCleanup(o.nftTable) });
@@ -257,6 +319,8 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
       } catch (e) {
         log.error('removing proxy rules failed', { mode, err: (e as Error).message });
         throw e;
+      } finally {
+        await session?.close().catch(() => {});
       }
       log.info('proxy stopped; rules removed', { mode });
     },

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildProxyState, categorizeEndpoints, cidrContains, firewallSources, normalizeSourceRanges, type EndpointState, type ServicePortState } from './state.js';
+import { buildProxyState, categorizeEndpoints, cidrContains, firewallSources, normalizeSourceRanges, ProxyStateTracker, sliceServiceKey, type EndpointState, type ServicePortState } from './state.js';
 import { svcPort } from './testdata.js';
 
 const service = (name: string, spec: Record<string, any>, status?: Record<string, any>) => ({
@@ -191,5 +191,72 @@ describe('loadBalancerSourceRanges become the sources allowed to reach load-bala
     assert.ok(!cidrContains('10.0.0.0/8', '11.0.0.0'));
     assert.ok(cidrContains('0.0.0.0/0', '203.0.113.9'));
     assert.ok(cidrContains('127.0.0.1/32', '127.0.0.1') && !cidrContains('127.0.0.1/32', '127.0.0.2'));
+  });
+});
+
+describe('ProxyStateTracker rebuilds only the Services marked as changed', () => {
+  /** A small cluster held as the informers would: maps by namespace/name. */
+  const cluster = () => {
+    const services = new Map<string, any>();
+    const slices = new Map<string, any>();
+    const addSvc = (name: string, ip: string, spec: Record<string, any> = {}) => services.set(`default/${name}`, service(name, { clusterIP: ip, ...spec }));
+    const setSlice = (svc: string, ips: string[], node = 'node-a') => slices.set(`default/${svc}-s`, { ...slice(svc, ips.map((a) => ({ addresses: [a], nodeName: node }))), metadata: { namespace: 'default', name: `${svc}-s`, labels: { 'kubernetes.io/service-name': svc } } });
+    const input = {
+      getService: (k: string) => services.get(k),
+      services: () => services.values(),
+      endpointSlices: () => slices.values(),
+      nodeName: 'node-a',
+      nodeIPs: ['10.77.0.1'],
+      clusterCIDR: '10.244.0.0/16',
+    };
+    const full = () => buildProxyState({ services: services.values(), endpointSlices: slices.values(), nodeName: 'node-a', nodeIPs: ['10.77.0.1'], clusterCIDR: '10.244.0.0/16' });
+    return { services, slices, addSvc, setSlice, input, full };
+  };
+
+  it('gives what a full build gives, through adds, endpoint moves, label moves and deletes', () => {
+    const c = cluster();
+    const t = new ProxyStateTracker();
+    for (let i = 0; i < 20; i++) {
+      c.addSvc(`s${i}`, `10.96.1.${i + 1}`, i % 3 === 0 ? { type: 'NodePort', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30000 + i }] } : {});
+      c.setSlice(`s${i}`, [`10.244.1.${i + 1}`]);
+    }
+    assert.deepEqual(t.build(c.input), c.full());
+    const steps: [string, () => string[]][] = [
+      ['an endpoint moves', () => (c.setSlice('s3', ['10.244.9.9', '10.244.9.10']), ['default/s3'])],
+      ['a Service is added with its slice', () => (c.addSvc('new', '10.96.2.1'), c.setSlice('new', ['10.244.2.1']), ['default/new'])],
+      ['a slice is relabelled to another Service', () => {
+        const sl = c.slices.get('default/s5-s');
+        c.slices.set('default/s5-s', { ...sl, metadata: { ...sl.metadata, labels: { 'kubernetes.io/service-name': 's6' } } });
+        return [sliceServiceKey(sl)!, 'default/s6'];
+      }],
+      ['a Service is deleted', () => (c.services.delete('default/s7'), ['default/s7'])],
+      ['a Service turns headless', () => (c.addSvc('s8', 'None'), ['default/s8'])],
+    ];
+    for (const [what, change] of steps) {
+      for (const k of change()) t.mark(k);
+      assert.deepEqual(t.build(c.input), c.full(), what);
+    }
+  });
+
+  it('keeps unchanged service ports as the same objects and builds nothing when nothing is marked', () => {
+    const c = cluster();
+    const t = new ProxyStateTracker();
+    for (let i = 0; i < 5; i++) {
+      c.addSvc(`s${i}`, `10.96.1.${i + 1}`);
+      c.setSlice(`s${i}`, [`10.244.1.${i + 1}`]);
+    }
+    const a = t.build(c.input);
+    assert.equal(t.pending, false);
+    c.setSlice('s2', ['10.244.7.7']);
+    // Not marked: the tracker does not look.
+    assert.deepEqual(t.build(c.input).services[2].endpoints.map((e) => e.ip), ['10.244.1.3']);
+    t.mark('default/s2');
+    assert.equal(t.pending, true);
+    const b = t.build(c.input);
+    assert.deepEqual(b.services[2].endpoints.map((e) => e.ip), ['10.244.7.7']);
+    for (const i of [0, 1, 3, 4]) assert.equal(b.services[i], a.services[i], `s${i} rebuilt`);
+    assert.notEqual(b.services[2], a.services[2]);
+    t.markAll();
+    assert.deepEqual(t.build(c.input), c.full());
   });
 });

@@ -263,3 +263,79 @@ export function firewallSources(s: ServicePortState, nodeIPs: string[]): string[
   const extra = fromNode ? s.loadBalancerIPs.filter((ip) => !ranges.some((r) => cidrContains(r, ip))) : [];
   return [...ranges, ...new Set(extra)];
 }
+
+/** What {@link ProxyStateTracker.build} reads besides the marks. */
+export interface TrackerInput {
+  /** The Service with key `namespace/name`, if it exists. */
+  getService(key: string): Record<string, any> | undefined;
+  /** Every Service (read only after {@link ProxyStateTracker.markAll}). */
+  services(): Iterable<Record<string, any>>;
+  /** Every EndpointSlice (one pass per build, picking those of changed Services). */
+  endpointSlices(): Iterable<Record<string, any>>;
+  nodeName: string;
+  nodeIPs: string[];
+  clusterCIDR: string;
+  localhostNodePorts?: boolean;
+}
+
+/** `namespace/name` of the Service an EndpointSlice belongs to, or undefined. */
+export function sliceServiceKey(slice: Record<string, any> | undefined): string | undefined {
+  const svc = slice?.metadata?.labels?.['kubernetes.io/service-name'];
+  return svc ? `${slice!.metadata.namespace}/${svc}` : undefined;
+}
+
+/**
+ * {@link buildProxyState}, incrementally: remembers each Service's ports and rebuilds only the
+ * Services marked as changed (upstream's change trackers). Unchanged service ports keep their
+ * object identity from one build to the next, which lets the renderers skip them cheaply; built
+ * objects are never changed in place.
+ */
+export class ProxyStateTracker {
+  private readonly perService = new Map<string, ServicePortState[]>();
+  private readonly dirty = new Set<string>();
+  private all = true;
+  private sorted: ServicePortState[] = [];
+
+  /** The Service `namespace/name`, or one of its EndpointSlices, changed. */
+  mark(key: string | undefined): void {
+    if (key) this.dirty.add(key);
+  }
+
+  /** Rebuild everything next time (first build, or when unsure). */
+  markAll(): void {
+    this.all = true;
+  }
+
+  /** Whether a build would rebuild anything. */
+  get pending(): boolean {
+    return this.all || this.dirty.size > 0;
+  }
+
+  /** The state now; equal to {@link buildProxyState} over the same objects. */
+  build(input: TrackerInput): ProxyState {
+    const base = buildProxyState({ services: [], endpointSlices: [], nodeName: input.nodeName, nodeIPs: input.nodeIPs, clusterCIDR: input.clusterCIDR, localhostNodePorts: input.localhostNodePorts });
+    if (this.all) {
+      for (const k of this.perService.keys()) this.dirty.add(k);
+      for (const svc of input.services()) this.dirty.add(`${svc?.metadata?.namespace ?? 'default'}/${svc?.metadata?.name ?? ''}`);
+      this.all = false;
+    }
+    if (this.dirty.size) {
+      const slices = new Map<string, Record<string, any>[]>();
+      for (const s of input.endpointSlices()) {
+        const k = sliceServiceKey(s);
+        if (k && this.dirty.has(k)) (slices.get(k) ?? slices.set(k, []).get(k)!).push(s);
+      }
+      for (const k of this.dirty) {
+        const svc = input.getService(k);
+        const ports = svc ? buildProxyState({ services: [svc], endpointSlices: slices.get(k) ?? [], nodeName: input.nodeName, nodeIPs: [], clusterCIDR: input.clusterCIDR }).services : [];
+        if (ports.length) this.perService.set(k, ports);
+        else this.perService.delete(k);
+      }
+      this.dirty.clear();
+      const keyed = [...this.perService.values()].flat().map((s) => ({ s, k: servicePortKey(s) + s.protocol }));
+      keyed.sort((a, b) => (a.k < b.k ? -1 : 1));
+      this.sorted = keyed.map((x) => x.s);
+    }
+    return { ...base, services: this.sorted };
+  }
+}

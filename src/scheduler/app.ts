@@ -17,17 +17,24 @@ import {
   type EventRecorder,
   type HandlerRegistration,
   type KObject,
-  type RestClient,
+  RestClient,
   type SharedInformer,
 } from '../client/index.js';
 import type { PodDisruptionBudget } from './framework/preemption.js';
 import { DefaultSchedulerName, type Node, type Pod } from './framework/types.js';
 import { Scheduler, type ClusterEventHandlers, type ClusterSource, type SchedulerOptions, type SchedulingFailure } from './scheduler.js';
+import { bindingPlan, type VolumeListers } from './plugins/volume-binding/volume-binding.js';
 
 /** Options for {@link SchedulerComponent}. */
 export interface SchedulerComponentOptions extends SchedulerOptions {
   /** How long start waits for the informers' first lists, ms; 0 (default): no limit. */
   cacheSyncTimeoutMs?: number;
+  /**
+   * Bind over connections of the scheduler's own rather than those its events, status patches and
+   * informers share (as upstream keeps a separate client for events), so a burst of Scheduled
+   * events never queues the bindings behind it. Default true; needs a RestClient in the context.
+   */
+  dedicatedBindingClient?: boolean;
 }
 
 const unwrap = <T>(o: T | DeletedFinalStateUnknown<T>): T => (o instanceof DeletedFinalStateUnknown ? o.obj : o);
@@ -49,6 +56,10 @@ export interface SchedulerInformers {
   pods: SharedInformer<Pod>;
   namespaces: SharedInformer<KObject>;
   pdbs: SharedInformer<PodDisruptionBudget>;
+  /** Claims, volumes and classes, for VolumeBinding (absent: it lets every pod through). */
+  pvcs?: SharedInformer<KObject>;
+  pvs?: SharedInformer<KObject>;
+  storageClasses?: SharedInformer<KObject>;
 }
 
 /** A {@link ClusterSource} backed by shared informers and the API server. */
@@ -58,6 +69,8 @@ export class ApiClusterSource implements ClusterSource {
     private readonly informers: SchedulerInformers,
     private readonly recorder: EventRecorder,
     private readonly log: Logger,
+    /** Connections of their own for pods/binding (default: `client`'s). */
+    private readonly bindClient: RestClient = client,
   ) {}
 
   subscribe(h: ClusterEventHandlers): () => void {
@@ -84,6 +97,24 @@ export class ApiClusterSource implements ClusterSource {
         onDelete: (p) => h.deletePod(unwrap(p)),
       }),
     ];
+    // Claims binding or volumes appearing may make a pod VolumeBinding rejected schedulable.
+    const storage: [SharedInformer<KObject> | undefined, string][] = [
+      [this.informers.pvcs, 'PersistentVolumeClaim'],
+      [this.informers.pvs, 'PersistentVolume'],
+      [this.informers.storageClasses, 'StorageClass'],
+    ];
+    for (const [inf, kind] of storage) {
+      if (!inf || !h.storageChange) continue;
+      regs.push(
+        inf.addEventHandler({
+          onAdd: (o) => h.storageChange?.(`${kind}Add`, undefined, o),
+          onUpdate: (o, n) => {
+            if (o !== n) h.storageChange?.(`${kind}Update`, o, n);
+          },
+          onDelete: () => undefined,
+        }),
+      );
+    }
     return () => {
       for (const r of regs) r.remove();
     };
@@ -98,8 +129,9 @@ export class ApiClusterSource implements ClusterSource {
       metadata: { name, namespace: ns, ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}) },
       target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
     };
+    await this.bindVolumes(pod, nodeName);
     try {
-      await this.client.send('POST', this.client.path(resources.pods, ns, name, 'binding'), binding);
+      await this.bindClient.send('POST', this.bindClient.path(resources.pods, ns, name, 'binding'), binding);
     } catch (e) {
       // Bound already (an earlier attempt whose response we lost, or another scheduler): done.
       if (!(e instanceof StatusError && e.code === 409 && /already assigned/.test(e.message))) throw e;
@@ -166,6 +198,38 @@ export class ApiClusterSource implements ClusterSource {
   podDisruptionBudgets(): readonly PodDisruptionBudget[] {
     return this.informers.pdbs.lister.list();
   }
+
+  /**
+   * Before the pod is bound, its WaitForFirstConsumer claims get their volume on the chosen node
+   * (the volume's claimRef, which the PV controller completes) or, for provisioning classes, the
+   * selected-node annotation the provisioner waits for (upstream's VolumeBinding PreBind).
+   */
+  private async bindVolumes(pod: Pod, nodeName: string): Promise<void> {
+    const listers = this.volumeListers();
+    const node = this.informers.nodes.lister.get(undefined, nodeName);
+    if (!listers || !node) return;
+    const plan = bindingPlan(pod, node, listers);
+    for (const { pv, pvc } of plan.volumes) {
+      const next = structuredClone(pv);
+      next.metadata.annotations = { ...next.metadata.annotations, 'pv.kubernetes.io/bound-by-controller': 'yes' };
+      next.spec.claimRef = { kind: 'PersistentVolumeClaim', namespace: pvc.metadata.namespace, name: pvc.metadata.name, uid: pvc.metadata.uid, apiVersion: 'v1', resourceVersion: pvc.metadata.resourceVersion };
+      await this.client.update(resources.persistentvolumes, next);
+    }
+    for (const pvc of plan.selectNode) {
+      await this.client.patch(resources.persistentvolumeclaims, pvc.metadata.namespace, pvc.metadata.name, { metadata: { annotations: { 'volume.kubernetes.io/selected-node': nodeName } } }, 'merge');
+    }
+  }
+
+  volumeListers(): VolumeListers | undefined {
+    const { pvcs, pvs, storageClasses } = this.informers;
+    if (!pvcs || !pvs || !storageClasses) return undefined;
+    return {
+      claim: (ns, name) => pvcs.lister.get(ns, name),
+      volume: (name) => pvs.lister.get(undefined, name),
+      volumes: () => pvs.lister.list(),
+      storageClass: (name) => storageClasses.lister.get(undefined, name),
+    };
+  }
 }
 
 /**
@@ -178,6 +242,7 @@ export class SchedulerComponent implements Component {
   private readonly log: Logger;
   private current: Scheduler | null = null;
   private recorder: EventRecorder | null = null;
+  private bindClient: RestClient | null = null;
   /** Start and stop run one at a time, in call order. */
   private chain: Promise<void> = Promise.resolve();
   private running = false;
@@ -220,6 +285,9 @@ export class SchedulerComponent implements Component {
       pods: f.forResource<Pod>(resources.pods),
       namespaces: f.forResource(resources.namespaces),
       pdbs: f.forResource<PodDisruptionBudget>(resources.poddisruptionbudgets),
+      pvcs: f.forResource(resources.persistentvolumeclaims),
+      pvs: f.forResource(resources.persistentvolumes),
+      storageClasses: f.forResource(resources.storageclasses),
     };
     f.start();
     // Scheduling before the caches are full could overcommit nodes whose pods are not listed yet.
@@ -234,13 +302,16 @@ export class SchedulerComponent implements Component {
     if (!synced) throw new Error('scheduler: timed out waiting for informer caches to sync');
     // Events report as the profile's scheduler name, as upstream's do.
     const recorder = ctx.recorder(this.opts.profile?.schedulerName ?? DefaultSchedulerName);
-    const scheduler = new Scheduler(new ApiClusterSource(ctx.client, informers, recorder, this.log), {
+    const bindClient =
+      this.opts.dedicatedBindingClient !== false && ctx.client instanceof RestClient ? new RestClient({ ...ctx.client.config, userAgent: ctx.client.config.userAgent ?? 'k8ts-scheduler' }) : null;
+    const scheduler = new Scheduler(new ApiClusterSource(ctx.client, informers, recorder, this.log, bindClient ?? ctx.client), {
       ...this.opts,
       log: this.log,
     });
     scheduler.start();
     this.current = scheduler;
     this.recorder = recorder;
+    this.bindClient = bindClient;
     this.running = true;
     this.log.info('scheduler started', { nodes: informers.nodes.indexer.list().length, queue: scheduler.queue.stats() });
   }
@@ -250,10 +321,13 @@ export class SchedulerComponent implements Component {
     this.running = false;
     const s = this.current;
     const r = this.recorder;
+    const b = this.bindClient;
     this.current = null;
     this.recorder = null;
+    this.bindClient = null;
     // Unsubscribes from the informers (which stay running for others) and waits for bindings.
     await s?.stop();
+    b?.close();
     await r?.flush();
     this.log.info('scheduler stopped');
   }

@@ -9,7 +9,7 @@
 import { logger, type Logger } from '../base/log.js';
 import { Cache } from './cache/cache.js';
 import { CycleState } from './framework/cycle-state.js';
-import { Events, nodeUpdateActions, podUpdateActions } from './framework/events.js';
+import { ActionType, Events, nodeUpdateActions, podUpdateActions } from './framework/events.js';
 import { FitError } from './framework/fit-error.js';
 import { Framework, type Profile, type Registry } from './framework/framework.js';
 import { derivePodInfo, podInfoFor, podKey, type PodInfo } from './framework/pod-info.js';
@@ -18,6 +18,7 @@ import { SchedulingAlgorithm, type ScheduleResult } from './framework/scheduling
 import { Status } from './framework/status.js';
 import { DefaultSchedulerName, type Node, type Pod } from './framework/types.js';
 import { defaultProfile, inTreeRegistry } from './plugins/registry.js';
+import type { VolumeListers } from './plugins/volume-binding/volume-binding.js';
 import { SchedulingQueue, type QueuedPodInfo } from './queue/scheduling-queue.js';
 
 /** Callbacks a cluster source delivers events to. */
@@ -28,6 +29,8 @@ export interface ClusterEventHandlers {
   addPod(pod: Pod): void;
   updatePod(oldPod: Pod, newPod: Pod): void;
   deletePod(pod: Pod): void;
+  /** A claim, volume or storage class changed (upstream's PersistentVolumeClaim/PersistentVolume/StorageClass events). */
+  storageChange?(label: string, oldObj: unknown, newObj: unknown): void;
 }
 
 /** Why a pod was not scheduled, for its PodScheduled=False condition and FailedScheduling event. */
@@ -54,6 +57,8 @@ export interface ClusterSource {
   namespaceLabels?(namespace: string): Record<string, string> | undefined;
   /** PodDisruptionBudgets, which preemption tries not to violate. */
   podDisruptionBudgets?(): readonly PodDisruptionBudget[];
+  /** Claims, volumes and storage classes, for VolumeBinding; absent: it lets every pod through. */
+  volumeListers?(): VolumeListers | undefined;
 }
 
 /** Scheduler options; durations in milliseconds. */
@@ -121,7 +126,9 @@ export class Scheduler implements ClusterEventHandlers {
       plugins: profile.plugins.map((p) =>
         p.name === 'DefaultPreemption'
           ? { ...p, args: { pdbs: () => source.podDisruptionBudgets?.() ?? [], random: opts.random, ...((p.args as object | undefined) ?? {}) } }
-          : p,
+          : p.name === 'VolumeBinding'
+            ? { ...p, args: { listers: source.volumeListers?.(), ...((p.args as object | undefined) ?? {}) } }
+            : p,
       ),
     };
     this.framework = new Framework({
@@ -163,6 +170,10 @@ export class Scheduler implements ClusterEventHandlers {
   deleteNode(node: Node): void {
     this.cache.removeNode(node);
     this.queue.moveAllToActiveOrBackoffQueue(Events.NodeDelete, node, undefined);
+  }
+
+  storageChange(label: string, oldObj: unknown, newObj: unknown): void {
+    this.queue.moveAllToActiveOrBackoffQueue({ resource: 'Other', actionType: oldObj === undefined ? ActionType.Add : ActionType.Update, label }, oldObj, newObj);
   }
 
   addPod(pod: Pod): void {

@@ -67,6 +67,22 @@ describe('validatePod', () => {
       want: ['spec.containers[0].volumeMounts[1].mountPath: Invalid value: "/d": must be unique'],
     },
     {
+      name: 'subPath and subPathExpr are mutually exclusive',
+      spec: { containers: [{ ...web, volumeMounts: [{ name: 'a', mountPath: '/d', subPath: 'x', subPathExpr: '$(POD)' }] }], volumes: [{ name: 'a', emptyDir: {} }] },
+      want: ['spec.containers[0].volumeMounts[0].subPathExpr: Invalid value: "$(POD)": subPathExpr and subPath are mutually exclusive'],
+    },
+    {
+      // Upstream reports these two on the list's path, without the index.
+      name: 'a subPath must be relative and must not contain ..',
+      spec: { containers: [{ ...web, volumeMounts: [{ name: 'a', mountPath: '/d', subPath: '/x/../y' }] }], volumes: [{ name: 'a', emptyDir: {} }] },
+      want: ['spec.containers[0].volumeMounts.subPath: Invalid value: "/x/../y": must be a relative path', `spec.containers[0].volumeMounts.subPath: Invalid value: "/x/../y": must not contain '..'`],
+    },
+    {
+      name: 'a subPathExpr must not contain ..',
+      spec: { containers: [{ ...web, volumeMounts: [{ name: 'a', mountPath: '/d', subPathExpr: '$(A)/..' }] }], volumes: [{ name: 'a', emptyDir: {} }] },
+      want: [`spec.containers[0].volumeMounts.subPathExpr: Invalid value: "$(A)/..": must not contain '..'`],
+    },
+    {
       name: 'a secret volume needs a secretName',
       spec: { containers: [web], volumes: [{ name: 's', secret: {} }] },
       want: ['spec.volumes[0].secret.secretName: Required value'],

@@ -23,7 +23,7 @@ describe('builtinStrategies', () => {
   it('serves each group/resource once', () => {
     const keys = all.map((s) => `${s.info.group}/${s.info.resource}`);
     assert.equal(new Set(keys).size, keys.length);
-    assert.equal(keys.length, 28);
+    assert.equal(keys.length, 31);
   });
   it('gives the upstream short names', () => {
     const want: Record<string, string[]> = {
@@ -37,6 +37,9 @@ describe('builtinStrategies', () => {
       '/serviceaccounts': ['sa'],
       '/limitranges': ['limits'],
       '/resourcequotas': ['quota'],
+      '/persistentvolumes': ['pv'],
+      '/persistentvolumeclaims': ['pvc'],
+      'storage.k8s.io/storageclasses': ['sc'],
       'apps/deployments': ['deploy'],
       'apps/replicasets': ['rs'],
       'apps/statefulsets': ['sts'],
@@ -56,7 +59,7 @@ describe('builtinStrategies', () => {
   });
   it('marks the cluster-scoped kinds', () => {
     const cluster = all.filter((s) => !s.info.namespaced).map((s) => s.info.resource).sort();
-    assert.deepEqual(cluster, ['certificatesigningrequests', 'clusterrolebindings', 'clusterroles', 'namespaces', 'nodes', 'priorityclasses']);
+    assert.deepEqual(cluster, ['certificatesigningrequests', 'clusterrolebindings', 'clusterroles', 'namespaces', 'nodes', 'persistentvolumes', 'priorityclasses', 'storageclasses']);
   });
   it('bumps generation for kinds with a spec/status split', () => {
     const bumps = all.filter((s) => s.bumpsGeneration).map((s) => s.info.resource).sort();

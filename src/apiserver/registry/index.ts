@@ -7,6 +7,9 @@ import { configMapStrategy } from './core/configmaps/strategy.js';
 import { endpointsStrategy } from './core/endpoints/strategy.js';
 import { eventStrategy } from './core/events/strategy.js';
 import { limitRangeStrategy } from './core/limitranges/strategy.js';
+import { persistentVolumeStrategy } from './core/persistentvolumes/strategy.js';
+import { persistentVolumeClaimStrategy } from './core/persistentvolumeclaims/strategy.js';
+import { storageClassStrategy } from './storage/storageclasses/strategy.js';
 import { namespaceStrategy } from './core/namespaces/strategy.js';
 import { nodeStrategy } from './core/nodes/strategy.js';
 import { podStrategy } from './core/pods/strategy.js';
@@ -54,6 +57,8 @@ export function builtinStrategies(opts: BuiltinStrategyOptions): Strategy[] {
     endpointsStrategy(),
     limitRangeStrategy(),
     resourceQuotaStrategy(),
+    persistentVolumeStrategy(),
+    persistentVolumeClaimStrategy(),
     // apps/v1
     deploymentStrategy(),
     replicaSetStrategy(),
@@ -68,6 +73,7 @@ export function builtinStrategies(opts: BuiltinStrategyOptions): Strategy[] {
     leaseStrategy(),
     eventsV1Strategy(),
     priorityClassStrategy(),
+    storageClassStrategy(),
     podDisruptionBudgetStrategy(),
     csrStrategy(),
     ...rbacStrategies(),

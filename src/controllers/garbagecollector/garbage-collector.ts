@@ -40,6 +40,8 @@ export const DEFAULT_GC_RESOURCES: ResourceRef[] = [
   resources.cronjobs,
   resources.endpoints,
   resources.endpointslices,
+  // StatefulSet claims owned by their set or pod (persistentVolumeClaimRetentionPolicy Delete).
+  resources.persistentvolumeclaims,
 ];
 
 export interface GarbageCollectorOptions {

@@ -4,6 +4,10 @@
  * condition), marks silent nodes' conditions Unknown, keeps the condition-derived taints on nodes
  * (not-ready, unreachable, pressure, unschedulable), and evicts pods from nodes with NoExecute
  * taints they do not tolerate, or once their tolerationSeconds run out.
+ *
+ * NoExecute taints, which start eviction, are added per zone through rate-limited queues whose
+ * rate follows the zone's health (zones.ts); when every zone has lost all its nodes the
+ * controller assumes it, not the nodes, is cut off and taints nothing ("master disruption").
  */
 import { StatusError } from '../../api/errors.js';
 import { logger } from '../../base/log.js';
@@ -25,6 +29,16 @@ import {
   tolerationsFor,
   type Taint,
 } from '../common/taints.js';
+import {
+  decideDisruption,
+  DEFAULT_ZONE_EVICTION,
+  excludedFromDisruption,
+  RateLimitedNodeQueue,
+  zoneDisplay,
+  zoneKey,
+  type ZoneEvictionConfig,
+  type ZoneState,
+} from './zones.js';
 
 const log = logger('node-lifecycle-controller');
 
@@ -70,7 +84,18 @@ export interface NodeLifecycleControllerOptions {
   workers?: number;
   /** Milliseconds clock. Default Date.now. */
   now?: () => number;
+  /** Zone-aware NoExecute tainting rates (upstream's --node-eviction-rate and friends). */
+  zoneEviction?: Partial<ZoneEvictionConfig>;
+  /** How often the per-zone tainting queues are drained (upstream's 100 ms nodeEvictionPeriod). */
+  nodeEvictionPeriodMs?: number;
 }
+
+/**
+ * How {@link reconcileTaints} treats the NoExecute taints: 'apply' adds them now; 'defer' swaps
+ * not-ready for unreachable (or back) at once but leaves a new one to the rate-limited queue;
+ * 'suppress' removes them (every zone disrupted).
+ */
+export type NoExecuteMode = 'apply' | 'defer' | 'suppress';
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -101,13 +126,32 @@ export function desiredManagedTaints(node: KObject): Taint[] {
  * dropped, wanted ones added with `timeAdded`, everything else kept in place. Undefined when
  * nothing changes.
  */
-export function reconcileTaints(node: KObject, nowMs: number): Taint[] | undefined {
+export function reconcileTaints(node: KObject, nowMs: number, mode: NoExecuteMode = 'apply'): Taint[] | undefined {
+  return planTaints(node, nowMs, mode).taints;
+}
+
+/**
+ * {@link reconcileTaints} plus whether a NoExecute taint is wanted but left to the rate-limited
+ * queue (`pendingNoExecute`).
+ */
+export function planTaints(node: KObject, nowMs: number, mode: NoExecuteMode): { taints?: Taint[]; pendingNoExecute: boolean } {
   const current: Taint[] = node.spec?.taints ?? [];
-  const want = desiredManagedTaints(node);
+  let want = desiredManagedTaints(node);
+  let pendingNoExecute = false;
+  if (mode === 'suppress') want = want.filter((t) => t.effect !== 'NoExecute');
+  else if (mode === 'defer') {
+    const hasNoExec = current.some((t) => t.effect === 'NoExecute' && (t.key === TaintNodeNotReady || t.key === TaintNodeUnreachable));
+    const missing = want.some((w) => w.effect === 'NoExecute' && !current.some((t) => sameTaint(w, t)));
+    // A node already tainted for eviction switches between not-ready and unreachable at once.
+    if (missing && !hasNoExec) {
+      want = want.filter((t) => t.effect !== 'NoExecute');
+      pendingNoExecute = true;
+    }
+  }
   const kept = current.filter((t) => !MANAGED.some((m) => sameTaint(m, t)) || want.some((w) => sameTaint(w, t)));
   const added = want.filter((w) => !current.some((t) => sameTaint(w, t))).map((w) => ({ ...w, timeAdded: rfc3339(nowMs) }));
-  if (kept.length === current.length && !added.length) return undefined;
-  return [...kept, ...added];
+  if (kept.length === current.length && !added.length) return { pendingNoExecute };
+  return { taints: [...kept, ...added], pendingNoExecute };
 }
 
 /**
@@ -152,6 +196,16 @@ export class NodeLifecycleController implements Component {
   private readonly eviction: boolean;
   private readonly workers: number;
   private readonly now: () => number;
+  private readonly zoneCfg: ZoneEvictionConfig;
+  private readonly evictionPeriod: number;
+  private evictionTimer?: NodeJS.Timeout;
+  private tainting?: Promise<void>;
+  /** Each zone's state, as of the last health pass. */
+  readonly zoneStates = new Map<string, ZoneState>();
+  /** Each zone's queue of nodes waiting for a NoExecute taint. */
+  readonly zoneTainters = new Map<string, RateLimitedNodeQueue>();
+  /** Heartbeats older than this do not count against a node (set on leaving master disruption). */
+  private healthFloor = -Infinity;
 
   constructor(opts: NodeLifecycleControllerOptions = {}) {
     this.period = opts.nodeMonitorPeriodMs ?? 5000;
@@ -160,6 +214,24 @@ export class NodeLifecycleController implements Component {
     this.eviction = opts.taintEviction ?? true;
     this.workers = opts.workers ?? 4;
     this.now = opts.now ?? Date.now;
+    this.zoneCfg = { ...DEFAULT_ZONE_EVICTION, ...opts.zoneEviction };
+    this.evictionPeriod = opts.nodeEvictionPeriodMs ?? 100;
+  }
+
+  /** True while every zone has no Ready node: nothing is tainted for eviction. */
+  get inMasterDisruption(): boolean {
+    if (!this.zoneStates.size) return false;
+    for (const s of this.zoneStates.values()) if (s !== 'FullDisruption') return false;
+    return true;
+  }
+
+  private tainter(zone: string): RateLimitedNodeQueue {
+    let q = this.zoneTainters.get(zone);
+    if (!q) {
+      q = new RateLimitedNodeQueue(this.inMasterDisruption ? 0 : this.zoneCfg.nodeEvictionRate, this.now());
+      this.zoneTainters.set(zone, q);
+    }
+    return q;
   }
 
   async start(ctx: ComponentContext): Promise<void> {
@@ -189,6 +261,10 @@ export class NodeLifecycleController implements Component {
       this.timer = setInterval(() => {
         if (!this.monitoring) this.monitoring = this.monitorNodeHealth().finally(() => (this.monitoring = undefined));
       }, this.period);
+      this.evictionTimer = setInterval(() => {
+        // Not during a health pass: its zone verdict may still stop the tainting.
+        if (!this.tainting && !this.monitoring) this.tainting = this.doNoExecuteTaintingPass().finally(() => (this.tainting = undefined));
+      }, this.evictionPeriod);
       const onError = (what: string) => (k: string, err: unknown, n: number) => log.warn(`${what} failed; requeuing`, { key: k, requeues: n, err: errText(err) });
       await Promise.all([
         runWorkers(this.nodeQueue, this.workers, (k) => this.syncNodeTaints(k), { onError: onError('taint sync') }),
@@ -200,8 +276,10 @@ export class NodeLifecycleController implements Component {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearInterval(this.evictionTimer);
     for (const r of this.regs.splice(0)) r.remove();
     await this.monitoring;
+    await this.tainting;
     await Promise.all([this.nodeQueue.shutDownWithDrain(), this.podQueue.shutDownWithDrain()]);
     await this.running;
   }
@@ -225,30 +303,102 @@ export class NodeLifecycleController implements Component {
   private lastHeartbeat(node: KObject): number | undefined {
     const lease = this.leaseLister.get(NODE_LEASE_NAMESPACE, node.metadata.name);
     const times = [parseTime(lease?.spec?.renewTime), parseTime(condition(node, 'Ready')?.lastHeartbeatTime)].filter((t): t is number => t !== undefined);
-    return times.length ? Math.max(...times) : undefined;
+    return times.length ? Math.max(this.healthFloor, ...times) : undefined;
   }
 
-  /** One pass of upstream's monitorNodeHealth: mark silent nodes' conditions Unknown. */
+  /**
+   * One pass of upstream's monitorNodeHealth: mark silent nodes' conditions Unknown, then work out
+   * each zone's state and set its tainting rate.
+   */
   async monitorNodeHealth(): Promise<void> {
     const now = this.now();
-    await Promise.all(
-      this.nodeLister.list().map(async (node) => {
+    const nodes = this.nodeLister.list();
+    const ready = await Promise.all(
+      nodes.map(async (node) => {
         try {
-          await this.checkNode(node, now);
+          return await this.checkNode(node, now);
         } catch (e) {
           if (!(e instanceof StatusError && (e.code === 409 || e.code === 404))) log.warn('node health update failed', { node: node.metadata?.name, err: errText(e) });
+          return condition(node, 'Ready')?.status as string | undefined;
         }
       }),
     );
+    const zones = new Map<string, (string | undefined)[]>();
+    nodes.forEach((node, i) => {
+      if (excludedFromDisruption(node)) return;
+      const k = zoneKey(node);
+      let list = zones.get(k);
+      if (!list) zones.set(k, (list = []));
+      list.push(ready[i]);
+    });
+    this.handleDisruption(zones, now);
+    // Not-Ready nodes (and, after a mode change, all) get their taints re-planned: a node waiting
+    // for its NoExecute taint is queued again if a mode change dropped it.
+    nodes.forEach((node, i) => {
+      if (ready[i] !== 'True' || node.spec?.taints?.some((t: Taint) => t.effect === 'NoExecute')) this.nodeQueue.add(node.metadata.name);
+    });
   }
 
-  private async checkNode(node: KObject, now: number): Promise<void> {
+  private handleDisruption(zones: Map<string, (string | undefined)[]>, now: number): void {
+    const d = decideDisruption(this.zoneStates, zones, this.zoneCfg);
+    if (d.transition === 'enter') log.info('all nodes are not Ready; entering master disruption mode: no NoExecute taints, no taint-based eviction');
+    if (d.transition === 'exit') {
+      log.info('some nodes are Ready again; exiting master disruption mode');
+      // Every node gets a fresh grace period, as upstream resets its probe timestamps.
+      this.healthFloor = now;
+    }
+    for (const [k, s] of d.states) {
+      const was = this.zoneStates.get(k);
+      if (was && was !== s && d.transition === 'none') log.info('zone changed state', { zone: zoneDisplay(k), from: was, to: s });
+    }
+    this.zoneStates.clear();
+    for (const [k, s] of d.states) this.zoneStates.set(k, s);
+    for (const [k, rate] of d.rates) this.tainter(k).setRate(rate, now);
+    for (const k of [...this.zoneTainters.keys()]) if (!d.states.has(k)) this.zoneTainters.delete(k);
+  }
+
+  /**
+   * One pass of upstream's doNoExecuteTaintingPass: each zone's queue adds NoExecute taints to the
+   * nodes it may, as fast as the zone's rate allows.
+   */
+  async doNoExecuteTaintingPass(): Promise<void> {
+    const now = this.now();
+    for (const [zone, q] of [...this.zoneTainters]) {
+      await q.drain(now, async (name) => {
+        const node = this.nodeLister.get(undefined, name);
+        if (!node || zoneKey(node) !== zone) return true;
+        const taints = reconcileTaints(node, now, 'apply');
+        if (!taints) return true;
+        try {
+          await this.updateTaints(node, taints);
+          return true;
+        } catch (e) {
+          log.debug('could not add NoExecute taint; will retry', { node: name, err: errText(e) });
+          return false;
+        }
+      });
+    }
+  }
+
+  private async updateTaints(node: KObject, taints: Taint[]): Promise<void> {
+    const spec = { ...node.spec, taints };
+    if (!taints.length) delete spec.taints;
+    try {
+      await this.client.update(resources.nodes, { ...node, spec });
+    } catch (e) {
+      if (e instanceof StatusError && e.code === 404) return;
+      throw e;
+    }
+  }
+
+  /** Marks the node Unknown if silent; returns its Ready status afterwards. */
+  private async checkNode(node: KObject, now: number): Promise<string | undefined> {
     const ready = condition(node, 'Ready');
     const last = this.lastHeartbeat(node);
     let silent: boolean;
     if (!ready) silent = now - (last ?? parseTime(node.metadata?.creationTimestamp) ?? now) > this.startupGrace;
     else silent = last === undefined || now - last > this.grace;
-    if (!silent) return;
+    if (!silent) return ready?.status;
     const conds: KObject[] = [...(node.status?.conditions ?? [])];
     let changed = false;
     for (const type of ['Ready', ...OTHER_CONDITIONS]) {
@@ -261,12 +411,13 @@ export class NodeLifecycleController implements Component {
         changed = true;
       }
     }
-    if (!changed) return;
+    if (!changed) return ready?.status;
     const wasReady = ready?.status === 'True';
     await this.client.update(resources.nodes, { ...node, status: { ...node.status, conditions: conds } }, 'status');
     log.info('node stopped posting status; conditions set to Unknown', { node: node.metadata.name });
     this.recorder.event(node, 'Normal', 'NodeNotReady', `Node ${node.metadata.name} status is now: NodeNotReady`);
     if (wasReady) await this.markPodsNotReady(node.metadata.name, now);
+    return 'Unknown';
   }
 
   /** Upstream's MarkPodsNotReady: pods on an unreachable node stop counting as Ready. */
@@ -284,20 +435,22 @@ export class NodeLifecycleController implements Component {
     }
   }
 
-  /** Reconcile the managed taints of one node. */
+  /**
+   * Reconcile the managed taints of one node: NoSchedule taints and lifting NoExecute ones at once,
+   * a new NoExecute taint through the zone's rate-limited queue.
+   */
   async syncNodeTaints(name: string): Promise<void> {
     const node = this.nodeLister.get(undefined, name);
-    if (!node) return;
-    const taints = reconcileTaints(node, this.now());
-    if (!taints) return;
-    const spec = { ...node.spec, taints };
-    if (!taints.length) delete spec.taints;
-    try {
-      await this.client.update(resources.nodes, { ...node, spec });
-    } catch (e) {
-      if (e instanceof StatusError && e.code === 404) return;
-      throw e;
+    if (!node) {
+      for (const q of this.zoneTainters.values()) q.remove(name);
+      return;
     }
+    const zone = zoneKey(node);
+    for (const [k, q] of this.zoneTainters) if (k !== zone) q.remove(name);
+    const plan = planTaints(node, this.now(), this.inMasterDisruption ? 'suppress' : 'defer');
+    if (plan.pendingNoExecute) this.tainter(zone).add(name, this.now());
+    else this.zoneTainters.get(zone)?.remove(name);
+    if (plan.taints) await this.updateTaints(node, plan.taints);
   }
 
   /** Evict the pod if a NoExecute taint on its node says so now, or check again when it will. */

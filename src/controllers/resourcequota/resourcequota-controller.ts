@@ -30,8 +30,8 @@ import { WorkQueue } from '../../client/workqueue.js';
 import { ControllerLoop } from '../common/controller-loop.js';
 
 /**
- * The kinds counted by default: those k8ts serves that quota tracks. PersistentVolumeClaims and
- * ReplicationControllers belong here once the server serves them (their informers would never sync).
+ * The kinds counted by default: those k8ts serves that quota tracks. ReplicationControllers
+ * belong here once the server serves them (their informers would never sync).
  */
 export const defaultQuotaResources: ResourceRef[] = [
   resources.pods,
@@ -40,6 +40,7 @@ export const defaultQuotaResources: ResourceRef[] = [
   resources.secrets,
   resources.resourcequotas,
   resources.serviceaccounts,
+  resources.persistentvolumeclaims,
   resources.deployments,
   resources.replicasets,
   resources.statefulsets,

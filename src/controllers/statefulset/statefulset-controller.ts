@@ -7,8 +7,10 @@
  * user (OnDelete).
  *
  * No expectations are needed: pod names are fixed, so a create from a stale cache fails with
- * AlreadyExists and a delete carries a uid precondition. volumeClaimTemplates are not turned
- * into PersistentVolumeClaims.
+ * AlreadyExists and a delete carries a uid precondition. Each ordinal's volumeClaimTemplates
+ * become PersistentVolumeClaims `<template>-<set>-<ordinal>`, created before its pod and reused
+ * when they exist; persistentVolumeClaimRetentionPolicy is carried out through the claims' owner
+ * references, which the garbage collector follows.
  */
 import { StatusError } from '../../api/errors.js';
 import { labelSelectorFromObject, selectorIsEmpty, selectorMatches, type LabelSelector } from '../../api/labels/index.js';
@@ -31,6 +33,8 @@ import { getControllerOf, newControllerRef, resolveControllerRef } from '../comm
 import { selectingControllers } from '../common/selecting.js';
 import {
   canonicalJSON,
+  claimOwnerRefs,
+  claimsForOrdinal,
   CONTROLLER_REVISION_HASH_LABEL,
   isCreated,
   isFinished,
@@ -70,6 +74,7 @@ export class StatefulSetController implements Component {
   private stsLister!: Lister;
   private podLister!: Lister;
   private revLister!: Lister;
+  private pvcLister!: Lister;
   private readonly loop = new ControllerLoop(this.queue, 'statefulset');
   private readonly workers: number;
   private readonly now: () => number;
@@ -88,6 +93,8 @@ export class StatefulSetController implements Component {
     this.stsLister = stsInf.lister;
     this.podLister = podInf.lister;
     this.revLister = revInf.lister;
+    const pvcInf = ctx.informers.forResource(resources.persistentvolumeclaims);
+    this.pvcLister = pvcInf.lister;
     this.loop.regs.push(
       stsInf.addEventHandler({
         onAdd: (s) => this.enqueue(s),
@@ -108,7 +115,7 @@ export class StatefulSetController implements Component {
     ctx.informers.start();
     this.loop.run(
       async () => {
-        await Promise.all([stsInf.waitForSync(), podInf.waitForSync(), revInf.waitForSync()]);
+        await Promise.all([stsInf.waitForSync(), podInf.waitForSync(), revInf.waitForSync(), pvcInf.waitForSync()]);
       },
       this.workers,
       (k) => this.sync(k),
@@ -241,6 +248,8 @@ export class StatefulSetController implements Component {
     const createPod = async (ord: number): Promise<void> => {
       const rev = revisionFor(ord);
       const pod = newStatefulSetPod(sts, templateOfRevision(rev), rev.metadata.name, ord, ref);
+      // The claims come first: a pod must never start without its storage.
+      await this.ensureClaims(sts, ord, pod.metadata.name, undefined, false);
       try {
         replicas[ord] = await this.client.create(resources.pods, sts.metadata.namespace, pod);
         this.recorder.event(sts, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name} in StatefulSet ${setName} successful`);
@@ -251,6 +260,9 @@ export class StatefulSetController implements Component {
       }
     };
     const deletePod = async (pod: KObject): Promise<void> => {
+      // A pod scaled away hands its claims to the retention policy before it goes.
+      const ord = ordinalOf(setName, pod);
+      if (ord >= replicaCount) await this.ensureClaims(sts, ord, pod.metadata.name, pod, true, false);
       try {
         await this.client.delete(resources.pods, pod.metadata.namespace, pod.metadata.name, { preconditions: { uid: pod.metadata.uid } });
         this.recorder.event(sts, 'Normal', 'SuccessfulDelete', `delete Pod ${pod.metadata.name} in StatefulSet ${setName} successful`);
@@ -285,6 +297,8 @@ export class StatefulSetController implements Component {
         if (monotonic) return statusFor();
         continue;
       }
+      // Claims deleted under a live pod are made again (upstream's createMissingPersistentVolumeClaims).
+      if (!isTerminating(pod)) await this.ensureClaims(sts, ord, pod.metadata.name, pod, false);
       if (monotonic && !isHealthy(pod)) return statusFor();
     }
     for (const pod of condemned) {
@@ -312,6 +326,43 @@ export class StatefulSetController implements Component {
       }
     }
     return statusFor();
+  }
+
+  /**
+   * Make sure ordinal `ord`'s claims exist (created from the templates when missing, an existing
+   * one reused) and carry the owner references the retention policy asks for. `create` false only
+   * fixes owner references of claims that exist.
+   */
+  private async ensureClaims(sts: KObject, ord: number, podName: string, pod: KObject | undefined, scaledDown: boolean, create = true): Promise<void> {
+    const ns: string = sts.metadata.namespace;
+    for (const claim of claimsForOrdinal(sts, ord)) {
+      const name: string = claim.metadata.name;
+      let existing = this.pvcLister.get(ns, name);
+      if (!existing && create) {
+        const refs = claimOwnerRefs(claim, sts, pod, scaledDown);
+        if (refs?.length) claim.metadata.ownerReferences = refs;
+        try {
+          existing = await this.client.create(resources.persistentvolumeclaims, ns, claim);
+          this.recorder.event(sts, 'Normal', 'SuccessfulCreate', `create Claim ${name} Pod ${podName} in StatefulSet ${sts.metadata.name} success`);
+          continue;
+        } catch (e) {
+          if (!isCode(e, 409)) {
+            this.recorder.event(sts, 'Warning', 'FailedCreate', `create Claim ${name} for Pod ${podName} in StatefulSet ${sts.metadata.name} failed error: ${errText(e)}`);
+            throw e;
+          }
+          existing = await this.client.get(resources.persistentvolumeclaims, ns, name);
+        }
+      }
+      if (!existing) continue;
+      if (existing.metadata?.deletionTimestamp && create && !pod) throw new Error(`pvc ${name} is being deleted`);
+      const refs = claimOwnerRefs(existing, sts, pod, scaledDown);
+      if (!refs) continue;
+      try {
+        await this.client.update(resources.persistentvolumeclaims, { ...existing, metadata: { ...existing.metadata, ownerReferences: refs } });
+      } catch (e) {
+        if (!isCode(e, 404)) throw e;
+      }
+    }
   }
 
   /** Status counts over the set's pods (upstream's computeReplicaStatus), and the rollout's end. */

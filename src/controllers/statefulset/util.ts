@@ -79,7 +79,7 @@ export const isHealthy = (pod: KObject): boolean => isRunningAndReady(pod) && !i
 /**
  * The pod for ordinal `ordinal` of `sts` made from `template` at revision `revisionName`: the
  * stable name, the identity labels, hostname and subdomain, and the controller reference.
- * (volumeClaimTemplates are not turned into PVCs: k8ts has no PV machinery.)
+ * Each volumeClaimTemplate becomes a volume of the pod naming its claim (upstream's updateStorage).
  */
 export function newStatefulSetPod(sts: KObject, template: KObject, revisionName: string, ordinal: number, ref: OwnerReference): KObject {
   const name = `${sts.metadata.name}-${ordinal}`;
@@ -94,6 +94,67 @@ export function newStatefulSetPod(sts: KObject, template: KObject, revisionName:
   const spec = structuredClone(template.spec ?? {});
   spec.hostname = name;
   if (sts.spec?.serviceName) spec.subdomain = sts.spec.serviceName;
+  spec.volumes = podVolumesWithClaims(sts, ordinal, spec.volumes);
+  if (spec.volumes.length === 0) delete spec.volumes;
   return { apiVersion: 'v1', kind: 'Pod', metadata, spec };
+}
+
+/** The claim of `template` for ordinal `ordinal`: `<template>-<set>-<ordinal>` (upstream's getPersistentVolumeClaimName). */
+export function claimName(sts: KObject, template: KObject, ordinal: number): string {
+  return `${template.metadata?.name ?? ''}-${sts.metadata.name}-${ordinal}`;
+}
+
+const claimTemplates = (sts: KObject): KObject[] => (Array.isArray(sts.spec?.volumeClaimTemplates) ? sts.spec.volumeClaimTemplates : []);
+
+/**
+ * The pod's volumes: one per claim template, named as the template and pointing at the ordinal's
+ * claim, then the template's own volumes that no claim template replaces (upstream's updateStorage).
+ */
+export function podVolumesWithClaims(sts: KObject, ordinal: number, current: unknown): KObject[] {
+  const templates = claimTemplates(sts);
+  const names = new Set(templates.map((t) => t.metadata?.name));
+  const out: KObject[] = templates.map((t) => ({ name: t.metadata?.name, persistentVolumeClaim: { claimName: claimName(sts, t, ordinal) } }));
+  for (const v of Array.isArray(current) ? current : []) if (!names.has(v?.name)) out.push(v);
+  return out;
+}
+
+/**
+ * The claims ordinal `ordinal` needs (upstream's getPersistentVolumeClaims): each template's spec,
+ * labels and annotations, plus the set's selector labels.
+ */
+export function claimsForOrdinal(sts: KObject, ordinal: number): KObject[] {
+  const matchLabels = sts.spec?.selector?.matchLabels ?? {};
+  return claimTemplates(sts).map((t) => {
+    const tm = t.metadata ?? {};
+    const metadata: KObject = { name: claimName(sts, t, ordinal), namespace: sts.metadata.namespace, labels: { ...tm.labels, ...matchLabels } };
+    if (tm.annotations) metadata.annotations = { ...tm.annotations };
+    return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata, spec: structuredClone(t.spec ?? {}) };
+  });
+}
+
+/** The set's persistentVolumeClaimRetentionPolicy with upstream's defaults (Retain, Retain). */
+export function retentionPolicy(sts: KObject): { whenDeleted: string; whenScaled: string } {
+  const p = sts.spec?.persistentVolumeClaimRetentionPolicy ?? {};
+  return { whenDeleted: p.whenDeleted || 'Retain', whenScaled: p.whenScaled || 'Retain' };
+}
+
+/**
+ * The owner references a claim should carry under the set's retention policy (upstream's
+ * updateClaimOwnerRefs): the set owns it when deleting the set deletes claims; the pod owns it
+ * when it is being scaled away and scaling deletes claims. Other references are kept.
+ * Undefined when nothing changes.
+ */
+export function claimOwnerRefs(claim: KObject, sts: KObject, pod: KObject | undefined, scaledDown: boolean): OwnerReference[] | undefined {
+  const { whenDeleted, whenScaled } = retentionPolicy(sts);
+  const refs: OwnerReference[] = Array.isArray(claim.metadata?.ownerReferences) ? claim.metadata.ownerReferences : [];
+  const wantSet = whenDeleted === 'Delete' && !(scaledDown && whenScaled === 'Delete');
+  const wantPod = whenScaled === 'Delete' && scaledDown && !!pod?.metadata?.uid;
+  const setUID = sts.metadata.uid;
+  const podUID = pod?.metadata?.uid;
+  let out = refs.filter((r) => (r.uid !== setUID || wantSet) && (!podUID || r.uid !== podUID || wantPod));
+  if (wantSet && !out.some((r) => r.uid === setUID)) out = [...out, { apiVersion: 'apps/v1', kind: 'StatefulSet', name: sts.metadata.name, uid: setUID }];
+  if (wantPod && !out.some((r) => r.uid === podUID)) out = [...out, { apiVersion: 'v1', kind: 'Pod', name: pod!.metadata.name, uid: podUID! }];
+  const same = out.length === refs.length && out.every((r, i) => r === refs[i]);
+  return same ? undefined : out;
 }
 

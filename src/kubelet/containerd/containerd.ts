@@ -4,10 +4,11 @@
  * measured facts in shared/RUNTIME-NOTES.md (e.g. restrict_oom_score_adj, which this kernel needs).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, openSync, closeSync, readFileSync, realpathSync, writeFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, readFileSync, realpathSync, writeFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CriRuntime } from '../runtime/cri-runtime.js';
+import { loadRegistries, registryAuthToml, writeRegistryHosts } from './registries.js';
 
 /** The sandbox (pause) image k8ts imports offline; see images.ts. */
 export const DEFAULT_PAUSE_IMAGE = 'k8ts.local/pause:1';
@@ -37,6 +38,11 @@ export interface ContainerdOptions {
    * e.g. /var/run/netns/NODE, via `nsenter --net` (which keeps the host's mount namespace).
    */
   netns?: string;
+  /**
+   * Private registry configuration (k3s registries.yaml: mirrors and configs). Default
+   * STATE/registries.yaml when that file exists.
+   */
+  privateRegistry?: string;
 }
 
 /** A running containerd. */
@@ -75,7 +81,7 @@ export function containerdPaths(stateDir: string) {
 const q = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON string escapes
 
 /** The containerd config (version 2) for a node under `stateDir`. */
-export function containerdConfig(o: { stateDir: string; pauseImage: string; cniConfDir: string; cniBinDir: string; logLevel: string }): string {
+export function containerdConfig(o: { stateDir: string; pauseImage: string; cniConfDir: string; cniBinDir: string; logLevel: string; registryAuth?: string }): string {
   const p = containerdPaths(o.stateDir);
   const cri = 'plugins."io.containerd.grpc.v1.cri"';
   return `version = 2
@@ -120,7 +126,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 [${cri}.registry]
   config_path = ${q(p.registryConfig)}
-`;
+${o.registryAuth ?? ''}`;
 }
 
 /** The full path of `name` on PATH, or undefined. */
@@ -203,9 +209,19 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
   const cniConfDir = opts.cniConfDir ?? p.cniConfDir;
   for (const d of [p.base, p.root, p.state, p.registryConfig, p.runcRoot, p.opt, cniConfDir]) mkdirSync(d, { recursive: true });
   if (Buffer.byteLength(p.socket) > 100) throw new Error(`containerd socket path too long for a unix socket: ${p.socket}`);
+  const registriesFile = opts.privateRegistry ?? (existsSync(join(stateDir, 'registries.yaml')) ? join(stateDir, 'registries.yaml') : undefined);
+  const registries = registriesFile ? loadRegistries(registriesFile) : undefined;
+  if (registries) writeRegistryHosts(p.registryConfig, registries);
   writeFileSync(
     p.config,
-    containerdConfig({ stateDir, pauseImage: opts.pauseImage ?? DEFAULT_PAUSE_IMAGE, cniConfDir, cniBinDir: opts.cniBinDir ?? '/usr/lib/cni', logLevel: opts.logLevel ?? 'info' }),
+    containerdConfig({
+      stateDir,
+      pauseImage: opts.pauseImage ?? DEFAULT_PAUSE_IMAGE,
+      cniConfDir,
+      cniBinDir: opts.cniBinDir ?? '/usr/lib/cni',
+      logLevel: opts.logLevel ?? 'info',
+      registryAuth: registries ? registryAuthToml(registries) : undefined,
+    }),
   );
 
   let child: ChildProcess | undefined;

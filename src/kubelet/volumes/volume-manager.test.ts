@@ -117,7 +117,7 @@ describe('VolumeManager.setUpPod', () => {
       { name: 'p', projected: { sources: [{ configMap: { name: 'x' } }, { secret: { name: 'y' } }] } },
       'MountVolume.SetUp failed for volume "p" : [configmap "x" not found, secret "y" not found]',
     ],
-    ['an unsupported volume type', { name: 'pvc', persistentVolumeClaim: { claimName: 'c' } }, 'MountVolume.SetUp failed for volume "pvc" : unsupported volume type'],
+    ['an unsupported volume type', { name: 'nfs', nfs: { server: 'x', path: '/' } }, 'MountVolume.SetUp failed for volume "nfs" : unsupported volume type'],
   ];
   for (const [what, vol, msg] of failures) {
     it(`fails with upstream's FailedMount message for ${what}`, async () => {
@@ -302,7 +302,7 @@ describe('VolumeManager.mountsFor', () => {
     const p = pod([{ name: 'scratch', emptyDir: {} }, { name: 'cfg', configMap: { name: 'cfg' } }, { name: 'host', hostPath: { path: '/var/log' } }], [c]);
     await vm.setUpPod(p);
     const hosts = vm.writeEtcHosts(p, ['10.244.0.5']);
-    assert.deepEqual(vm.mountsFor(p, c), [
+    assert.deepEqual(await vm.mountsFor(p, c), [
       { containerPath: '/tmp/s', hostPath: vdir(rootDir, p, 'empty-dir', 'scratch'), readonly: false, selinuxRelabel: false, propagation: 'PROPAGATION_PRIVATE' },
       { containerPath: '/etc/cfg', hostPath: vdir(rootDir, p, 'configmap', 'cfg'), readonly: true, selinuxRelabel: false, propagation: 'PROPAGATION_PRIVATE' },
       { containerPath: '/host', hostPath: '/var/log', readonly: true, selinuxRelabel: false, propagation: 'PROPAGATION_HOST_TO_CONTAINER' },
@@ -322,7 +322,7 @@ describe('VolumeManager.mountsFor', () => {
     };
     const p = pod([{ name: 'scratch', emptyDir: {} }, { name: 'cfg', configMap: { name: 'cfg' } }], [c]);
     await vm.setUpPod(p);
-    const m = vm.mountsFor(p, c, [{ key: 'POD_NAME', value: 'web' }]);
+    const m = await vm.mountsFor(p, c, [{ key: 'POD_NAME', value: 'web' }]);
     const scratch = vdir(rootDir, p, 'empty-dir', 'scratch');
     assert.equal(m[0].hostPath, path.join(scratch, 'logs/app'));
     assert.ok(statSync(m[0].hostPath).isDirectory());
@@ -333,20 +333,130 @@ describe('VolumeManager.mountsFor', () => {
     assert.equal(m[2].readonly, true);
   });
 
-  it('refuses a subPath that escapes the volume through a symlink or ..', async () => {
+  it('refuses a subPath that escapes the volume through a symlink, without saying where it leads', async () => {
     const { vm, rootDir } = manager();
     const p = pod([{ name: 'scratch', emptyDir: {} }]);
     await vm.setUpPod(p);
     symlinkSync('/etc', path.join(vdir(rootDir, p, 'empty-dir', 'scratch'), 'evil'));
-    assert.throws(() => vm.mountsFor(p, { name: 'c', volumeMounts: [{ name: 'scratch', mountPath: '/x', subPath: 'evil' }] }), /failed to prepare subPath for volumeMount "scratch" of container "c": subpath "evil" is outside the volume/);
-    assert.throws(() => vm.mountsFor(p, { name: 'c', volumeMounts: [{ name: 'scratch', mountPath: '/x', subPath: 'evil/new' }] }), /outside the volume/);
+    for (const sub of ['evil', 'evil/new']) {
+      await assert.rejects(vm.mountsFor(p, { name: 'c', volumeMounts: [{ name: 'scratch', mountPath: '/x', subPath: sub }] }), { message: 'failed to prepare subPath for volumeMount "scratch" of container "c"' });
+    }
     assert.equal(existsSync('/etc/new'), false);
-    assert.throws(() => vm.mountsFor(p, { name: 'c', volumeMounts: [{ name: 'scratch', mountPath: '/x', subPath: '../x' }] }), /invalid subpath/);
   });
 
-  it('fails for a mount of an unknown volume', () => {
+  const rejected: [string, KObject, string][] = [
+    ['an absolute subPath', { subPath: '/etc' }, 'error SubPath `/etc` must not be an absolute path'],
+    ['a subPath with ..', { subPath: 'a/../../x' }, "unable to provision SubPath `a/../../x`: must not contain '..'"],
+    ['a subPathExpr expanding to an absolute path', { subPathExpr: '$(ROOT)x' }, 'error SubPath `/x` must not be an absolute path'],
+    ['a subPathExpr expanding to ..', { subPathExpr: '$(UP)/x' }, "unable to provision SubPath `../x`: must not contain '..'"],
+    ['a subPathExpr naming unset or empty variables', { subPathExpr: '$(NOPE)/$(EMPTY)/$(POD)' }, 'missing value for EMPTY, NOPE'],
+    ['a subPath under a file', { subPath: 'file/below' }, 'failed to create subPath directory for volumeMount "scratch" of container "c"'],
+  ];
+  for (const [what, fields, message] of rejected) {
+    it(`refuses ${what} with upstream's message`, async () => {
+      const { vm, rootDir } = manager();
+      const p = pod([{ name: 'scratch', emptyDir: {} }]);
+      await vm.setUpPod(p);
+      writeFileSync(path.join(vdir(rootDir, p, 'empty-dir', 'scratch'), 'file'), 'x');
+      const env = [
+        { key: 'ROOT', value: '/' },
+        { key: 'UP', value: '..' },
+        { key: 'EMPTY', value: '' },
+        { key: 'POD', value: 'web' },
+      ];
+      await assert.rejects(vm.mountsFor(p, { name: 'c', volumeMounts: [{ name: 'scratch', mountPath: '/x', ...fields }] }, env), { message });
+    });
+  }
+
+  it('expands only $(VAR) in subPathExpr, keeps $$ as a literal $, and gives new subpaths the volume mode', async () => {
+    const { vm, rootDir } = manager();
+    const p = pod([{ name: 'scratch', emptyDir: {} }]);
+    await vm.setUpPod(p);
+    const m = await vm.mountsFor(p, { name: 'c', volumeMounts: [{ name: 'scratch', mountPath: '/x', subPathExpr: 'logs/$(POD)/$$HOME-${POD}' }] }, [{ key: 'POD', value: 'web-1' }]);
+    const scratch = vdir(rootDir, p, 'empty-dir', 'scratch');
+    assert.equal(m[0].hostPath, path.join(scratch, 'logs/web-1/$HOME-${POD}'));
+    assert.equal(mode(path.join(scratch, 'logs')), 0o777);
+    assert.equal(mode(m[0].hostPath), 0o777);
+  });
+
+  it('binds a subPath through a descriptor under volume-subpaths, re-binds it for a restarted container, and unmounts it on teardown', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const { vm, rootDir } = manager({ bindSubPaths: true });
+    const c = { name: 'c', volumeMounts: [{ name: 'scratch', mountPath: '/a', subPath: 'logs' }, { name: 'cfg', mountPath: '/etc/app.conf', subPath: 'app.conf' }] };
+    const p = pod([{ name: 'scratch', emptyDir: {} }, { name: 'cfg', configMap: { name: 'cfg' } }], [c]);
+    await vm.setUpPod(p);
+    const podDir = path.join(rootDir, 'pods', p.metadata.uid);
+    const mountedHere = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(podDir + '/')).sort();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const m = await vm.mountsFor(p, c);
+      assert.deepEqual(m.map((x) => x.hostPath), [path.join(podDir, 'volume-subpaths/scratch/c/0'), path.join(podDir, 'volume-subpaths/cfg/c/1')]);
+      assert.deepEqual(mountedHere(), m.map((x) => x.hostPath).sort(), 'one bind per subPath, also after a restart');
+      assert.equal(readFileSync(m[1].hostPath, 'utf8'), 'v1');
+      writeFileSync(path.join(m[0].hostPath, 'f'), 'x');
+      assert.equal(readFileSync(path.join(vdir(rootDir, p, 'empty-dir', 'scratch'), 'logs', 'f'), 'utf8'), 'x');
+    }
+    await vm.tearDownPod(p.metadata.uid);
+    assert.deepEqual(mountedHere(), []);
+    assert.equal(existsSync(podDir), false);
+  });
+
+  it('fails for a mount of an unknown volume', async () => {
     const { vm } = manager();
-    assert.throws(() => vm.mountsFor(pod([]), { name: 'c', volumeMounts: [{ name: 'nope', mountPath: '/x' }] }), { message: 'cannot find volume "nope" to mount into container "c"' });
+    await assert.rejects(vm.mountsFor(pod([]), { name: 'c', volumeMounts: [{ name: 'nope', mountPath: '/x' }] }), { message: 'cannot find volume "nope" to mount into container "c"' });
+  });
+});
+
+describe('persistentVolumeClaim volumes', () => {
+  const hostDir = path.join(root, 'pv-host');
+  mkdirSync(hostDir, { recursive: true });
+  const claim = (over: KObject = {}) => ({ metadata: { name: 'data', namespace: 'ns', uid: 'claim-uid' }, spec: { volumeName: 'pv1' }, status: { phase: 'Bound' }, ...over });
+  const pv = (spec: KObject) => ({ metadata: { name: 'pv1' }, spec: { claimRef: { namespace: 'ns', name: 'data', uid: 'claim-uid' }, ...spec } });
+  function claimManager(pvc: KObject | undefined, vol: KObject | undefined) {
+    const { vm } = manager();
+    const r = (vm as unknown as { o: VolumeManagerOptions }).o.resources;
+    r.getPersistentVolumeClaim = async (ns, name) => (ns === 'ns' && name === 'data' ? pvc : undefined);
+    r.getPersistentVolume = async (name) => (name === 'pv1' ? vol : undefined);
+    return vm;
+  }
+  const c = { name: 'c', volumeMounts: [{ name: 'vol', mountPath: '/data' }] };
+
+  it('mounts the hostPath or local path of the bound PersistentVolume, read-only when the claim says so', async () => {
+    for (const [source, readOnly] of [[{ hostPath: { path: hostDir, type: 'Directory' } }, false], [{ local: { path: hostDir } }, true]] as const) {
+      const vm = claimManager(claim(), pv(source));
+      const p = pod([{ name: 'vol', persistentVolumeClaim: { claimName: 'data', readOnly } }], [c]);
+      await vm.setUpPod(p);
+      const [m] = await vm.mountsFor(p, c);
+      assert.equal(m.hostPath, hostDir);
+      assert.equal(m.readonly, readOnly);
+      await vm.tearDownPod(p.metadata.uid);
+      await assert.rejects(vm.mountsFor(p, c), /is not mounted yet/);
+    }
+  });
+
+  const failing: [string, KObject | undefined, KObject | undefined, string][] = [
+    ['a missing claim', undefined, undefined, 'failed to fetch PVC from API server: persistentvolumeclaims "data" not found'],
+    ['a pending claim', claim({ spec: {}, status: { phase: 'Pending' } }), undefined, 'PVC is not bound'],
+    ['a claim being deleted', claim({ metadata: { name: 'data', namespace: 'ns', uid: 'claim-uid', deletionTimestamp: '2026-01-01T00:00:00Z' } }), undefined, 'PVC is being deleted'],
+    ['a missing volume', claim(), undefined, 'failed to fetch PV pv1 from API server: persistentvolumes "pv1" not found'],
+    ['a volume not bound back', claim(), { metadata: { name: 'pv1' }, spec: { hostPath: { path: hostDir } } }, 'found PV object pv1 but it has a nil pv.Spec.ClaimRef indicating it is not yet bound to the claim'],
+    ['a volume bound to another claim', claim(), pv({ claimRef: { uid: 'other' }, hostPath: { path: hostDir } }), 'found PV object pv1 but its pv.Spec.ClaimRef.UID (other) does not point to claim.UID (claim-uid)'],
+  ];
+  for (const [what, pvc, vol, cause] of failing) {
+    it(`waits on ${what} with upstream's FailedMount message`, async () => {
+      const vm = claimManager(pvc, vol);
+      const p = pod([{ name: 'vol', persistentVolumeClaim: { claimName: 'data' } }], [c]);
+      await assert.rejects(vm.setUpPod(p), {
+        name: 'MountError',
+        message: `Unable to attach or mount volumes: unmounted volumes=[vol], unattached volumes=[], failed to process volumes=[vol]: error processing PVC ns/data: ${cause}`,
+      });
+    });
+  }
+
+  it('names the PersistentVolume when its path cannot be used', async () => {
+    const vm = claimManager(claim(), pv({ hostPath: { path: path.join(root, 'absent'), type: 'Directory' } }));
+    const p = pod([{ name: 'vol', persistentVolumeClaim: { claimName: 'data' } }], [c]);
+    await assert.rejects(vm.setUpPod(p), { message: `MountVolume.SetUp failed for volume "pv1" : hostPath type check failed: ${path.join(root, 'absent')} does not exist` });
+    const nfs = claimManager(claim(), pv({ nfs: { server: 'x', path: '/' } }));
+    await assert.rejects(nfs.setUpPod(p), { message: 'MountVolume.SetUp failed for volume "pv1" : unsupported volume type: this node mounts only hostPath and local persistent volumes' });
   });
 });
 
@@ -399,17 +509,32 @@ describe('VolumeManager.tearDownPod', () => {
     await assert.rejects(vm.tearDownPod('../x'), /invalid pod UID/);
   });
 
-  it('keeps secret volumes on tmpfs when asked, and unmounts them on teardown', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+  it('keeps secret, projected and downward API volumes on tmpfs when asked, and unmounts them on teardown', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
     const { vm, rootDir } = manager({ tmpfsForSecrets: true });
-    const p = pod([{ name: 's', secret: { secretName: 'sec' } }]);
+    const p = pod([
+      { name: 's', secret: { secretName: 'sec' } },
+      { name: 'tok', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } },
+      { name: 'dn', downwardAPI: { items: [{ path: 'name', fieldRef: { fieldPath: 'metadata.name' } }] } },
+      { name: 'cfg', configMap: { name: 'cfg' } },
+      { name: 'scratch', emptyDir: {} },
+    ]);
     await vm.setUpPod(p);
     await vm.refresh(p);
-    const d = vdir(rootDir, p, 'secret', 's');
-    const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === d);
-    assert.equal(lines.length, 1);
-    assert.equal(readFileSync(path.join(d, 'user'), 'utf8'), 'admin');
+    const fsTypeOf = (d: string) => {
+      const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === d);
+      assert.ok(lines.length <= 1, `mounted once: ${lines.join('\n')}`);
+      return lines[0]?.split(' - ')[1].split(' ')[0];
+    };
+    assert.equal(fsTypeOf(vdir(rootDir, p, 'secret', 's')), 'tmpfs');
+    assert.equal(fsTypeOf(vdir(rootDir, p, 'projected', 'tok')), 'tmpfs');
+    assert.equal(fsTypeOf(vdir(rootDir, p, 'downward-api', 'dn')), 'tmpfs');
+    assert.equal(fsTypeOf(vdir(rootDir, p, 'configmap', 'cfg')), undefined, 'configMap volumes stay on disk, as upstream');
+    assert.equal(fsTypeOf(vdir(rootDir, p, 'empty-dir', 'scratch')), undefined);
+    assert.equal(readFileSync(path.join(vdir(rootDir, p, 'secret', 's'), 'user'), 'utf8'), 'admin');
+    assert.equal(readFileSync(path.join(vdir(rootDir, p, 'downward-api', 'dn'), 'name'), 'utf8'), 'web');
     await vm.tearDownPod(p.metadata.uid);
-    assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(d), false);
+    assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(path.join(rootDir, 'pods', p.metadata.uid)), false);
+    assert.equal(existsSync(path.join(rootDir, 'pods', p.metadata.uid)), false);
   });
 
   it('mounts a memory emptyDir as tmpfs with its size limit and unmounts it on teardown', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {

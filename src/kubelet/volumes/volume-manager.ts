@@ -1,11 +1,12 @@
 /**
  * The kubelet's pod volumes (upstream pkg/kubelet/volumemanager with the emptyDir, configMap,
- * secret, downwardAPI, projected and hostPath plugins), reduced to what a single node needs: set
+ * secret, downwardAPI, projected and hostPath plugins, and persistentVolumeClaims of hostPath and
+ * local PersistentVolumes), reduced to what a single node needs: set
  * the volumes of a pod up under `<rootDir>/pods/<uid>/volumes/<plugin>/<name>`, keep the API-backed
  * ones current, tell the runtime what to bind where, and tear it all down.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +18,9 @@ import { validatePayloadPath, writeAtomic, type FileProjection, type Payload } f
 import { managedHostsFileContent, nodeHostsFileContent, podHostnameAndDomain } from './etc-hosts.js';
 
 const run = promisify(execFile);
+/** Linux open(2) flags Node does not export. */
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
 
 /** Upstream plugin directory names. */
 export const PLUGIN_DIRS = {
@@ -31,6 +35,9 @@ type ApiPlugin = keyof typeof PLUGIN_DIRS;
 
 /** The API calls volumes need: ConfigMaps, Secrets and, optionally, service account tokens. */
 export interface VolumeResources extends PodResources {
+  /** PersistentVolumeClaims and PersistentVolumes (undefined when not found); without them, PVC volumes fail to mount. */
+  getPersistentVolumeClaim?(ns: string, name: string): Promise<KObject | undefined>;
+  getPersistentVolume?(name: string): Promise<KObject | undefined>;
   requestToken?(ns: string, serviceAccount: string, req: { audiences?: string[]; expirationSeconds: number; boundPod: { name: string; uid: string } }): Promise<{ token: string; expirationTimestamp: string }>;
 }
 
@@ -46,8 +53,14 @@ export interface VolumeManagerOptions {
   allocatable?: Record<string, string>;
   /** The node's hosts file, copied for host-network pods. Default /etc/hosts. */
   nodeHostsFile?: string;
-  /** Mount secret and projected volumes on tmpfs as upstream does (needs root). Default false. */
+  /** Mount secret, projected and downward API volumes on tmpfs as upstream does (needs root). Default false. */
   tmpfsForSecrets?: boolean;
+  /**
+   * Bind each subPath onto `<pod dir>/volume-subpaths/<volume>/<container>/<index>` through an
+   * open file descriptor, as upstream does, so that a symlink swapped in after the check cannot
+   * redirect the container's mount (needs root). Default false: the checked path is handed over.
+   */
+  bindSubPaths?: boolean;
   /** Clock, ms. */
   now?: () => number;
 }
@@ -58,9 +71,17 @@ export class MountError extends Error {
   constructor(
     readonly volume: string,
     cause: string,
+    /** The whole message, when it is not a SetUp failure (a claim that cannot be processed yet). */
+    message?: string,
   ) {
-    super(`MountVolume.SetUp failed for volume ${JSON.stringify(volume)} : ${cause}`);
+    super(message ?? `MountVolume.SetUp failed for volume ${JSON.stringify(volume)} : ${cause}`);
   }
+}
+
+/** A persistentVolumeClaim volume resolved to its PersistentVolume's local path. */
+interface ClaimMount {
+  path: string;
+  readOnly: boolean;
 }
 
 /** Several errors as upstream's utilerrors.NewAggregate prints them. */
@@ -113,6 +134,8 @@ async function mountsUnder(dir: string): Promise<string[]> {
 export class VolumeManager {
   private readonly tokens = new Map<string, CachedToken>();
   private readonly locks = new Map<string, Promise<void>>();
+  /** `<pod uid>/<volume>` → the path its claim's volume mounts. */
+  private readonly claims = new Map<string, ClaimMount>();
 
   constructor(private readonly o: VolumeManagerOptions) {}
 
@@ -132,9 +155,14 @@ export class VolumeManager {
     return path.join(this.podDir(podUID), 'volumes', PLUGIN_DIRS[plugin], volumeName);
   }
 
-  /** The host path a volume's mounts bind (the volume directory, or the hostPath path). */
+  /** The host path a volume's mounts bind (the volume directory, the hostPath path, or a claim's volume path). */
   hostPathOf(pod: KObject, vol: KObject): string {
     if (vol.hostPath) return vol.hostPath.path;
+    if (vol.persistentVolumeClaim) {
+      const claim = this.claims.get(`${pod.metadata.uid}/${vol.name}`);
+      if (!claim) throw new MountError(vol.name, `volume ${JSON.stringify(vol.name)} is not mounted yet`);
+      return claim.path;
+    }
     const plugin = pluginOf(vol);
     if (!plugin) throw new MountError(vol.name, 'unsupported volume type');
     return this.volumeDir(pod.metadata.uid, plugin, vol.name);
@@ -171,6 +199,7 @@ export class VolumeManager {
 
   private setUpVolume(pod: KObject, vol: KObject): Promise<void> {
     if (vol.hostPath) return checkHostPath(vol.hostPath.path, vol.hostPath.type ?? '');
+    if (vol.persistentVolumeClaim) return this.setUpClaim(pod, vol);
     const plugin = pluginOf(vol);
     if (!plugin) return Promise.reject(new MountError(vol.name, 'unsupported volume type'));
     const dir = this.volumeDir(pod.metadata.uid, plugin, vol.name);
@@ -185,14 +214,69 @@ export class VolumeManager {
     return next;
   }
 
+  /**
+   * Resolves a persistentVolumeClaim volume as upstream's desired-state populator does: the claim
+   * must be Bound and not being deleted, and its PersistentVolume bound back to it. hostPath and
+   * local PersistentVolumes are then used in place, as hostPath volumes.
+   */
+  private async setUpClaim(pod: KObject, vol: KObject): Promise<void> {
+    const ns: string = pod.metadata.namespace ?? 'default';
+    const claimName: string = vol.persistentVolumeClaim.claimName;
+    const key = `${pod.metadata.uid}/${vol.name}`;
+    if (this.claims.has(key)) return;
+    // Upstream reports a claim it cannot use yet as a volume it failed to process, not a SetUp failure.
+    const notReady = (why: string) =>
+      new MountError(vol.name, why, `Unable to attach or mount volumes: unmounted volumes=[${vol.name}], unattached volumes=[], failed to process volumes=[${vol.name}]: error processing PVC ${ns}/${claimName}: ${why}`);
+    const r = this.o.resources;
+    if (!r.getPersistentVolumeClaim || !r.getPersistentVolume) throw notReady('persistent volumes are not available on this node');
+    let pvc: KObject | undefined;
+    try {
+      pvc = await r.getPersistentVolumeClaim(ns, claimName);
+    } catch (e) {
+      throw notReady(`failed to fetch PVC from API server: ${(e as Error).message}`);
+    }
+    if (!pvc) throw notReady(`failed to fetch PVC from API server: persistentvolumeclaims ${JSON.stringify(claimName)} not found`);
+    if (pvc.metadata?.deletionTimestamp) throw notReady('PVC is being deleted');
+    const pvName: string | undefined = pvc.spec?.volumeName;
+    if (pvc.status?.phase !== 'Bound' || !pvName) throw notReady('PVC is not bound');
+    let pv: KObject | undefined;
+    try {
+      pv = await r.getPersistentVolume(pvName);
+    } catch (e) {
+      throw notReady(`failed to fetch PV ${pvName} from API server: ${(e as Error).message}`);
+    }
+    if (!pv) throw notReady(`failed to fetch PV ${pvName} from API server: persistentvolumes ${JSON.stringify(pvName)} not found`);
+    const ref = pv.spec?.claimRef;
+    if (!ref) throw notReady(`found PV object ${pvName} but it has a nil pv.Spec.ClaimRef indicating it is not yet bound to the claim`);
+    if (ref.uid !== pvc.metadata?.uid) throw notReady(`found PV object ${pvName} but its pv.Spec.ClaimRef.UID (${ref.uid}) does not point to claim.UID (${pvc.metadata?.uid})`);
+    const src = pv.spec ?? {};
+    let hostPath: string;
+    // From here on upstream names the volume by its PersistentVolume.
+    try {
+      if (src.hostPath) {
+        hostPath = src.hostPath.path;
+        await checkHostPath(hostPath, src.hostPath.type ?? '');
+      } else if (src.local) {
+        hostPath = src.local.path;
+        if (!(await fs.stat(hostPath).catch(() => undefined))) throw new Error(`path "${hostPath}" does not exist`);
+      } else {
+        throw new Error('unsupported volume type: this node mounts only hostPath and local persistent volumes');
+      }
+    } catch (e) {
+      throw new MountError(pvName, (e as Error).message);
+    }
+    this.claims.set(key, { path: hostPath, readOnly: !!vol.persistentVolumeClaim.readOnly });
+  }
+
   private async setUpVolumeLocked(pod: KObject, vol: KObject, plugin: ApiPlugin, dir: string): Promise<void> {
     const fsGroup: number | undefined = pod.spec?.securityContext?.fsGroup;
     if (vol.emptyDir) return this.setUpEmptyDir(dir, vol.emptyDir, fsGroup);
     const payload = await this.payloadOf(pod, vol);
-    // Upstream keeps secret and projected volumes (tokens) off disk.
-    if (this.o.tmpfsForSecrets && (plugin === 'secret' || plugin === 'projected')) {
+    // Upstream backs secret, projected (tokens) and downward API volumes with a memory emptyDir,
+    // so their content never reaches the disk.
+    if (this.o.tmpfsForSecrets && (plugin === 'secret' || plugin === 'projected' || plugin === 'downwardAPI')) {
       await fs.mkdir(dir, { recursive: true });
-      await this.ensureTmpfs(dir, 0);
+      await this.ensureTmpfs(dir, tryParseQuantity(this.o.allocatable?.memory)?.value() || 0);
     }
     await writeAtomic(dir, payload, { fsGroup });
   }
@@ -312,26 +396,26 @@ export class VolumeManager {
    * volume, `env` feeding subPathExpr), then /etc/hosts when {@link writeEtcHosts} wrote one and
    * the container does not mount its own.
    */
-  mountsFor(pod: KObject, container: KObject, env: { key: string; value: string }[] = []): Mount[] {
+  async mountsFor(pod: KObject, container: KObject, env: { key: string; value: string }[] = []): Promise<Mount[]> {
     const vols = new Map<string, KObject>((pod.spec?.volumes ?? []).map((v: KObject) => [v.name, v]));
     const mounts: Mount[] = [];
     let ownHosts = false;
-    for (const vm of container.volumeMounts ?? []) {
+    for (const [index, vm] of (container.volumeMounts ?? []).entries()) {
       const vol = vols.get(vm.name);
       if (!vol) throw new Error(`cannot find volume ${JSON.stringify(vm.name)} to mount into container ${JSON.stringify(container.name)}`);
       let hostPath = this.hostPathOf(pod, vol);
-      let sub: string | undefined = vm.subPath;
-      if (!sub && vm.subPathExpr) {
-        const envMap = new Map(env.map((e) => [e.key, e.value]));
-        sub = expandVars(vm.subPathExpr, (n) => envMap.get(n));
+      const sub = vm.subPathExpr ? expandSubPathExpr(vm.subPathExpr, env) : vm.subPath;
+      if (sub) {
+        const volPath = hostPath;
+        hostPath = this.subPath(volPath, sub, vm, container);
+        if (this.o.bindSubPaths) hostPath = await this.bindSubPath(pod.metadata.uid, volPath, hostPath, vm, container, index);
       }
-      if (sub) hostPath = this.subPath(hostPath, sub, vm, container);
       if (vm.mountPath === '/etc/hosts') ownHosts = true;
       mounts.push({
         containerPath: vm.mountPath,
         hostPath,
         // The API-backed volumes are always read-only to the container.
-        readonly: !!vm.readOnly || isAlwaysReadOnly(vol),
+        readonly: !!vm.readOnly || isAlwaysReadOnly(vol) || !!this.claims.get(`${pod.metadata.uid}/${vol.name}`)?.readOnly,
         selinuxRelabel: false,
         propagation: propagationOf(vm.mountPropagation),
       });
@@ -341,10 +425,15 @@ export class VolumeManager {
     return mounts;
   }
 
-  /** Resolves `sub` inside `volPath` (creating a missing directory); refuses anything escaping it. */
+  /**
+   * Resolves `sub` inside `volPath` as upstream's makeMounts: no absolute path, no `..`, missing
+   * directories created with the volume's mode, nothing reached through a symlink out of the
+   * volume. The detailed cause stays in the log, as upstream (it would show host paths).
+   */
   private subPath(volPath: string, sub: string, vm: KObject, container: KObject): string {
-    const fail = (why: string) => new Error(`failed to prepare subPath for volumeMount ${JSON.stringify(vm.name)} of container ${JSON.stringify(container.name)}: ${why}`);
-    if (path.isAbsolute(sub) || sub.split('/').includes('..')) throw fail(`invalid subpath ${JSON.stringify(sub)}`);
+    if (path.isAbsolute(sub)) throw new Error(`error SubPath \`${sub}\` must not be an absolute path`);
+    if (sub.split('/').includes('..')) throw new Error(`unable to provision SubPath \`${sub}\`: must not contain '..'`);
+    const ids = `volumeMount ${JSON.stringify(vm.name)} of container ${JSON.stringify(container.name)}`;
     const root = realpathSync(volPath);
     const inside = (p: string) => p === root || p.startsWith(root + '/');
     const dirMode = statSync(root).mode & 0o7777;
@@ -353,15 +442,57 @@ export class VolumeManager {
     let cur = root;
     for (const part of sub.split('/').filter((x) => x !== '' && x !== '.')) {
       const next = path.join(cur, part);
+      if (!statSync(cur).isDirectory()) throw new Error(`failed to create subPath directory for ${ids}`);
       if (lstatSync(next, { throwIfNoEntry: false })) {
         cur = realpathSync(next);
-        if (!inside(cur)) throw fail(`subpath ${JSON.stringify(sub)} is outside the volume`);
+        if (!inside(cur)) throw new Error(`failed to prepare subPath for ${ids}`);
       } else {
-        mkdirSync(next, { mode: dirMode });
+        try {
+          mkdirSync(next, { mode: dirMode });
+          // mkdir applies the umask; the volume's mode is what upstream gives a new subpath.
+          chmodSync(next, dirMode);
+        } catch {
+          throw new Error(`failed to create subPath directory for ${ids}`);
+        }
         cur = next;
       }
     }
     return cur;
+  }
+
+  /**
+   * Upstream's safe subpath: opens the checked path without following a final symlink, checks
+   * where the descriptor really points, and bind-mounts the descriptor (not the path) onto a
+   * per-container target under the pod directory, which tearDownPod unmounts.
+   */
+  private async bindSubPath(podUID: string, volPath: string, resolved: string, vm: KObject, container: KObject, index: number): Promise<string> {
+    const failed = () => new Error(`failed to prepare subPath for volumeMount ${JSON.stringify(vm.name)} of container ${JSON.stringify(container.name)}`);
+    const root = realpathSync(volPath);
+    let fd: number;
+    try {
+      fd = openSync(resolved, O_PATH | constants.O_NOFOLLOW | O_CLOEXEC);
+    } catch {
+      throw failed();
+    }
+    try {
+      const real = readlinkSync(`/proc/self/fd/${fd}`);
+      if (real !== root && !real.startsWith(root + '/')) throw failed();
+      const isDir = fstatSync(fd).isDirectory();
+      const target = path.join(this.podDir(podUID), 'volume-subpaths', vm.name, container.name, String(index));
+      // A restarted container binds afresh (a ConfigMap key then shows its current content).
+      if ((await mountsUnder(target)).includes(target)) await run('umount', [target]);
+      await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o750 });
+      const st = await fs.lstat(target).catch(() => undefined);
+      if (st && st.isDirectory() !== isDir) await fs.rm(target, { recursive: true });
+      if (isDir) await fs.mkdir(target, { recursive: true });
+      else await fs.writeFile(target, '', { flag: 'a' });
+      await run('mount', ['--no-canonicalize', '--bind', `/proc/${process.pid}/fd/${fd}`, target]).catch(() => {
+        throw failed();
+      });
+      return target;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** `<pod dir>/etc-hosts`. */
@@ -397,11 +528,28 @@ export class VolumeManager {
     const dir = this.podDir(podUID);
     if (!(await fs.lstat(dir).catch(() => undefined))) return;
     for (const tokenKey of [...this.tokens.keys()]) if (tokenKey.startsWith(`${podUID}/`)) this.tokens.delete(tokenKey);
+    for (const claimKey of [...this.claims.keys()]) if (claimKey.startsWith(`${podUID}/`)) this.claims.delete(claimKey);
     for (const mp of await mountsUnder(dir)) await run('umount', [mp]).catch(() => undefined);
     const left = await mountsUnder(dir);
     if (left.length) throw new Error(`cannot remove pod directory ${dir}: still mounted: ${left.join(', ')}`);
     await fs.rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A volumeMount's subPathExpr expanded from the container's environment (upstream
+ * ExpandContainerVolumeMounts): only `$(VAR)`, and every variable must be set and non-empty.
+ */
+export function expandSubPathExpr(expr: string, env: { key: string; value: string }[]): string {
+  const envMap = new Map(env.map((e) => [e.key, e.value]));
+  const missing = new Set<string>();
+  const out = expandVars(expr, (n) => {
+    const v = envMap.get(n);
+    if (!v) missing.add(n);
+    return v ?? '';
+  });
+  if (missing.size) throw new Error(`missing value for ${[...missing].sort().join(', ')}`);
+  return out;
 }
 
 /** Which plugin directory a volume uses, or undefined (hostPath, unsupported types). */

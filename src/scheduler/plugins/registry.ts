@@ -16,6 +16,7 @@ import * as nodeUnschedulable from './node-unschedulable/node-unschedulable.js';
 import * as podTopologySpread from './pod-topology-spread/pod-topology-spread.js';
 import * as schedulingGates from './scheduling-gates/scheduling-gates.js';
 import * as taintToleration from './taint-toleration/taint-toleration.js';
+import * as volumeBinding from './volume-binding/volume-binding.js';
 
 /** Every in-tree plugin by name. */
 export function inTreeRegistry(): Registry {
@@ -27,6 +28,7 @@ export function inTreeRegistry(): Registry {
     [nodeAffinity.Name]: nodeAffinity.New,
     [nodePorts.Name]: nodePorts.New,
     [nodeResourcesFit.Name]: nodeResourcesFit.New,
+    [volumeBinding.Name]: volumeBinding.New,
     [podTopologySpread.Name]: podTopologySpread.New,
     [interPodAffinity.Name]: interPodAffinity.New,
     [defaultPreemption.Name]: defaultPreemption.New,
@@ -45,6 +47,7 @@ export function defaultPlugins(): Profile['plugins'] {
     { name: nodeAffinity.Name, weight: 2 },
     { name: nodePorts.Name },
     { name: nodeResourcesFit.Name, weight: 1 },
+    { name: volumeBinding.Name },
     { name: podTopologySpread.Name, weight: 2 },
     { name: interPodAffinity.Name, weight: 2 },
     { name: defaultPreemption.Name },

@@ -145,6 +145,12 @@ export function bootstrapPolicy(): { clusterRoles: KObject[]; clusterRoleBinding
       rule(['create'], [authentication], ['tokenreviews']),
       rule(['create'], [authorization], ['subjectaccessreviews']),
     ]),
+    // The scheduler binds WaitForFirstConsumer claims to volumes (upstream's system:volume-scheduler).
+    clusterRole('system:volume-scheduler', [
+      rule(['get', 'list', 'watch', 'update', 'patch'], [core], ['persistentvolumes']),
+      rule(read, [storage], ['storageclasses']),
+      rule(['get', 'list', 'watch', 'update', 'patch'], [core], ['persistentvolumeclaims']),
+    ]),
     clusterRole('system:kube-controller-manager', kubeControllerManagerRules()),
     clusterRole('system:node', [
       rule(['create', 'get', 'list', 'watch', 'update', 'patch', 'delete'], [core], ['nodes']),
@@ -156,6 +162,8 @@ export function bootstrapPolicy(): { clusterRoles: KObject[]; clusterRoleBinding
       rule(['update', 'patch'], [core], ['pods/status']),
       rule(['create'], [core], ['pods/eviction']),
       rule(['get'], [core], ['secrets', 'configmaps', 'persistentvolumeclaims', 'persistentvolumes']),
+      // Volume expansion: the kubelet records a claim's new size (upstream's ExpandPersistentVolumes rule).
+      rule(['get', 'update', 'patch'], [core], ['persistentvolumeclaims/status']),
       rule(['create'], [core], ['serviceaccounts/token']),
       eventsRule(),
       rule(['get', 'create', 'update', 'patch', 'delete'], [coordination], ['leases']),
@@ -183,6 +191,7 @@ export function bootstrapPolicy(): { clusterRoles: KObject[]; clusterRoleBinding
     clusterRoleBinding('system:public-info-viewer', [group('system:authenticated'), group('system:unauthenticated')]),
     clusterRoleBinding('system:node-proxier', [user('system:kube-proxy')]),
     clusterRoleBinding('system:kube-scheduler', [user('system:kube-scheduler')]),
+    clusterRoleBinding('system:volume-scheduler', [user('system:kube-scheduler')]),
     clusterRoleBinding('system:kube-controller-manager', [user('system:kube-controller-manager')]),
     // As upstream: bound to no one; the node authorizer grants nodes their access.
     clusterRoleBinding('system:node', []),
