@@ -2,68 +2,137 @@
  * Certificates for the cluster: a CA, serving certificates and client certificates, as PEM.
  * ECDSA P-256 keys, because they are generated in milliseconds and every kubectl accepts them.
  */
-import { webcrypto, X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
-import type * as X509 from '@peculiar/x509';
-
-// Loaded on first use: only a first start (or a new agent) issues certificates, and the
-// library costs start-up time.
-let x509: typeof X509;
-async function lib(): Promise<typeof X509> {
-  if (!x509) {
-    await import('reflect-metadata');
-    x509 = await import('@peculiar/x509');
-    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-  }
-  return x509;
-}
-
-const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+import { X509Certificate, createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { isIPv4 } from 'node:net';
+import * as der from './der.js';
 
 export interface KeyPairPEM {
   cert: string;
   key: string;
 }
 
-async function exportKey(key: CryptoKey): Promise<string> {
-  const x509 = await lib();
-  const der = await webcrypto.subtle.exportKey('pkcs8', key as any);
-  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+const OID = {
+  ecdsaWithSHA256: '1.2.840.10045.4.3.2',
+  commonName: '2.5.4.3',
+  organization: '2.5.4.10',
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
+  subjectAltName: '2.5.29.17',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+};
+
+function newKey(): { privateKey: KeyObject; publicKey: KeyObject } {
+  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 }
 
-async function importKey(pem: string): Promise<CryptoKey> {
-  const der = createPrivateKey(pem).export({ format: 'der', type: 'pkcs8' });
-  return (await webcrypto.subtle.importKey('pkcs8', der, alg, true, ['sign'])) as unknown as CryptoKey;
+function pem(label: string, body: Uint8Array): string {
+  const b64 = Buffer.from(body).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
-function serial(): string {
+/** Random positive 128-bit serial, as RFC 5280 asks (at most 20 octets, unpredictable). */
+function serial(): Buffer {
   const b = randomBytes(16);
-  b[0] &= 0x7f;
-  return b.toString('hex');
+  b[0]! &= 0x7f;
+  return der.unsignedInteger(b);
 }
 
-function escapeDN(v: string): string {
-  return v.replace(/([,+"\\<>;=])/g, '\\$1');
+/** A Name of one RDN per attribute: O values, then CN, in the order Go's crypto/x509 writes them. */
+function name(commonName: string, organizations: string[] = []): Buffer {
+  const rdn = (type: string, value: string) => der.set(der.sequence(der.oid(type), der.utf8String(value)));
+  return der.sequence(...organizations.map((o) => rdn(OID.organization, o)), rdn(OID.commonName, commonName));
+}
+
+function extension(id: string, critical: boolean, value: Uint8Array): Buffer {
+  return der.sequence(der.oid(id), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
+}
+
+/** keyUsage bits (bit 0 = digitalSignature is the top bit), with DER's trailing-zero rule. */
+function keyUsage(bits: number[]): Buffer {
+  let v = 0;
+  for (const b of bits) v |= 0x80 >> b;
+  const unused = Math.min(7, 7 - Math.max(...bits));
+  return der.tlv(0x03, Buffer.from([unused, v]));
+}
+
+/** The subjectPublicKey bits of a key, which key identifiers hash (RFC 5280 §4.2.1.2, method 1). */
+function keyIdentifier(publicKey: KeyObject): Buffer {
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
+  const [, bits] = der.children(spki, der.readElement(spki, 0));
+  return createHash('sha1').update(spki.subarray(bits!.contentStart + 1, bits!.end)).digest();
+}
+
+function validity(days: number): Buffer {
+  const notBefore = new Date(Date.now() - 60_000);
+  return der.sequence(der.time(notBefore), der.time(new Date(notBefore.getTime() + days * 86400_000)));
+}
+
+function signed(tbs: Buffer, signer: KeyObject): string {
+  const alg = der.sequence(der.oid(OID.ecdsaWithSHA256));
+  return pem('CERTIFICATE', der.sequence(tbs, alg, der.bitString(sign('sha256', tbs, signer))));
+}
+
+function tbsCertificate(issuer: Buffer, subject: Buffer, days: number, publicKey: KeyObject, extensions: Buffer[]): Buffer {
+  return der.sequence(
+    der.explicit(0, der.smallInteger(2)),
+    serial(),
+    der.sequence(der.oid(OID.ecdsaWithSHA256)),
+    issuer,
+    validity(days),
+    subject,
+    publicKey.export({ format: 'der', type: 'spki' }),
+    der.explicit(3, der.sequence(...extensions)),
+  );
 }
 
 /** A self-signed CA valid for 10 years. */
 export async function generateCA(commonName: string): Promise<KeyPairPEM> {
-  const x509 = await lib();
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
-  const now = new Date(Date.now() - 60_000);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: `CN=${escapeDN(commonName)}`,
-    notBefore: now,
-    notAfter: new Date(now.getTime() + 10 * 365 * 86400_000),
-    signingAlgorithm: alg,
-    keys,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  return { cert: cert.toString('pem'), key: await exportKey(keys.privateKey) };
+  const { privateKey, publicKey } = newKey();
+  const subject = name(commonName);
+  const tbs = tbsCertificate(subject, subject, 10 * 365, publicKey, [
+    extension(OID.basicConstraints, true, der.sequence(der.boolean(true))),
+    extension(OID.keyUsage, true, keyUsage([0, 5, 6])),
+    extension(OID.subjectKeyIdentifier, false, der.octetString(keyIdentifier(publicKey))),
+  ]);
+  return { cert: signed(tbs, privateKey), key: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string };
+}
+
+/** The CA certificate's subject Name as encoded, and its subject key identifier (or the key's hash). */
+function issuerOf(caPEM: string): { subject: Buffer; keyId: Buffer } {
+  const cert = new X509Certificate(caPEM);
+  const raw = cert.raw;
+  const [tbs] = der.children(raw, der.readElement(raw, 0));
+  const fields = der.children(raw, tbs!);
+  const at = fields[0]!.tag === 0xa0 ? 1 : 0; // the version is optional
+  const subject = fields[at + 4]!;
+  let keyId: Buffer | undefined;
+  const exts = fields.find((f) => f.tag === 0xa3);
+  if (exts) {
+    for (const ext of der.children(raw, der.children(raw, exts)[0]!)) {
+      const [id, ...rest] = der.children(raw, ext);
+      if (der.oidString(raw.subarray(id!.contentStart, id!.end)) !== OID.subjectKeyIdentifier) continue;
+      const value = rest[rest.length - 1]!;
+      const inner = der.readElement(raw, value.contentStart);
+      keyId = Buffer.from(raw.subarray(inner.contentStart, inner.end));
+    }
+  }
+  return { subject: Buffer.from(raw.subarray(subject.start, subject.end)), keyId: keyId ?? keyIdentifier(cert.publicKey) };
+}
+
+function ipBytes(ip: string): Buffer {
+  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
+  // Expand "::" and write eight 16-bit groups.
+  const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
 }
 
 export interface LeafOptions {
@@ -78,35 +147,21 @@ export interface LeafOptions {
 
 /** A certificate signed by `ca`. */
 export async function issueCertificate(ca: KeyPairPEM, opts: LeafOptions): Promise<KeyPairPEM> {
-  const x509 = await lib();
-  const caCert = new x509.X509Certificate(ca.cert);
-  const caKey = await importKey(ca.key);
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
-  const now = new Date(Date.now() - 60_000);
-  const name = [`CN=${escapeDN(opts.commonName)}`, ...(opts.organizations ?? []).map((o) => `O=${escapeDN(o)}`)].join(', ');
-  const eku: string[] = [];
-  if (opts.usage !== 'client') eku.push(x509.ExtendedKeyUsage.serverAuth);
-  if (opts.usage !== 'server') eku.push(x509.ExtendedKeyUsage.clientAuth);
-  const extensions: X509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    new x509.ExtendedKeyUsageExtension(eku, false),
-    await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
+  const issuer = issuerOf(ca.cert);
+  const { privateKey, publicKey } = newKey();
+  const eku: Buffer[] = [];
+  if (opts.usage !== 'client') eku.push(der.oid(OID.serverAuth));
+  if (opts.usage !== 'server') eku.push(der.oid(OID.clientAuth));
+  const extensions = [
+    extension(OID.basicConstraints, true, der.sequence()),
+    extension(OID.keyUsage, true, keyUsage([0, 2])),
+    extension(OID.extKeyUsage, false, der.sequence(...eku)),
+    extension(OID.authorityKeyIdentifier, false, der.sequence(der.implicit(0, issuer.keyId))),
   ];
-  const san = [...(opts.dnsNames ?? []).map((v) => ({ type: 'dns' as const, value: v })), ...(opts.ips ?? []).map((v) => ({ type: 'ip' as const, value: v }))];
-  if (san.length) extensions.push(new x509.SubjectAlternativeNameExtension(san, false));
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject: name,
-    issuer: caCert.subject,
-    notBefore: now,
-    notAfter: new Date(now.getTime() + (opts.validDays ?? 365) * 86400_000),
-    signingAlgorithm: alg,
-    publicKey: keys.publicKey,
-    signingKey: caKey,
-    extensions,
-  });
-  return { cert: cert.toString('pem'), key: await exportKey(keys.privateKey) };
+  const san = [...(opts.dnsNames ?? []).map((d) => der.implicit(2, Buffer.from(d, 'ascii'))), ...(opts.ips ?? []).map((ip) => der.implicit(7, ipBytes(ip)))];
+  if (san.length) extensions.push(extension(OID.subjectAltName, false, der.sequence(...san)));
+  const tbs = tbsCertificate(issuer.subject, name(opts.commonName, opts.organizations), opts.validDays ?? 365, publicKey, extensions);
+  return { cert: signed(tbs, createPrivateKey(ca.key)), key: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string };
 }
 
 /** The user and groups a client certificate names (CN and O), as Kubernetes reads them. */

@@ -4,22 +4,29 @@
  * gnostic's JSON-to-proto compiler: named maps become repeated (name, value) pairs in document order, `type`
  * becomes a TypeItem, and vendor extensions, defaults and enum values are carried as YAML text.
  */
-import protobuf from 'protobufjs';
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Protobuf from 'protobufjs';
+import type * as Yaml from 'yaml';
 import { openapiV2Descriptor } from './openapi-v2-descriptor.js';
 import type { JsonObject } from './paths.js';
 
 type Msg = Record<string, unknown>;
 
-let documentType: protobuf.Type | undefined;
+// Both libraries load on the first /openapi/v2 request: together they are ~120 modules that a
+// server start does not need.
+const require = createRequire(import.meta.url);
+let yamlLib: typeof Yaml | undefined;
+let documentType: Protobuf.Type | undefined;
 
-function docType(): protobuf.Type {
+function docType(): Protobuf.Type {
+  const protobuf = require('protobufjs') as typeof Protobuf;
   documentType ??= protobuf.Root.fromJSON(openapiV2Descriptor).lookupType('openapi.v2.Document');
   return documentType;
 }
 
 function anyOf(value: unknown): Msg {
-  return { yaml: stringify(value) };
+  yamlLib ??= require('yaml') as typeof Yaml;
+  return { yaml: yamlLib.stringify(value) };
 }
 
 function vendorExtensions(obj: JsonObject): Msg[] {
