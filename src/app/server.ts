@@ -52,6 +52,9 @@ import { RestClient } from '../client/rest-client.js';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
 import { StatusError } from '../api/errors.js';
 import { nthAddress, nthSubnet } from '../api/net.js';
+
+// For the CLI, which may not import api/ and should not load the kubelet's modules to get it.
+export { nthAddress };
 import type { AgentOptions, RunningAgent } from './agent.js';
 import type { ControlPlaneOptions } from './control-plane.js';
 
@@ -302,6 +305,8 @@ function nthServiceIP(cidr: string, nth: number): string {
 /** Start the API server (and controllers) in-process. */
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const t0 = performance.now();
+  // Where start-up time goes, for `K8TS_LOG_LEVEL=debug`.
+  const phase = (name: string) => log.debug('start-up phase done', { phase: name, ms: Math.round(performance.now() - t0) });
   const temporary = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'k8ts-'));
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -331,6 +336,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     }
   }
   const backend = instrumentBackend(encrypted, (op, s) => storageLatency.observe({ operation: op }, s));
+  phase('store opened');
 
   let pki: PKI;
   let token: string;
@@ -387,6 +393,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     token = loadOrCreateToken(join(dataDir, 'token'));
   }
 
+  phase('certificates');
   const staticTokens = new TokenAuthenticator();
   // The join token only lets a node ask for its own credentials (TLS bootstrap), as upstream's bootstrap tokens.
   staticTokens.add(token, { username: `system:bootstrap:${token.split('.')[0]}`, groups: ['system:bootstrappers'] });
@@ -502,17 +509,21 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const port = (server.address() as AddressInfo).port;
   const host = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
   const url = `https://${host}:${port}`;
+  phase('listening');
 
   let bootstrapped = false;
   apiserver.addReadyCheck({ name: 'bootstrap-objects', check: () => bootstrapped });
   await bootstrapObjects(apiserver, firstServiceIP(opts.serviceCIDR ?? '10.43.0.0/16'), nthServiceIP(opts.serviceCIDR ?? '10.43.0.0/16', 10), pki.ca.cert).catch(abort);
+  phase('bootstrap objects');
   if (rbac && nodeAuthz) {
     // The default roles and bindings, then caches of them, before anything is served as ready.
     await reconcileBootstrapPolicy(lookup).catch(abort);
+    phase('bootstrap RBAC policy');
     rbac.start();
     // The node authorizer starts with the first request from a node.
     nodeAuthz.lazy();
     await rbac.synced;
+    phase('RBAC caches synced');
   }
 
   // The kubeconfig is written before /readyz reports ok.

@@ -6,7 +6,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setLogLevel, type Level } from '../base/log.js';
 import { parseDuration } from '../base/duration.js';
-import { nthAddress } from '../kubelet/network/host-network.js';
 
 export const serverHelp = `Run the k8ts control plane.
 
@@ -145,7 +144,7 @@ export async function runServer(args: string[]): Promise<number> {
     const why = (await import('../app/kubernetes-endpoints.js')).unadvertisableReason(values['advertise-address']);
     if (why) throw new Error(`--advertise-address ${values['advertise-address']}: ${why} (pods could not reach it)`);
   }
-  const { startServer } = await import('../app/server.js');
+  const { startServer, nthAddress } = await import('../app/server.js');
   const { zoneEvictionFromFlags } = await import('../app/control-plane.js');
   const zoneEviction = zoneEvictionFromFlags(values);
   const server = await startServer({
