@@ -10,7 +10,10 @@ export type Obj = Record<string, any>;
 
 /** `spec` + `containers` → `spec.containers`; the root is `''`. */
 export function child(path: string, ...names: string[]): string {
-  return [path, ...names].filter((p) => p !== '').join('.');
+  // Called for every field validated: plain concatenation, no arrays.
+  let out = path;
+  for (const n of names) if (n !== '') out = out === '' ? n : `${out}.${n}`;
+  return out;
 }
 
 /** `spec.containers` + 0 → `spec.containers[0]` */

@@ -8,23 +8,55 @@ import { errors, StatusError } from '../../api/errors.js';
 /** Upstream's limit on request bodies (3 MiB). */
 export const maxRequestBodyBytes = 3 * 1024 * 1024;
 
-export async function readBody(req: IncomingMessage, limit = maxRequestBodyBytes): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit = maxRequestBodyBytes): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) {
     req.resume();
-    throw errors.requestEntityTooLarge(`limit is ${limit}`);
+    return Promise.reject(errors.requestEntityTooLarge(`limit is ${limit}`));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) {
-      req.resume();
-      throw errors.requestEntityTooLarge(`limit is ${limit}`);
-    }
-    chunks.push(c);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  // Plain listeners: an async iterator over the stream costs several times more per request.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    const onData = (c: Buffer) => {
+      if (tooLarge) return;
+      size += c.length;
+      if (size > limit) {
+        tooLarge = true;
+        chunks.length = 0;
+        reject(errors.requestEntityTooLarge(`limit is ${limit}`));
+        return;
+      }
+      chunks.push(c);
+    };
+    const onEnd = () => {
+      cleanup();
+      if (!tooLarge) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    const onError = (e: Error) => {
+      cleanup();
+      reject(e);
+    };
+    const onAborted = () => {
+      cleanup();
+      reject(new Error('the request was aborted'));
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    // A request closed before its end never sends 'end'.
+    const onClose = () => {
+      if (!req.complete) onAborted();
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 export function mediaType(contentType: string | undefined): string {
@@ -44,51 +76,77 @@ let protobuf: typeof import('../../api/protobuf/decode.js') | undefined;
  */
 export function findDuplicateKeys(text: string): string[] {
   const dups: string[] = [];
+  // The path is kept as segments and joined only for a duplicate: most bodies have none.
+  const segments: (string | number)[] = [];
+  const pathOf = (last: string) => {
+    let p = '';
+    for (const s of segments) p = typeof s === 'number' ? `${p}[${s}]` : p ? `${p}.${s}` : s;
+    return p ? `${p}.${last}` : last;
+  };
   let i = 0;
+  const n = text.length;
   const ws = () => {
-    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+    for (let c = text.charCodeAt(i); c === 32 || c === 9 || c === 10 || c === 13; c = text.charCodeAt(++i));
   };
   const str = (): string => {
-    const start = i++;
-    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    const start = ++i;
+    let escaped = false;
+    for (let c = text.charCodeAt(i); c !== 34; c = text.charCodeAt(i)) {
+      if (c === 92) {
+        escaped = true;
+        i += 2;
+      } else i++;
+    }
     i++;
-    return JSON.parse(text.slice(start, i));
+    return escaped ? (JSON.parse(text.slice(start - 1, i)) as string) : text.slice(start, i - 1);
   };
-  const value = (path: string): void => {
+  const value = (): void => {
     ws();
-    const c = text[i];
-    if (c === '{') {
+    const c = text.charCodeAt(i);
+    if (c === 123) {
+      // {
       i++;
-      const seen = new Set<string>();
       ws();
-      if (text[i] === '}') return void i++;
+      if (text.charCodeAt(i) === 125) return void i++;
+      let seen: Set<string> | undefined;
+      let first: string | undefined;
       for (;;) {
         ws();
         const k = str();
-        const p = path ? `${path}.${k}` : k;
-        if (seen.has(k)) dups.push(p);
-        seen.add(k);
+        // Most objects are small: a Set only from the second key.
+        if (first === undefined) first = k;
+        else {
+          seen ??= new Set([first]);
+          if (seen.has(k)) dups.push(pathOf(k));
+          seen.add(k);
+        }
         ws();
         i++; // ':'
-        value(p);
+        segments.push(k);
+        value();
+        segments.pop();
         ws();
-        if (text[i++] === '}') return;
+        if (text.charCodeAt(i++) === 125) return;
       }
     }
-    if (c === '[') {
+    if (c === 91) {
+      // [
       i++;
       ws();
-      if (text[i] === ']') return void i++;
-      for (let n = 0; ; n++) {
-        value(`${path}[${n}]`);
+      if (text.charCodeAt(i) === 93) return void i++;
+      for (let k = 0; ; k++) {
+        segments.push(k);
+        value();
+        segments.pop();
         ws();
-        if (text[i++] === ']') return;
+        if (text.charCodeAt(i++) === 93) return;
       }
     }
-    if (c === '"') return void str();
-    while (i < text.length && !',}] \t\n\r'.includes(text[i])) i++;
+    if (c === 34) return void str();
+    // A number or literal: up to the next delimiter.
+    for (let d = text.charCodeAt(i); i < n && d !== 44 && d !== 125 && d !== 93 && d !== 32 && d !== 9 && d !== 10 && d !== 13; d = text.charCodeAt(++i));
   };
-  value('');
+  value();
   return dups;
 }
 

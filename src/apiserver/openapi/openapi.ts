@@ -221,21 +221,35 @@ export class OpenAPIService {
     const def = this.lookup(gvk);
     const root = def ? this.schema(def) : undefined;
     if (!def || !root) return { unknown: [], typeErrors: [] };
-    const resolve = (s: JsonObject | undefined) => {
-      let name: string | undefined;
-      for (let i = 0; s && i < 32; i++) {
-        const allOf = s.allOf as JsonObject[] | undefined;
-        const ref = typeof s.$ref === 'string' ? s.$ref
-          : Array.isArray(allOf) && allOf.length === 1 && typeof allOf[0]!.$ref === 'string' ? allOf[0]!.$ref as string
-            : undefined;
-        if (!ref) return { schema: s, name };
-        name = ref.startsWith(REF) ? ref.slice(REF.length) : undefined;
-        s = name ? this.schema(name) : undefined;
-      }
-      return { schema: s, name };
-    };
-    return typedDecode(obj, root, def, resolve, prune);
+    return typedDecode(obj, root, def, this.resolveRef, prune);
   }
+
+  /** `$ref` (or a one-element `allOf` of one) resolved to the named schema; memoized per schema object. */
+  private readonly resolved = new WeakMap<JsonObject, { schema: JsonObject | undefined; name?: string }>();
+  private resolveRef = (start: JsonObject | undefined): { schema: JsonObject | undefined; name?: string } => {
+    if (!start) return { schema: undefined };
+    const known = this.resolved.get(start);
+    if (known) return known;
+    let s: JsonObject | undefined = start;
+    let name: string | undefined;
+    let result: { schema: JsonObject | undefined; name?: string } | undefined;
+    for (let i = 0; s && i < 32; i++) {
+      const allOf = s.allOf as JsonObject[] | undefined;
+      const ref: string | undefined = typeof s.$ref === 'string' ? s.$ref
+        : Array.isArray(allOf) && allOf.length === 1 && typeof allOf[0]!.$ref === 'string' ? allOf[0]!.$ref as string
+          : undefined;
+      if (!ref) {
+        result = { schema: s, name };
+        break;
+      }
+      name = ref.startsWith(REF) ? ref.slice(REF.length) : undefined;
+      s = name ? this.schema(name) : undefined;
+    }
+    result ??= { schema: s, name };
+    // An unresolved reference is not remembered: its schema may be registered later.
+    if (result.schema) this.resolved.set(start, result);
+    return result;
+  };
 
   unknownFields(obj: unknown, gvk: GroupVersionKind, prune = false): string[] {
     const def = this.lookup(gvk);

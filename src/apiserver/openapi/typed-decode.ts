@@ -62,8 +62,16 @@ function zeroOf(s: JsonObject | undefined): unknown {
  */
 export function typedDecode(obj: unknown, root: JsonObject, rootName: string, resolve: SchemaResolver, prune: boolean): TypedDecodeResult {
   const out: TypedDecodeResult = { unknown: [], typeErrors: [] };
-  // `goPath` is Go's field path (no indexes), `path` the precise one for unknown fields.
-  const walk = (value: unknown, schema: JsonObject | undefined, name: string | undefined, owner: string, goPath: string, path: string, depth: number): void => {
+  // The path is a stack of segments, joined only for a message: most objects have no error.
+  // Go's field path has no indexes; the path of an unknown field has them.
+  const segments: (string | number)[] = [];
+  const goPath = () => segments.filter((x) => typeof x === 'string').join('.');
+  const fullPath = () => {
+    let p = '';
+    for (const x of segments) p = typeof x === 'number' ? `${p}[${x}]` : p ? `${p}.${x}` : x;
+    return p;
+  };
+  const walk = (value: unknown, schema: JsonObject | undefined, name: string | undefined, owner: string, depth: number): void => {
     const r = schema ? resolve(schema) : { schema: undefined };
     const s = r.schema;
     const n = r.name ?? name;
@@ -71,7 +79,7 @@ export function typedDecode(obj: unknown, root: JsonObject, rootName: string, re
     if (s['x-kubernetes-preserve-unknown-fields'] === true && !s.properties) return;
     const fail = () => {
       const ownerShort = owner.split('.').pop();
-      out.typeErrors.push(`json: cannot unmarshal ${jsKind(value)} into Go struct field ${ownerShort}.${goPath} of type ${goType(s, r.name, resolve)}`);
+      out.typeErrors.push(`json: cannot unmarshal ${jsKind(value)} into Go struct field ${ownerShort}.${goPath()} of type ${goType(s, r.name, resolve)}`);
     };
     if (s['x-kubernetes-int-or-string']) {
       if (typeof value !== 'string' && typeof value !== 'number') fail();
@@ -83,16 +91,16 @@ export function typedDecode(obj: unknown, root: JsonObject, rootName: string, re
       const o = value as Record<string, unknown>;
       const props = s.properties as Record<string, JsonObject> | undefined;
       const extra = s.additionalProperties;
-      for (const k of Object.keys(o)) {
+      for (const k in o) {
         const v = o[k];
-        const childGo = goPath ? `${goPath}.${k}` : k;
-        const childPath = path ? `${path}.${k}` : k;
-        if (props && k in props) {
+        if (props && Object.hasOwn(props, k)) {
           if (v === null) {
             delete o[k];
             continue;
           }
-          walk(v, props[k], undefined, n ?? owner, childGo, childPath, depth + 1);
+          segments.push(k);
+          walk(v, props[k], undefined, n ?? owner, depth + 1);
+          segments.pop();
         } else if (extra && typeof extra === 'object') {
           if (v === null) {
             const z = zeroOf(resolve(extra as JsonObject).schema);
@@ -100,9 +108,13 @@ export function typedDecode(obj: unknown, root: JsonObject, rootName: string, re
             else o[k] = z;
             continue;
           }
-          walk(v, extra as JsonObject, undefined, n ?? owner, childGo, childPath, depth + 1);
+          segments.push(k);
+          walk(v, extra as JsonObject, undefined, n ?? owner, depth + 1);
+          segments.pop();
         } else if (props && extra !== true && s['x-kubernetes-preserve-unknown-fields'] !== true) {
-          out.unknown.push(childPath);
+          segments.push(k);
+          out.unknown.push(fullPath());
+          segments.pop();
           if (prune) delete o[k];
         }
       }
@@ -119,7 +131,9 @@ export function typedDecode(obj: unknown, root: JsonObject, rootName: string, re
             if (z !== undefined) value[i] = z;
             continue;
           }
-          walk(value[i], items, undefined, owner, goPath, `${path}[${i}]`, depth + 1);
+          segments.push(i);
+          walk(value[i], items, undefined, owner, depth + 1);
+          segments.pop();
         }
         return;
       }
@@ -140,6 +154,6 @@ export function typedDecode(obj: unknown, root: JsonObject, rootName: string, re
         return;
     }
   };
-  walk(obj, root, rootName, rootName, '', '', 0);
+  walk(obj, root, rootName, rootName, 0);
   return out;
 }

@@ -117,8 +117,18 @@ export interface StoreAdmission {
 const generateSuffixChars = 'bcdfghjklmnpqrstvwxz2456789';
 
 /** RFC 3339 with seconds, as metav1.Time serialises. */
-export function nowRFC3339(d = new Date()): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+let lastSecond = -1;
+let lastStamp = '';
+/** A time at second precision in RFC 3339, as metadata timestamps are; the current second's text is reused. */
+export function nowRFC3339(d?: Date): string {
+  const ms = d ? d.getTime() : Date.now();
+  const sec = Math.floor(ms / 1000);
+  if (d) return `${new Date(sec * 1000).toISOString().slice(0, 19)}Z`;
+  if (sec !== lastSecond) {
+    lastSecond = sec;
+    lastStamp = `${new Date(sec * 1000).toISOString().slice(0, 19)}Z`;
+  }
+  return lastStamp;
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
