@@ -633,7 +633,7 @@ export class APIServer {
         if (info.name) throw errors.methodNotSupported(store.gr, 'create');
         const b = await body();
         await this.checkFields(res, store, b.object, b.text, this.fieldValidation(query));
-        const obj = await store.create(ns, b.object, { dryRun, fieldManager, ...who });
+        const obj = await store.create(ns, b.object, { dryRun, fieldManager, ...who, owned: true });
         return this.json(res, 201, obj);
       }
       case 'update': {

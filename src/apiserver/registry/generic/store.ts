@@ -58,6 +58,8 @@ export interface WriteOptions {
   user?: UserInfo;
   /** The request's warning and audit-annotation sinks, for admission. */
   hooks?: RequestHooks;
+  /** The caller hands the input over (a freshly decoded request body): it is changed in place, not copied. */
+  owned?: boolean;
 }
 
 export interface RequestHooks {
@@ -407,7 +409,7 @@ export class Store {
 
   async create(namespace: string, input: KObject, opts: WriteOptions = {}): Promise<KObject> {
     this.checkTypeMeta(input);
-    const obj: KObject = structuredClone(input);
+    const obj: KObject = opts.owned ? input : structuredClone(input);
     const meta = (obj.metadata ??= {});
     if (this.strategy.info.namespaced) {
       if (meta.namespace && namespace && meta.namespace !== namespace) {
