@@ -621,7 +621,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     leaseDurationSeconds: opts.serverLease?.durationSeconds,
     renewIntervalMs: opts.serverLease?.renewIntervalMs,
   });
-  await leaseReconciler.start();
+  // Servers that share a store, or publish an address, are listed before they report ready; a
+  // lone server's lease (seen only by `datastore import`) follows in the background, as start-up
+  // time matters most for throwaway library servers.
+  const leaseStarted = leaseReconciler.start();
+  if (opts.etcd || advertised) await leaseStarted;
+  else leaseStarted.catch((e) => log.warn('the server identity lease could not be written', { err: String(e) }));
   stoppers.unshift(() => leaseReconciler.stop());
   log.info('k8ts server ready', { url, dataDir, kubeconfig: kubeconfigPath, startupMs: Math.round(performance.now() - t0) });
 
