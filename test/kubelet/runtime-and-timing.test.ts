@@ -33,7 +33,7 @@ describe('the fake runtime', () => {
     rt.watchContainerEvents((e) => events.push(e.type));
     const sb = await rt.runPodSandbox(sbConfig('a', 'Never'));
     await rt.pullImage({ image: 'busybox' });
-    const id = await rt.createContainer(sb, { metadata: { name: 'c', attempt: 0 }, image: { image: 'busybox' }, labels: {}, annotations: {} }, sbConfig('a', 'Never'));
+    const id = await rt.createContainer(sb, { metadata: { name: 'c', attempt: 0 }, image: { image: 'busybox' }, labels: {}, annotations: {} });
     await rt.startContainer(id);
     assert.equal((await rt.containerStatus(id)).state, 'CONTAINER_RUNNING');
     await sleep(80);
@@ -48,7 +48,7 @@ describe('the fake runtime', () => {
     const rt = new FakeRuntime({ podCIDR: '10.9.0.0/24', runDurationMs: 10 });
     const sb = await rt.runPodSandbox(sbConfig('a'));
     await rt.pullImage({ image: 'nginx:1.27' });
-    const id = await rt.createContainer(sb, { metadata: { name: 'c', attempt: 0 }, image: { image: 'nginx:1.27' }, labels: {}, annotations: {} }, sbConfig('a'));
+    const id = await rt.createContainer(sb, { metadata: { name: 'c', attempt: 0 }, image: { image: 'nginx:1.27' }, labels: {}, annotations: {} });
     await rt.startContainer(id);
     await sleep(40);
     assert.equal((await rt.containerStatus(id)).state, 'CONTAINER_RUNNING');
@@ -58,7 +58,7 @@ describe('the fake runtime', () => {
   it('refuses to create a container whose image was not pulled, and answers NotFound for unknown ids', async () => {
     const rt = new FakeRuntime({ podCIDR: '10.9.0.0/24' });
     const sb = await rt.runPodSandbox(sbConfig('a'));
-    await assert.rejects(rt.createContainer(sb, { metadata: { name: 'c', attempt: 0 }, image: { image: 'x:1' }, labels: {}, annotations: {} }, sbConfig('a')), /not present/);
+    await assert.rejects(rt.createContainer(sb, { metadata: { name: 'c', attempt: 0 }, image: { image: 'x:1' }, labels: {}, annotations: {} }), /not present/);
     await rt.containerStatus('nope').then(() => assert.fail('expected NotFound'), (e) => assert.ok(isNotFound(e)));
   });
 

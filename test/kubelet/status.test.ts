@@ -25,7 +25,7 @@ async function run(p: KObject, opts: { runMs?: number; startInit?: string[]; sta
   const sb = await rt.runPodSandbox(cfg);
   const start = async (c: KObject) => {
     await rt.pullImage({ image: c.image });
-    const id = await rt.createContainer(sb, { metadata: { name: c.name, attempt: 0 }, image: { image: c.image }, labels: { [criLabels.containerName]: c.name }, annotations: {} }, cfg);
+    const id = await rt.createContainer(sb, { metadata: { name: c.name, attempt: 0 }, image: { image: c.image }, labels: { [criLabels.containerName]: c.name }, annotations: {} });
     await rt.startContainer(id);
   };
   for (const name of opts.startInit ?? []) await start(p.spec.initContainers.find((c: KObject) => c.name === name));

@@ -7,7 +7,7 @@ import type { Backend } from '../../storage/interface.js';
 import { Store } from '../registry/generic/store.js';
 import type { KObject, Strategy } from '../registry/generic/strategy.js';
 import type { UserInfo } from '../auth/authenticator.js';
-import type { AdmissionAttributes, AdmissionOperation } from './index.js';
+import { cachedReader, type AdmissionAttributes, type AdmissionOperation } from './index.js';
 import { forbiddenNodeLabels, nodeRestriction } from './node-restriction.js';
 import { resources } from '../../client/resources.js';
 import { startCSRTestServer, type CSRTestServer } from '../../controllers/certificates/testdata/csr-server.js';
@@ -26,12 +26,14 @@ let n1uid = '';
 const stores: Record<string, Store> = {};
 
 function attrs(op: AdmissionOperation, resource: string, object: KObject, o: { old?: KObject; sub?: string; user?: UserInfo } = {}): AdmissionAttributes {
+  const lookup = (g: string, r: string) => Object.values(stores).find((s) => s.gr.group === g && s.gr.resource === r);
   return {
     operation: op,
     object,
     oldObject: o.old,
     store: stores[resource],
-    lookup: (g, r) => Object.values(stores).find((s) => s.gr.group === g && s.gr.resource === r),
+    lookup,
+    cached: cachedReader(lookup),
     user: 'user' in o ? o.user : n1,
     subresource: o.sub ?? '',
     dryRun: false,

@@ -7,7 +7,7 @@ import { UnionAuthorizer, privilegedGroupsAuthorizer } from '../auth/authorizer.
 import { RBACAuthorizer } from '../auth/rbac/rbac-authorizer.js';
 import { binding, rbacTestStores, role } from '../auth/rbac/testing.js';
 import type { KObject } from '../registry/generic/strategy.js';
-import type { AdmissionAttributes } from './index.js';
+import { cachedReader, type AdmissionAttributes } from './index.js';
 import { rbacEscalation } from './rbac-escalation.js';
 
 const alice: UserInfo = { username: 'alice', groups: ['system:authenticated'] };
@@ -45,6 +45,7 @@ describe('rbacEscalation', () => {
       oldObject,
       store: store(resource),
       lookup: t.lookup,
+      cached: cachedReader(t.lookup),
       user,
       subresource: '',
       dryRun: false,
@@ -97,7 +98,7 @@ describe('rbacEscalation', () => {
   ];
   for (const c of cases) {
     it(c.name, async () => {
-      const p = plugin.validate!(c.a());
+      const p = Promise.resolve(plugin.validate!(c.a()));
       if (!c.error) return void (await p);
       await assert.rejects(p, (e: unknown) => {
         assert.ok(e instanceof StatusError);
@@ -116,6 +117,6 @@ describe('rbacEscalation', () => {
     const agg = { ...role('agg', []), aggregationRule: { clusterRoleSelectors: [{ matchLabels: { x: 'y' } }] } };
     await pollUntil(() => rbac.authorize({ user: bob, verb: 'escalate', isResourceRequest: true, path: '', namespace: '', apiGroup: 'rbac.authorization.k8s.io', apiVersion: 'v1', resource: 'clusterroles', subresource: '', name: 'agg' }).decision === 'allow', { timeoutMs: 5000 });
     await plugin.validate!(attrs('clusterroles', agg, bob));
-    await assert.rejects(plugin.validate!(attrs('clusterroles', agg, alice)), { message: 'clusterroles.rbac.authorization.k8s.io "agg" is forbidden: must have cluster-admin privileges to use the aggregationRule' });
+    await assert.rejects(Promise.resolve(plugin.validate!(attrs('clusterroles', agg, alice))), { message: 'clusterroles.rbac.authorization.k8s.io "agg" is forbidden: must have cluster-admin privileges to use the aggregationRule' });
   });
 });

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { evaluatePolicy, loadAuditPolicy, parseAuditPolicy, type AuditAttributes } from './policy.js';
 
 /** A request's attributes; resource requests unless `path` is given alone. */
-function req(p: Partial<AuditAttributes> & { user?: string; groups?: string[] }): AuditAttributes {
+function req(p: Partial<Omit<AuditAttributes, 'user'>> & { user?: string; groups?: string[] }): AuditAttributes {
   return {
     user: { username: p.user ?? 'alice', groups: p.groups ?? ['system:authenticated'] },
     verb: p.verb ?? 'get',

@@ -13,6 +13,7 @@ import {
   HeaderDecompressor,
   SPDY_DICTIONARY,
   SpdySession,
+  type SpdyHeaders,
   type SpdyStream,
 } from './spdy.js';
 
@@ -60,7 +61,8 @@ describe('the SPDY/3 header dictionary and compression', () => {
   it('reads header blocks compressed by a real deflater whose state continues across frames', async () => {
     const deflater = zlib.createDeflate({ dictionary: SPDY_DICTIONARY });
     const blocks: Buffer[] = [];
-    for (const h of [{ streamtype: ['stdout'] }, { streamtype: ['stdout', 'x'], other: ['stdout'] }]) {
+    const headerBlocks: SpdyHeaders[] = [{ streamtype: ['stdout'] }, { streamtype: ['stdout', 'x'], other: ['stdout'] }];
+    for (const h of headerBlocks) {
       blocks.push(
         await new Promise<Buffer>((resolve) => {
           const parts: Buffer[] = [];

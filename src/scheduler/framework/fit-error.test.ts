@@ -29,8 +29,8 @@ const cases = [
   },
   {
     name: 'Counts sort as text, so 10 comes before 2.',
-    statuses: Object.fromEntries([
-      ...Array.from({ length: 10 }, (_, i) => [`t${i}`, st(Code.Unschedulable, 'Too many pods')]),
+    statuses: Object.fromEntries<Status>([
+      ...Array.from({ length: 10 }, (_, i) => [`t${i}`, st(Code.Unschedulable, 'Too many pods')] as const),
       ['x', st(Code.Unschedulable, 'Insufficient cpu')],
       ['y', st(Code.Unschedulable, 'Insufficient cpu')],
     ]),

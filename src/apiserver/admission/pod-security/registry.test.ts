@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { checksFor, evaluatePod, forbiddenDetail, forbiddenReason } from './registry.js';
-import type { Level } from './check.js';
+import type { Level, PodSpec } from './check.js';
 
 describe('checksFor', () => {
   const cases: { name: string; level: Level; version: string; want: string[] }[] = [
@@ -54,6 +54,6 @@ describe('evaluatePod', () => {
   });
 
   it('a pod without a spec passes baseline', () => {
-    assert.equal(evaluatePod({ level: 'baseline', version: 'latest' }, {}, {}).allowed, true);
+    assert.equal(evaluatePod({ level: 'baseline', version: 'latest' }, {}, {} as PodSpec).allowed, true);
   });
 });

@@ -6,7 +6,7 @@ import type { Backend } from '../../../storage/interface.js';
 import { Store } from '../../registry/generic/store.js';
 import { podStrategy } from '../../registry/core/pods/strategy.js';
 import type { KObject, Strategy } from '../../registry/generic/strategy.js';
-import { UnionAuthorizer, privilegedGroupsAuthorizer, type AuthorizationAttributes, type Decision } from '../authorizer.js';
+import { UnionAuthorizer, privilegedGroupsAuthorizer, type AuthorizationAttributes, type AuthorizationResult, type Decision } from '../authorizer.js';
 import type { UserInfo } from '../authenticator.js';
 import { NodeAuthorizer, nodeIdentity } from './node-authorizer.js';
 
@@ -17,6 +17,12 @@ const n2: UserInfo = { username: 'system:node:n2', groups: ['system:nodes', 'sys
 
 function attrs(user: UserInfo, verb: string, resource: string, namespace: string, name: string, subresource = '', apiGroup = ''): AuthorizationAttributes {
   return { user, verb, isResourceRequest: true, path: '', namespace, apiGroup, apiVersion: 'v1', resource, subresource, name };
+}
+
+/** A synced NodeAuthorizer decides synchronously; a promise here means it was not ready. */
+function decided(r: AuthorizationResult | Promise<AuthorizationResult>): AuthorizationResult {
+  assert.ok(!(r instanceof Promise), 'the synced authorizer answered asynchronously');
+  return r;
 }
 
 function pod(name: string, nodeName: string | undefined, spec: KObject = {}): KObject {
@@ -101,7 +107,7 @@ describe('NodeAuthorizer', () => {
   ];
   for (const c of cases) {
     test(c.name, () => {
-      const got = authz.authorize(c.a);
+      const got = decided(authz.authorize(c.a));
       assert.equal(got.decision, c.want, JSON.stringify(got));
       if (c.reason) assert.equal(got.reason, c.reason);
     });
@@ -113,7 +119,7 @@ describe('NodeAuthorizer', () => {
     const dyn = new NodeAuthorizer((g, r) => (g === '' && r === 'pods' ? plainPods : undefined)).start();
     try {
       await dyn.synced;
-      const get = (name: string) => dyn.authorize(attrs(n2, 'get', 'secrets', 'ns', name)).decision;
+      const get = (name: string) => decided(dyn.authorize(attrs(n2, 'get', 'secrets', 'ns', name))).decision;
       await plainPods.create('ns', pod('a', 'n2', { volumes: [{ name: 'v', secret: { secretName: 'shared' } }, { name: 'w', secret: { secretName: 'only-a' } }] }));
       await plainPods.create('ns', pod('b', undefined, { volumes: [{ name: 'v', secret: { secretName: 'shared' } }, { name: 'w', secret: { secretName: 'only-b' } }] }));
       await pollUntil(() => get('shared') === 'allow', { timeoutMs: 5000 });
@@ -158,7 +164,7 @@ describe('NodeAuthorizer with static node rules', () => {
         ['an unrelated secret stays denied though a rule covers secrets', attrs(n1, 'get', 'secrets', 'ns', 'unrelated'), 'deny'],
         ['a non-node user gets no opinion', attrs({ username: 'bob', groups: [] }, 'get', 'nodes', '', 'n1'), 'noOpinion'],
       ];
-      for (const [name, a, want] of cases) assert.equal(authz.authorize(a).decision, want, name);
+      for (const [name, a, want] of cases) assert.equal(decided(authz.authorize(a)).decision, want, name);
     } finally {
       authz.stop();
       await backend.close();

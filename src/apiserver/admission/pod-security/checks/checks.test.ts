@@ -22,7 +22,7 @@ import { windowsHostProcess } from './windows-host-process.js';
 
 interface Case {
   name: string;
-  spec: Record<string, unknown>;
+  spec: PodSpec;
   meta?: ObjectMeta;
   /** [reason, detail], or undefined when the pod is allowed. */
   want?: [string, string];
@@ -37,7 +37,7 @@ function table(check: Check, cases: Case[]): void {
   describe(`check ${check.id}`, () => {
     for (const tc of cases) {
       it(tc.name, () => {
-        const got: Forbidden | undefined = check.check(tc.meta ?? {}, tc.spec as PodSpec);
+        const got: Forbidden | undefined = check.check(tc.meta ?? {}, tc.spec);
         assert.deepEqual(got, tc.want ? { reason: tc.want[0], detail: tc.want[1] } : undefined);
       });
     }
