@@ -55,6 +55,8 @@ import { nthAddress, nthSubnet } from '../api/net.js';
 
 // For the CLI, which may not import api/ and should not load the kubelet's modules to get it.
 export { nthAddress };
+// For the CLI's flags: a small module, where control-plane.js would load every controller before start.
+export { zoneEvictionFromFlags } from '../controllers/nodelifecycle/zones.js';
 import type { AgentOptions, RunningAgent } from './agent.js';
 import type { ControlPlaneOptions } from './control-plane.js';
 

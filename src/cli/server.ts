@@ -144,8 +144,7 @@ export async function runServer(args: string[]): Promise<number> {
     const why = (await import('../app/kubernetes-endpoints.js')).unadvertisableReason(values['advertise-address']);
     if (why) throw new Error(`--advertise-address ${values['advertise-address']}: ${why} (pods could not reach it)`);
   }
-  const { startServer, nthAddress } = await import('../app/server.js');
-  const { zoneEvictionFromFlags } = await import('../app/control-plane.js');
+  const { startServer, nthAddress, zoneEvictionFromFlags } = await import('../app/server.js');
   const zoneEviction = zoneEvictionFromFlags(values);
   const server = await startServer({
     dataDir,
