@@ -39,7 +39,7 @@ const podBinding: SubresourceHandler = {
       pod.status.conditions = conds;
       if (b?.metadata?.annotations) pod.metadata.annotations = { ...pod.metadata.annotations, ...b.metadata.annotations };
       return pod;
-    }, { subresource: 'binding', user: ctx.user });
+    }, { subresource: 'binding', user: ctx.user, direct: true });
     return { code: 201, body: successStatus() };
   },
 };

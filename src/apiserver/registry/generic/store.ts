@@ -60,6 +60,12 @@ export interface WriteOptions {
   hooks?: RequestHooks;
   /** The caller hands the input over (a freshly decoded request body): it is changed in place, not copied. */
   owned?: boolean;
+  /**
+   * A subresource handler that sets system-owned fields itself (pods/binding): no defaulting, no
+   * field tracking and no no-op check, as upstream's binding writes storage directly. Admission
+   * and metadata validation still run.
+   */
+  direct?: boolean;
 }
 
 export interface RequestHooks {
@@ -545,7 +551,7 @@ export class Store {
     } else if (!opts.subresource || opts.subresource === 'scale') {
       this.strategy.prepareForUpdate?.(obj, old);
     }
-    this.strategy.defaults?.(obj);
+    if (!opts.direct) this.strategy.defaults?.(obj);
     const admission = { operation: 'UPDATE', object: obj, oldObject: old, store: this, user: opts.user, subresource: opts.subresource ?? '', dryRun: !!opts.dryRun, hooks: opts.hooks } as const;
     if (this.ext.admit) await this.ext.admit({ ...admission, phase: 'mutate' });
     const errs = this.validateMeta(obj, old);
@@ -556,9 +562,11 @@ export class Store {
     if (this.ext.admit) await this.ext.admit({ ...admission, phase: 'validate' });
     if (this.strategy.bumpsGeneration && !deepEqual(obj.spec, old.spec)) meta.generation = (om.generation ?? 0) + 1;
     meta.resourceVersion = om.resourceVersion;
-    if (deepEqual(obj, old)) return old;
-    if (!opts.applied) this.ext.trackManagedFields?.(obj, old, opts.fieldManager, this.apiVersion, opts.subresource);
-    if (deepEqual(obj, old)) return old;
+    if (!opts.direct) {
+      if (deepEqual(obj, old)) return old;
+      if (!opts.applied) this.ext.trackManagedFields?.(obj, old, opts.fieldManager, this.apiVersion, opts.subresource);
+      if (deepEqual(obj, old)) return old;
+    }
     const ctx = this.hookContext(!!opts.dryRun);
     await this.strategy.hooks?.beforeUpdate?.(obj, old, ctx);
     if (opts.dryRun) return obj;
