@@ -4,6 +4,7 @@
  * watch streams of newline-delimited events.
  */
 import https from 'node:https';
+import tls from 'node:tls';
 import http from 'node:http';
 import { StatusError, type Status } from '../api/errors.js';
 
@@ -89,9 +90,9 @@ export class RestClient {
       ? new https.Agent({
           keepAlive: true,
           maxSockets: 64,
-          ca: config.ca,
-          cert: config.cert,
-          key: config.key,
+          // One TLS context for every connection: built per connection otherwise, at a cost
+          // that shows in profiles of clients that open many.
+          secureContext: tls.createSecureContext({ ca: config.ca, cert: config.cert, key: config.key }),
           rejectUnauthorized: !config.insecureSkipTLSVerify,
         })
       : new http.Agent({ keepAlive: true, maxSockets: 64 });
