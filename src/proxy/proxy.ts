@@ -1,6 +1,13 @@
 /**
  * kube-proxy for k8ts: watches Services and EndpointSlices through shared informers and programs
  * the node's packet filter (nftables, else iptables) with one atomic update per sync.
+ *
+ * Latency path of one change: the informer event marks its Service ({@link ProxyStateTracker}),
+ * the {@link BoundedRunner} starts a sync at once unless a burst has used up its budget, only the
+ * marked Services are rebuilt and re-rendered, and the resulting small nft transaction goes to a
+ * long-lived `nft -i` ({@link NftSession}); full replacements go through a one-shot `nft -f -`.
+ * A failed transaction leaves the proxy not knowing what the kernel holds, so the retry replaces
+ * the table whole.
  */
 import { logger } from '../base/log.js';
 import { Counter, Gauge, Histogram, Registry } from '../base/metrics.js';
