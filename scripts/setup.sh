@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-# Debian packages: the node agent's runtime (containerd, runc, CNI plugins, busybox for offline
+# Debian packages: the node agent's runtime (containerd, runc, crun (preferred when the cgroup layout
+# suits it; runc stays the fallback), libc6-dev for the static pause binary, CNI plugins, busybox for offline
 # test images, mmdebstrap for Debian-based images: `k8ts images build`), packet filtering for
 # Services, and etcd for the multi-server store.
-apt_packages=(${K8TS_APT_PACKAGES:-containerd runc containernetworking-plugins busybox-static mmdebstrap iptables nftables conntrack etcd-server etcd-client util-linux iproute2 procps})
+apt_packages=(${K8TS_APT_PACKAGES:-containerd runc crun libc6-dev containernetworking-plugins busybox-static mmdebstrap iptables nftables conntrack etcd-server etcd-client util-linux iproute2 procps})
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -22,7 +22,7 @@ import { MountError, VolumeManager } from './volumes/index.js';
 import type { VolumeResources } from './volumes/volume-manager.js';
 import { SharedInformer } from '../client/informer.js';
 import type { PodSource } from './pod-source.js';
-import { criLabels, isNotFound, type ContainerConfig, type ContainerRuntime, type ContainerStatus, type PodSandboxConfig } from './runtime/runtime.js';
+import { criLabels, HOSTPORT_RUNTIME_HANDLER, isNotFound, type ContainerConfig, type ContainerRuntime, type ContainerStatus, type PodSandboxConfig } from './runtime/runtime.js';
 import { computePodStatus, latestByName, rfc3339, type PodRuntimeView } from './status.js';
 import { StatusManager } from './status-manager.js';
 import { Limiter, Ticker } from './timing.js';
@@ -165,6 +165,8 @@ export class Kubelet {
   private readonly ticker: Ticker;
   private readonly ownsTicker: boolean;
   private readonly limiter: Limiter;
+  /** The hostPort runtime handler (see runSandbox); cleared when the runtime lacks it. */
+  private hostPortHandler: string | undefined = HOSTPORT_RUNTIME_HANDLER;
   private readonly status: StatusManager;
   private readonly pods = new Map<string, PodRecord>();
   private readonly bySandbox = new Map<string, PodRecord>();
@@ -648,6 +650,25 @@ export class Kubelet {
     return podResolvConf(this.o.clusterDNS ?? [], pod.metadata.namespace, this.o.clusterDomain ?? 'cluster.local', spec.dnsPolicy, spec.dnsConfig, this.hostResolv, !!spec.hostNetwork, [this.o.nodeIP]);
   }
 
+  /**
+   * RunPodSandbox. A pod with hostPorts asks for the runtime handler whose CNI chain has portmap;
+   * a runtime without that handler (not k8ts' own containerd) gets the default one from then on.
+   */
+  private async runSandbox(pod: KObject): Promise<string> {
+    const config = this.sandboxConfig(pod);
+    const handler = config.portMappings?.length ? this.hostPortHandler : undefined;
+    if (!handler) return this.o.runtime.runPodSandbox(config);
+    try {
+      return await this.o.runtime.runPodSandbox(config, handler);
+    } catch (e) {
+      // containerd: `no runtime for "<handler>" is configured`.
+      if (!/no runtime for/i.test(String((e as { details?: string }).details ?? (e as Error).message))) throw e;
+      this.log.info('the runtime has no hostPort handler: using its default network for hostPorts', { handler });
+      this.hostPortHandler = undefined;
+      return this.o.runtime.runPodSandbox(config);
+    }
+  }
+
   private sandboxConfig(pod: KObject): PodSandboxConfig {
     const m = pod.metadata;
     const spec = pod.spec ?? {};
@@ -769,7 +790,7 @@ export class Kubelet {
     if (this.volumes && !(await this.mountVolumes(rec))) return;
     if (!rec.sandboxId) {
       for (const w of this.podDNS(pod).warnings) this.event(rec, undefined, 'Warning', w.reason, w.message);
-      const id = await rt.runPodSandbox(this.sandboxConfig(pod));
+      const id = await this.runSandbox(pod);
       rec.sandboxId = id;
       this.bySandbox.set(id, rec);
     }

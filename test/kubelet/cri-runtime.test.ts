@@ -167,16 +167,21 @@ describe('the CRI runtime over a private containerd', () => {
   });
 
   it('execs in a running container, and the pause image ends promptly with 0 on SIGTERM', skip, async () => {
+    // The pause image may hold nothing but /pause, so the exec checks run in a busybox container.
+    const sh = await rt.createContainer(sandboxId!, { metadata: { name: 'sh', attempt: 0 }, image: { image: BUSYBOX }, command: ['sleep', '60'], labels: {}, annotations: {}, logPath: 'sh/0.log' }, sbConfig);
+    await rt.startContainer(sh);
     const id = await rt.createContainer(sandboxId!, { metadata: { name: 'pause', attempt: 0 }, image: { image: PAUSE }, labels: {}, annotations: {}, logPath: 'pause/0.log' }, sbConfig);
     await rt.startContainer(id);
-    const r = await rt.execSync(id, ['echo', 'hi'], 10);
+    const r = await rt.execSync(sh, ['echo', 'hi'], 10);
     assert.equal(r.stdout.toString(), 'hi\n');
     assert.equal(r.exitCode, 0);
-    const fail = await rt.execSync(id, ['sh', '-c', 'echo oops >&2; exit 7'], 10);
+    const fail = await rt.execSync(sh, ['sh', '-c', 'echo oops >&2; exit 7'], 10);
     assert.equal(fail.stderr.toString(), 'oops\n');
     assert.equal(fail.exitCode, 7);
-    const resolv = (await rt.execSync(id, ['cat', '/etc/resolv.conf'], 10)).stdout.toString();
+    const resolv = (await rt.execSync(sh, ['cat', '/etc/resolv.conf'], 10)).stdout.toString();
     assert.match(resolv, /nameserver 10\.96\.0\.10/);
+    await rt.stopContainer(sh, 0);
+    await rt.removeContainer(sh);
     const t0 = Date.now();
     await rt.stopContainer(id, 20);
     assert.ok(Date.now() - t0 < 5000, `stop took ${Date.now() - t0} ms: SIGTERM did not end the pause process`);

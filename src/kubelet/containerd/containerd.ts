@@ -8,6 +8,7 @@ import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, read
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CriRuntime } from '../runtime/cri-runtime.js';
+import { HOSTPORT_RUNTIME_HANDLER } from '../runtime/runtime.js';
 import { loadRegistries, registryAuthToml, writeRegistryHosts } from './registries.js';
 
 /** The sandbox (pause) image k8ts imports offline; see images.ts. */
@@ -21,7 +22,11 @@ export interface ContainerdOptions {
   pauseImage?: string;
   /** CNI config dir. Default STATE/cni/net.d (empty until the network plugin writes a conflist). */
   cniConfDir?: string;
-  /** CNI plugin binaries. Default /usr/lib/cni (Debian containernetworking-plugins). */
+  /**
+   * CNI plugin binaries. Default: STATE/containerd/cni-bin, links to /usr/lib/cni (Debian
+   * containernetworking-plugins) with loopback swapped for a small C build when a compiler is
+   * there (see cni-loopback.ts); else /usr/lib/cni itself.
+   */
   cniBinDir?: string;
   /** The containerd binary. Default `containerd` from PATH. */
   binary?: string;
@@ -43,6 +48,12 @@ export interface ContainerdOptions {
    * STATE/registries.yaml when that file exists.
    */
   privateRegistry?: string;
+  /**
+   * The OCI runtime binary the runc shim drives: `auto` (crun when installed, since it starts
+   * containers for a fraction of runc's CPU; else runc), `runc`, `crun`, or a path. Default `auto`;
+   * the K8TS_OCI_RUNTIME environment variable overrides the default.
+   */
+  ociRuntime?: string;
 }
 
 /** A running containerd. */
@@ -74,16 +85,70 @@ export function containerdPaths(stateDir: string) {
     registryConfig: join(base, 'certs.d'),
     runcRoot: join(base, 'runc'),
     opt: join(base, 'opt'),
+    cniBin: join(base, 'cni-bin'),
     cniConfDir: join(stateDir, 'cni', 'net.d'),
+    /** The conflist with portmap, used only by sandboxes with hostPorts (runtime handler {@link HOSTPORT_RUNTIME_HANDLER}). */
+    cniHostPortConfDir: hostPortCniConfDir(join(stateDir, 'cni', 'net.d')),
   };
+}
+
+export { HOSTPORT_RUNTIME_HANDLER };
+
+/** The CNI config dir of the {@link HOSTPORT_RUNTIME_HANDLER} handler, beside the default one. */
+export function hostPortCniConfDir(cniConfDir: string): string {
+  return `${cniConfDir}-hostport`;
+}
+
+/**
+ * Why crun cannot run containers with this cgroup layout, or undefined when it can. crun (1.8)
+ * refuses a hybrid layout whose cgroup2 hierarchy (/sys/fs/cgroup/unified) holds controllers,
+ * e.g. hugetlb when no v1 hierarchy has it; runc copes. `root` is for tests.
+ */
+export function crunCgroupProblem(root = '/sys/fs/cgroup'): string | undefined {
+  const read = (p: string) => {
+    try {
+      return readFileSync(p, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  if (read(join(root, 'cgroup.controllers')) !== undefined) return undefined; // pure cgroup v2
+  const unified = read(join(root, 'unified', 'cgroup.controllers'));
+  if (!unified) return undefined; // legacy, or hybrid with an empty cgroup2 hierarchy
+  const first = unified.split(/\s+/)[0];
+  return `cgroup hybrid mode with controllers in ${join(root, 'unified')} (${unified}), which crun does not support; mount them as cgroup v1 (as systemd does), e.g. mkdir ${join(root, first)} && mount -t cgroup -o ${first} cgroup ${join(root, first)}`;
+}
+
+/**
+ * The OCI runtime binary for `choice` (see {@link ContainerdOptions.ociRuntime}), or undefined for
+ * containerd's default (runc). `auto` takes crun when it is installed and the cgroup layout suits it.
+ */
+export function pickOciRuntime(choice = process.env.K8TS_OCI_RUNTIME || 'auto', path = process.env.PATH ?? '', cgroupProblem: () => string | undefined = crunCgroupProblem): string | undefined {
+  if (choice === 'runc') return undefined;
+  if (choice === 'auto') {
+    const crun = which('crun', path);
+    return crun && !cgroupProblem() ? crun : undefined;
+  }
+  const found = which(choice, path);
+  if (!found) throw new Error(`OCI runtime ${choice} not found on PATH${choice === 'crun' ? ': install the Debian package crun (apt-get install crun)' : ''}`);
+  const problem = /(^|\/)crun$/.test(found) ? cgroupProblem() : undefined;
+  if (problem) throw new Error(`OCI runtime crun cannot run here: ${problem}`);
+  return found;
 }
 
 const q = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON string escapes
 
 /** The containerd config (version 2) for a node under `stateDir`. */
-export function containerdConfig(o: { stateDir: string; pauseImage: string; cniConfDir: string; cniBinDir: string; logLevel: string; registryAuth?: string }): string {
+export function containerdConfig(o: { stateDir: string; pauseImage: string; cniConfDir: string; cniBinDir: string; logLevel: string; registryAuth?: string; runtimeBinary?: string; cniHostPortConfDir?: string }): string {
   const p = containerdPaths(o.stateDir);
   const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  const runtime = (name: string, cniConfDir?: string) => `[${cri}.containerd.runtimes.${q(name)}]
+  runtime_type = "io.containerd.runc.v2"
+${cniConfDir ? `  cni_conf_dir = ${q(cniConfDir)}\n  cni_max_conf_num = 1\n` : ''}
+[${cri}.containerd.runtimes.${q(name)}.options]
+  SystemdCgroup = false
+  Root = ${q(p.runcRoot)}
+${o.runtimeBinary ? `  BinaryName = ${q(o.runtimeBinary)}\n` : ''}`;
   return `version = 2
 root = ${q(p.root)}
 state = ${q(p.state)}
@@ -113,13 +178,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   snapshotter = "overlayfs"
   default_runtime_name = "runc"
 
-[${cri}.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-
-[${cri}.containerd.runtimes.runc.options]
-  SystemdCgroup = false
-  Root = ${q(p.runcRoot)}
-
+${runtime('runc')}
+${runtime(HOSTPORT_RUNTIME_HANDLER, o.cniHostPortConfDir ?? p.cniHostPortConfDir)}
 [${cri}.cni]
   bin_dir = ${q(o.cniBinDir)}
   conf_dir = ${q(o.cniConfDir)}
@@ -127,6 +187,19 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [${cri}.registry]
   config_path = ${q(p.registryConfig)}
 ${o.registryAuth ?? ''}`;
+}
+
+/** The default CNI bin dir (see {@link ContainerdOptions.cniBinDir}). */
+async function defaultCniBinDir(dir: string, from = '/usr/lib/cni'): Promise<string> {
+  const { cLoopbackPlugin, cniBinDirWithLoopback } = await import('./cni-loopback.js');
+  const loopback = cLoopbackPlugin();
+  if (!loopback) return from;
+  try {
+    cniBinDirWithLoopback(dir, from, loopback);
+    return dir;
+  } catch {
+    return from;
+  }
 }
 
 /** The full path of `name` on PATH, or undefined. */
@@ -207,7 +280,9 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
   const stateDir = realpathSync(opts.stateDir);
   const p = containerdPaths(stateDir);
   const cniConfDir = opts.cniConfDir ?? p.cniConfDir;
-  for (const d of [p.base, p.root, p.state, p.registryConfig, p.runcRoot, p.opt, cniConfDir]) mkdirSync(d, { recursive: true });
+  const cniHostPortConfDir = hostPortCniConfDir(cniConfDir);
+  for (const d of [p.base, p.root, p.state, p.registryConfig, p.runcRoot, p.opt, cniConfDir, cniHostPortConfDir]) mkdirSync(d, { recursive: true });
+  const runtimeBinary = pickOciRuntime(opts.ociRuntime, env.PATH);
   if (Buffer.byteLength(p.socket) > 100) throw new Error(`containerd socket path too long for a unix socket: ${p.socket}`);
   const registriesFile = opts.privateRegistry ?? (existsSync(join(stateDir, 'registries.yaml')) ? join(stateDir, 'registries.yaml') : undefined);
   const registries = registriesFile ? loadRegistries(registriesFile) : undefined;
@@ -218,9 +293,11 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
       stateDir,
       pauseImage: opts.pauseImage ?? DEFAULT_PAUSE_IMAGE,
       cniConfDir,
-      cniBinDir: opts.cniBinDir ?? '/usr/lib/cni',
+      cniBinDir: opts.cniBinDir ?? (await defaultCniBinDir(p.cniBin)),
       logLevel: opts.logLevel ?? 'info',
       registryAuth: registries ? registryAuthToml(registries) : undefined,
+      runtimeBinary,
+      cniHostPortConfDir,
     }),
   );
 
@@ -297,7 +374,7 @@ export interface BridgeNetworkOptions {
   dataDir: string;
   /** Network name. Default "k8ts". */
   name?: string;
-  /** Chain the portmap plugin for hostPort. Default true. */
+  /** Chain the portmap plugin for hostPort. Default true (the hostPort handler's conflist); the default conflist passes false. */
   portmap?: boolean;
 }
 

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { requireBinaries } from './containerd.js';
+import { staticPauseBytes } from './pause-image.js';
 
 /** Options of {@link importBusyboxImage}. */
 export interface ImportImageOptions {
@@ -145,7 +146,7 @@ function goArch(): string {
 }
 
 /** An OCI image layout (as a tar, the input of `ctr images import`) with one image of one layer. */
-export function ociLayoutTar(o: { name: string; layer: Buffer; entrypoint?: string[]; cmd?: string[] }): { archive: Buffer; digest: string; configDigest: string } {
+export function ociLayoutTar(o: { name: string; layer: Buffer; entrypoint?: string[]; cmd?: string[]; createdBy?: string }): { archive: Buffer; digest: string; configDigest: string } {
   const layerDigest = sha256(o.layer);
   const cmd = o.cmd ?? (o.entrypoint ? undefined : ['sh']);
   const config = Buffer.from(
@@ -159,7 +160,7 @@ export function ociLayoutTar(o: { name: string; layer: Buffer; entrypoint?: stri
         WorkingDir: '/',
       },
       rootfs: { type: 'layers', diff_ids: [layerDigest] },
-      history: [{ created_by: 'k8ts: busybox-static' }],
+      history: [{ created_by: o.createdBy ?? 'k8ts: busybox-static' }],
     }),
   );
   const configDigest = sha256(config);
@@ -238,7 +239,23 @@ export async function importBusyboxImage(o: ImportImageOptions): Promise<Importe
   return { name: o.name, digest, configDigest };
 }
 
-/** Imports the busybox-based pause image under `name` (use containerd's sandbox_image). */
-export function importPauseImage(o: { socket: string; name: string; busybox?: string }): Promise<ImportedImage> {
-  return importBusyboxImage({ ...o, entrypoint: PAUSE_ENTRYPOINT, cmd: [] });
+/** A pause image layer holding only a static `/pause` binary (as upstream's pause image). */
+export function staticPauseLayer(binary: Buffer): Buffer {
+  return tar([{ path: 'pause', type: 'file', mode: 0o755, data: binary }]);
+}
+
+/**
+ * Imports the pause image under `name` (use containerd's sandbox_image): a static pause binary
+ * compiled on this machine (see pause-image.ts) when it can be, else busybox `sh` as pause.
+ * `kind` forces one of the two.
+ */
+export async function importPauseImage(o: { socket: string; name: string; busybox?: string; kind?: 'static' | 'busybox' }): Promise<ImportedImage & { kind: 'static' | 'busybox' }> {
+  const bin = o.kind === 'busybox' ? undefined : staticPauseBytes();
+  if (!bin) {
+    if (o.kind === 'static') throw new Error('cannot build the static pause binary: no C compiler with a static libc (Debian: apt-get install gcc libc6-dev)');
+    return { ...(await importBusyboxImage({ ...o, entrypoint: PAUSE_ENTRYPOINT, cmd: [] })), kind: 'busybox' };
+  }
+  const { archive, digest, configDigest } = ociLayoutTar({ name: o.name, layer: staticPauseLayer(bin), entrypoint: ['/pause'], cmd: [], createdBy: 'k8ts: static pause' });
+  await ctrImport(o.socket, archive);
+  return { name: o.name, digest, configDigest, kind: 'static' };
 }

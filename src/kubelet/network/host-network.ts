@@ -9,7 +9,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { nthAddress } from '../../api/net.js';
-import { bridgeConflist } from '../containerd/containerd.js';
+import { bridgeConflist, hostPortCniConfDir } from '../containerd/containerd.js';
 
 const run = promisify(execFile);
 
@@ -106,15 +106,24 @@ table inet ${t} {
     return gw;
   }
 
-  /** Writes the conflist for the node's pod CIDR (containerd picks it up without a restart). */
+  /**
+   * Writes the conflists for the node's pod CIDR (containerd picks them up without a restart): the
+   * default one without portmap, and the hostPort handler's with it (same network and IPAM state,
+   * so both hand out addresses from one pool). The hostPort one goes first, so it is in place by
+   * the time containerd sees the default one and calls the network ready.
+   */
   async usePodCIDR(podCIDR: string): Promise<void> {
     if (this.cidr === podCIDR) return;
     await this.ensureBridge(podCIDR);
-    mkdirSync(this.o.cniConfDir, { recursive: true });
     mkdirSync(this.o.ipamDir, { recursive: true });
-    const file = join(this.o.cniConfDir, '10-k8ts.conflist');
-    writeFileSync(file + '.tmp', bridgeConflist({ bridge: this.o.bridge, subnet: podCIDR, dataDir: this.o.ipamDir }));
-    renameSync(file + '.tmp', file);
+    const write = (dir: string, portmap: boolean) => {
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, '10-k8ts.conflist');
+      writeFileSync(file + '.tmp', bridgeConflist({ bridge: this.o.bridge, subnet: podCIDR, dataDir: this.o.ipamDir, portmap }));
+      renameSync(file + '.tmp', file);
+    };
+    write(hostPortCniConfDir(this.o.cniConfDir), true);
+    write(this.o.cniConfDir, false);
     this.cidr = podCIDR;
   }
 

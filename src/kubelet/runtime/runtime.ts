@@ -295,6 +295,13 @@ export interface ContainerEvent {
   createdAt: number;
 }
 
+/**
+ * The runtime handler k8ts' containerd config defines for sandboxes with hostPorts: the default
+ * runc shim, with a CNI chain that ends in portmap. Other sandboxes use the default handler, whose
+ * chain leaves portmap out (it costs an exec on every ADD and DEL, and iptables calls on DEL).
+ */
+export const HOSTPORT_RUNTIME_HANDLER = 'k8ts-hostport';
+
 /** CRI runtime.v1.RuntimeService. Every call may reject; a gRPC NOT_FOUND maps to {@link NotFoundError}. */
 export interface RuntimeService {
   version(): Promise<VersionInfo>;
