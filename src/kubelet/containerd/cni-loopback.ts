@@ -5,12 +5,9 @@
  * what the standard plugin does: set lo up (ADD) or down (DEL) in the sandbox's network namespace
  * and report lo's addresses. Without a compiler the node uses /usr/lib/cni/loopback.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync, lstatSync, readlinkSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, symlinkSync, lstatSync, readlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { which } from './containerd.js';
-import { pauseCacheDir } from './pause-image.js';
+import { staticCBinary } from './pause-image.js';
 
 /** The plugin's C source (CNI spec 0.3.0 to 1.0.0 results). */
 export const LOOPBACK_C_SOURCE = `#define _GNU_SOURCE
@@ -92,24 +89,7 @@ int main(void) {
 
 /** The path of the compiled loopback plugin (built and cached on first use), or undefined without a compiler. */
 export function cLoopbackPlugin(o: { cacheDir?: string; cc?: string } = {}): string | undefined {
-  const key = createHash('sha256').update(LOOPBACK_C_SOURCE).update(process.arch).digest('hex').slice(0, 16);
-  const dir = o.cacheDir ?? pauseCacheDir();
-  const out = join(dir, `cni-loopback-${key}`);
-  if (existsSync(out)) return out;
-  const cc = o.cc ?? ['cc', 'gcc', 'clang'].map((c) => which(c)).find(Boolean);
-  if (!cc) return undefined;
-  const work = join(dir, `loopback-build-${process.pid}`);
-  try {
-    mkdirSync(work, { recursive: true });
-    writeFileSync(join(work, 'loopback.c'), LOOPBACK_C_SOURCE);
-    execFileSync(cc, ['-static', '-Os', '-s', '-o', join(work, 'loopback'), join(work, 'loopback.c')], { stdio: 'pipe', timeout: 60_000 });
-    renameSync(join(work, 'loopback'), out);
-    return out;
-  } catch {
-    return undefined;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  return staticCBinary('cni-loopback', LOOPBACK_C_SOURCE, o);
 }
 
 /**

@@ -44,29 +44,35 @@ export function pauseCacheDir(): string {
 }
 
 /**
- * The path of a static pause binary built from {@link PAUSE_C_SOURCE}, building it when the cache
- * has none (about 0.2 s); undefined when there is no C compiler or static libc to build it with.
+ * A static binary compiled from C `source` with the machine's compiler, kept in the cache under
+ * `name-<hash of source and arch>` (built once, about 0.2 s); undefined when there is no C
+ * compiler or static libc to build it with.
  */
-export function staticPauseBinary(o: { cacheDir?: string; cc?: string } = {}): string | undefined {
-  const key = createHash('sha256').update(PAUSE_C_SOURCE).update(process.arch).digest('hex').slice(0, 16);
+export function staticCBinary(name: string, source: string, o: { cacheDir?: string; cc?: string } = {}): string | undefined {
+  const key = createHash('sha256').update(source).update(process.arch).digest('hex').slice(0, 16);
   const dir = o.cacheDir ?? pauseCacheDir();
-  const out = join(dir, `pause-${key}`);
+  const out = join(dir, `${name}-${key}`);
   if (existsSync(out)) return out;
   const cc = o.cc ?? ['cc', 'gcc', 'clang'].map((c) => which(c)).find(Boolean);
   if (!cc) return undefined;
-  const work = join(dir, `pause-build-${process.pid}`);
+  const work = join(dir, `${name}-build-${process.pid}`);
   try {
     mkdirSync(work, { recursive: true });
-    writeFileSync(join(work, 'pause.c'), PAUSE_C_SOURCE);
-    execFileSync(cc, ['-static', '-Os', '-s', '-o', join(work, 'pause'), join(work, 'pause.c')], { stdio: 'pipe', timeout: 60_000 });
+    writeFileSync(join(work, `${name}.c`), source);
+    execFileSync(cc, ['-static', '-Os', '-s', '-o', join(work, name), join(work, `${name}.c`)], { stdio: 'pipe', timeout: 60_000 });
     // Same-dir rename: concurrent builders each land a whole file.
-    renameSync(join(work, 'pause'), out);
+    renameSync(join(work, name), out);
     return out;
   } catch {
     return undefined;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The path of the static pause binary built from {@link PAUSE_C_SOURCE} (see {@link staticCBinary}). */
+export function staticPauseBinary(o: { cacheDir?: string; cc?: string } = {}): string | undefined {
+  return staticCBinary('pause', PAUSE_C_SOURCE, o);
 }
 
 /** The bytes of the static pause binary, or undefined (see {@link staticPauseBinary}). */
