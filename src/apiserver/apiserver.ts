@@ -789,7 +789,9 @@ export class APIServer {
     query: URLSearchParams,
     accept: ReturnType<typeof parseAccept>,
   ): Promise<void> {
-    if (this.shuttingDown) throw errors.serviceUnavailable('the server is shutting down');
+    // As upstream's shutdown filter: a new watch is told to retry, so clients resume it (from
+    // their resourceVersion) on the next server rather than relisting.
+    if (this.shuttingDown) throw errors.tooManyRequests('The apiserver is shutting down, please try again later.', 1);
     const predicate = this.predicate(store, query) ?? {};
     if (info.name) predicate.name = info.name;
     const tv = wantsTable(accept);
@@ -886,6 +888,7 @@ export class APIServer {
       return;
     }
     this.lastStatus.set(res, st);
+    if (st.details?.retryAfterSeconds) res.setHeader('Retry-After', String(st.details.retryAfterSeconds));
     this.json(res, st.code, st);
   }
 }

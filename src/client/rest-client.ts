@@ -148,6 +148,9 @@ export class RestClient {
       try {
         return await this.sendOnce<T>(target, method, path, body, opts);
       } catch (e) {
+        // A pooled connection the server had closed while idle (a restart, its idle timeout): the
+        // request never reached a live server, so it is sent once more on a new connection.
+        if ((e as { staleConnection?: boolean }).staleConnection && attempt === 0) continue;
         const code = (e as NodeJS.ErrnoException)?.code ?? '';
         if (!unreachableCodes.has(code) || !this.failover(target)) throw e;
         // Another server: again at once when nothing was sent or the request is a read.
@@ -172,8 +175,11 @@ export class RestClient {
         if (timer) clearTimeout(timer);
         if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
       };
+      let responded = false;
       const fail = (e: unknown) => {
         cleanup();
+        const code = (e as NodeJS.ErrnoException)?.code;
+        if (!responded && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) (e as { staleConnection?: boolean }).staleConnection = true;
         reject(e);
       };
       const req = mod.request(
@@ -186,6 +192,7 @@ export class RestClient {
           headers: this.headers(payload ? contentType : undefined, payload?.length),
         },
         (res) => {
+          responded = true;
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {

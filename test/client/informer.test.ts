@@ -124,7 +124,7 @@ test('An informer that was away while its history was compacted gets 410 Gone, r
 
     assert.equal(port, cluster.server.port);
     await cluster.restart();
-    await until(() => inf.stats.expired >= 1 && inf.stats.lists >= 2 && calls.includes('add new'), `a relist after 410 (saw ${calls.join(', ')})`);
+    await until(() => inf.stats.expired >= 1 && inf.stats.lists >= 2 && calls.includes('add new'), `a relist after 410 (saw ${calls.join(', ')}; stats ${JSON.stringify(inf.stats)})`);
     assert.ok(calls.includes('tombstone inf-c/doomed'), calls.join(', '));
     assert.ok(calls.includes('update keep'), calls.join(', '));
     assert.deepEqual(inf.lister.list().map((o: KObject) => o.metadata.name).sort(), ['keep', 'new']);
