@@ -291,6 +291,7 @@ export class Kubelet {
     this.runtimeName = v.runtimeName;
     this.runtimeVersion = v.runtimeVersion;
     this.services?.start();
+    this.volumes?.prepare();
     await this.findAdoptableSandboxes();
     await this.register();
     await this.limiter.run(() => this.renewLease()).catch((e) => this.fail('lease', e));
@@ -335,6 +336,7 @@ export class Kubelet {
     for (const c of this.cancels.splice(0)) c();
     for (const rec of this.pods.values()) rec.wake?.();
     if (this.ownsTicker) this.ticker.stop();
+    await this.volumes?.close();
   }
 
   /** Pods this kubelet is handling. */

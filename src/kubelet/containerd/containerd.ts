@@ -10,6 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CriRuntime } from '../runtime/cri-runtime.js';
 import { HOSTPORT_RUNTIME_HANDLER } from '../runtime/runtime.js';
 import { loadRegistries, registryAuthToml, writeRegistryHosts } from './registries.js';
+import { mountUnifiedControllersAsV1 } from './cgroup-layout.js';
+import { logger } from '../../base/log.js';
 
 /** The sandbox (pause) image k8ts imports offline; see images.ts. */
 export const DEFAULT_PAUSE_IMAGE = 'k8ts.local/pause:1';
@@ -51,7 +53,9 @@ export interface ContainerdOptions {
   /**
    * The OCI runtime binary the runc shim drives: `auto` (crun when installed, since it starts
    * containers for a fraction of runc's CPU; else runc), `runc`, `crun`, or a path. Default `auto`;
-   * the K8TS_OCI_RUNTIME environment variable overrides the default.
+   * the K8TS_OCI_RUNTIME environment variable overrides the default. For crun in a hybrid cgroup
+   * layout whose cgroup2 hierarchy holds unused controllers, those are first mounted as cgroup v1
+   * hierarchies, as systemd does (see cgroup-layout.ts).
    */
   ociRuntime?: string;
 }
@@ -282,7 +286,14 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
   const cniConfDir = opts.cniConfDir ?? p.cniConfDir;
   const cniHostPortConfDir = hostPortCniConfDir(cniConfDir);
   for (const d of [p.base, p.root, p.state, p.registryConfig, p.runcRoot, p.opt, cniConfDir, cniHostPortConfDir]) mkdirSync(d, { recursive: true });
-  const runtimeBinary = pickOciRuntime(opts.ociRuntime, env.PATH);
+  const choice = opts.ociRuntime ?? (process.env.K8TS_OCI_RUNTIME || 'auto');
+  if ((choice === 'auto' || /(^|\/)crun$/.test(choice)) && which('crun', env.PATH) && crunCgroupProblem()) {
+    const change = mountUnifiedControllersAsV1();
+    const log = logger('containerd');
+    if (change.mounted.length) log.info('mounted cgroup controllers as v1 hierarchies so that crun can run containers (as systemd\'s hybrid layout does)', { controllers: change.mounted.join(',') });
+    if (change.skipped) log.info('cgroup layout left as it is; containers run with runc', { reason: change.skipped });
+  }
+  const runtimeBinary = pickOciRuntime(choice, env.PATH);
   if (Buffer.byteLength(p.socket) > 100) throw new Error(`containerd socket path too long for a unix socket: ${p.socket}`);
   const registriesFile = opts.privateRegistry ?? (existsSync(join(stateDir, 'registries.yaml')) ? join(stateDir, 'registries.yaml') : undefined);
   const registries = registriesFile ? loadRegistries(registriesFile) : undefined;

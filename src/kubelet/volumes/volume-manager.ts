@@ -5,19 +5,17 @@
  * the volumes of a pod up under `<rootDir>/pods/<uid>/volumes/<plugin>/<name>`, keep the API-backed
  * ones current, tell the runtime what to bind where, and tear it all down.
  */
-import { execFile } from 'node:child_process';
 import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { tryParseQuantity } from '../../api/quantity.js';
 import type { KObject } from '../../client/rest-client.js';
 import { containerResourceValue, expandVars, extractMetadataField, type PodResources } from '../envvars.js';
 import type { Mount, MountPropagation } from '../runtime/runtime.js';
 import { validatePayloadPath, writeAtomic, type FileProjection, type Payload } from './atomic-writer.js';
 import { managedHostsFileContent, nodeHostsFileContent, podHostnameAndDomain } from './etc-hosts.js';
+import { Mounter } from './mounter.js';
 
-const run = promisify(execFile);
 /** Linux open(2) flags Node does not export. */
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
@@ -63,6 +61,8 @@ export interface VolumeManagerOptions {
   bindSubPaths?: boolean;
   /** Clock, ms. */
   now?: () => number;
+  /** Mounts and unmounts (shared, or owned and closed by {@link VolumeManager.close}). Default: a new {@link Mounter}. */
+  mounter?: Mounter;
 }
 
 /** A volume failure, with upstream's FailedMount message. */
@@ -136,8 +136,23 @@ export class VolumeManager {
   private readonly locks = new Map<string, Promise<void>>();
   /** `<pod uid>/<volume>` → the path its claim's volume mounts. */
   private readonly claims = new Map<string, ClaimMount>();
+  private readonly mounter: Mounter;
+  private readonly ownsMounter: boolean;
 
-  constructor(private readonly o: VolumeManagerOptions) {}
+  constructor(private readonly o: VolumeManagerOptions) {
+    this.ownsMounter = !o.mounter;
+    this.mounter = o.mounter ?? new Mounter();
+  }
+
+  /** Readies the mount helper (see {@link Mounter.prepare}); call at start-up. */
+  prepare(): void {
+    if (this.o.tmpfsForSecrets || this.o.bindSubPaths) this.mounter.prepare();
+  }
+
+  /** Stops the mount helper this manager started (an idle one does not keep the process alive anyway). */
+  async close(): Promise<void> {
+    if (this.ownsMounter) await this.mounter.close();
+  }
 
   private now(): number {
     return this.o.now?.() ?? Date.now();
@@ -283,8 +298,7 @@ export class VolumeManager {
 
   private async ensureTmpfs(dir: string, sizeBytes: number): Promise<void> {
     if ((await mountsUnder(dir)).includes(dir)) return;
-    const opts = sizeBytes > 0 ? ['-o', `size=${sizeBytes}`] : [];
-    await run('mount', ['-t', 'tmpfs', ...opts, 'tmpfs', dir]);
+    await this.mounter.tmpfs(dir, sizeBytes);
   }
 
   private async setUpEmptyDir(dir: string, src: KObject, fsGroup?: number): Promise<void> {
@@ -480,13 +494,13 @@ export class VolumeManager {
       const isDir = fstatSync(fd).isDirectory();
       const target = path.join(this.podDir(podUID), 'volume-subpaths', vm.name, container.name, String(index));
       // A restarted container binds afresh (a ConfigMap key then shows its current content).
-      if ((await mountsUnder(target)).includes(target)) await run('umount', [target]);
+      if ((await mountsUnder(target)).includes(target)) await this.mounter.umount(target);
       await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o750 });
       const st = await fs.lstat(target).catch(() => undefined);
       if (st && st.isDirectory() !== isDir) await fs.rm(target, { recursive: true });
       if (isDir) await fs.mkdir(target, { recursive: true });
       else await fs.writeFile(target, '', { flag: 'a' });
-      await run('mount', ['--no-canonicalize', '--bind', `/proc/${process.pid}/fd/${fd}`, target]).catch(() => {
+      await this.mounter.bind(`/proc/${process.pid}/fd/${fd}`, target).catch(() => {
         throw failed();
       });
       return target;
@@ -529,7 +543,7 @@ export class VolumeManager {
     if (!(await fs.lstat(dir).catch(() => undefined))) return;
     for (const tokenKey of [...this.tokens.keys()]) if (tokenKey.startsWith(`${podUID}/`)) this.tokens.delete(tokenKey);
     for (const claimKey of [...this.claims.keys()]) if (claimKey.startsWith(`${podUID}/`)) this.claims.delete(claimKey);
-    for (const mp of await mountsUnder(dir)) await run('umount', [mp]).catch(() => undefined);
+    for (const mp of await mountsUnder(dir)) await this.mounter.umount(mp).catch(() => undefined);
     const left = await mountsUnder(dir);
     if (left.length) throw new Error(`cannot remove pod directory ${dir}: still mounted: ${left.join(', ')}`);
     await fs.rm(dir, { recursive: true, force: true });
