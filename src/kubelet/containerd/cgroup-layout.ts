@@ -17,6 +17,14 @@ export interface CgroupLayoutChange {
   skipped?: string;
 }
 
+function isMountPoint(dir: string): boolean {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+  } catch {
+    return false;
+  }
+}
+
 /** Mounts one cgroup v1 hierarchy for `controller` at `dir`; injectable for tests. */
 export type MountV1 = (controller: string, dir: string) => void;
 
@@ -48,6 +56,8 @@ export function mountUnifiedControllersAsV1(root = '/sys/fs/cgroup', mount: Moun
   for (const c of controllers) {
     if (!/^[a-z_]+$/.test(c)) continue;
     const dir = join(root, c);
+    // Another agent starting at the same moment may have mounted it already.
+    if (isMountPoint(dir)) continue;
     try {
       mkdirSync(dir, { recursive: true });
       mount(c, dir);
