@@ -94,13 +94,14 @@ export function cLoopbackPlugin(o: { cacheDir?: string; cc?: string } = {}): str
 
 /**
  * A CNI bin dir for containerd (its 1.6 CRI takes one dir): a symlink to every plugin of `from`,
- * except loopback, which points at `loopback` when given. Idempotent.
+ * except those named in `replace` with a path, which point there instead (an undefined path keeps
+ * the plugin of `from`). Idempotent; a plugin no longer replaced goes back to `from`'s.
  */
-export function cniBinDirWithLoopback(dir: string, from: string, loopback: string | undefined): void {
+export function cniBinDirWith(dir: string, from: string, replace: Record<string, string | undefined>): void {
   mkdirSync(dir, { recursive: true });
   const want = new Map<string, string>();
   for (const name of readdirSync(from)) want.set(name, join(from, name));
-  if (loopback) want.set('loopback', loopback);
+  for (const [name, path] of Object.entries(replace)) if (path) want.set(name, path);
   for (const [name, target] of want) {
     const link = join(dir, name);
     try {
@@ -111,4 +112,9 @@ export function cniBinDirWithLoopback(dir: string, from: string, loopback: strin
     }
     symlinkSync(target, link);
   }
+}
+
+/** {@link cniBinDirWith} replacing only loopback (kept for existing callers). */
+export function cniBinDirWithLoopback(dir: string, from: string, loopback: string | undefined): void {
+  cniBinDirWith(dir, from, { loopback });
 }

@@ -193,13 +193,19 @@ ${runtime(HOSTPORT_RUNTIME_HANDLER, o.cniHostPortConfDir ?? p.cniHostPortConfDir
 ${o.registryAuth ?? ''}`;
 }
 
-/** The default CNI bin dir (see {@link ContainerdOptions.cniBinDir}). */
+/**
+ * The default CNI bin dir (see {@link ContainerdOptions.cniBinDir}): `from`'s plugins, with loopback
+ * and bridge replaced by the C builds when a compiler is there (bridge stays Go with K8TS_CNI_BRIDGE=go).
+ */
 async function defaultCniBinDir(dir: string, from = '/usr/lib/cni'): Promise<string> {
-  const { cLoopbackPlugin, cniBinDirWithLoopback } = await import('./cni-loopback.js');
-  const loopback = cLoopbackPlugin();
-  if (!loopback) return from;
+  const { cLoopbackPlugin, cniBinDirWith } = await import('./cni-loopback.js');
+  const { cBridgePlugin, cBridgeWanted } = await import('./cni-bridge.js');
+  const replace: Record<string, string | undefined> = { loopback: cLoopbackPlugin() };
+  // The C bridge hands what it does not support to the Go plugin it replaces.
+  if (cBridgeWanted() && existsSync(join(from, 'bridge'))) replace.bridge = cBridgePlugin({ goPlugin: join(from, 'bridge') });
+  if (!Object.values(replace).some(Boolean)) return from;
   try {
-    cniBinDirWithLoopback(dir, from, loopback);
+    cniBinDirWith(dir, from, replace);
     return dir;
   } catch {
     return from;
