@@ -17,6 +17,7 @@ import { Discovery, type ServedResource, type SubresourceInfo } from './discover
 import {
   decodeBody,
   findDuplicateKeys,
+  findDuplicateKeysOf,
   mediaType,
   parseAccept,
   readBody,
@@ -526,7 +527,7 @@ export class APIServer {
    */
   private async checkFields(res: ServerResponse, store: Store, obj: unknown, text: string | undefined, mode: 'Strict' | 'Warn' | 'Ignore'): Promise<void> {
     const problems: string[] = [];
-    if (mode !== 'Ignore' && text && text.length < 1_000_000) for (const d of findDuplicateKeys(text)) problems.push(`duplicate field "${d}"`);
+    if (mode !== 'Ignore' && text && text.length < 1_000_000) for (const d of findDuplicateKeysOf(text, obj)) problems.push(`duplicate field "${d}"`);
     const i = store.strategy.info;
     if (this.opts.openapi && obj && typeof obj === 'object' && !Array.isArray(obj)) {
       const oa = await (this.openapi ??= this.opts.openapi());
@@ -897,6 +898,8 @@ export class APIServer {
  * One chunk of a chunked watch response, framed here and written to the socket in one call:
  * the http layer's own path costs three buffers and several checks per write, which adds up when
  * an event fans out to hundreds of watchers. res.end() still writes the terminating chunk.
+ * The socket is corked until the current run of the event loop ends, so the events of one storage
+ * commit leave in one TLS record and one system call rather than one each.
  */
 function writeChunk(res: ServerResponse, text: string): void {
   const sock = res.socket;
@@ -904,7 +907,15 @@ function writeChunk(res: ServerResponse, text: string): void {
     res.write(text);
     return;
   }
+  if (sock.writableCorked === 0) {
+    sock.cork();
+    process.nextTick(uncork, sock);
+  }
   sock.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+}
+
+function uncork(sock: Socket): void {
+  sock.uncork();
 }
 
 /**

@@ -5,7 +5,7 @@
  * "no class" and is left alone.
  */
 import type { KObject } from '../registry/generic/strategy.js';
-import type { AdmissionPlugin } from './index.js';
+import type { AdmissionAttributes, AdmissionPlugin } from './index.js';
 
 const IS_DEFAULT = 'storageclass.kubernetes.io/is-default-class';
 const BETA_IS_DEFAULT = 'storageclass.beta.kubernetes.io/is-default-class';
@@ -24,14 +24,18 @@ export function defaultClassOf(classes: KObject[]): KObject | undefined {
 
 export const defaultStorageClass: AdmissionPlugin = {
   name: 'DefaultStorageClass',
-  async mutate(a) {
+  mutate(a) {
     const gr = a.store.gr;
     if (a.operation !== 'CREATE' || a.subresource || gr.group !== '' || gr.resource !== 'persistentvolumeclaims') return;
-    const pvc = a.object;
-    const spec = (pvc.spec ??= {});
-    if (spec.storageClassName !== undefined && spec.storageClassName !== null) return;
-    if (pvc.metadata?.annotations?.[BETA_CLASS] !== undefined) return;
-    const def = defaultClassOf(await a.cached.list('storage.k8s.io', 'storageclasses', ''));
-    if (def) spec.storageClassName = def.metadata.name;
+    return setDefaultClass(a);
   },
 };
+
+async function setDefaultClass(a: AdmissionAttributes): Promise<void> {
+  const pvc = a.object;
+  const spec = (pvc.spec ??= {});
+  if (spec.storageClassName !== undefined && spec.storageClassName !== null) return;
+  if (pvc.metadata?.annotations?.[BETA_CLASS] !== undefined) return;
+  const def = defaultClassOf(await a.cached.list('storage.k8s.io', 'storageclasses', ''));
+  if (def) spec.storageClassName = def.metadata.name;
+}

@@ -79,10 +79,19 @@ export interface AdmissionPlugin {
 
 export const defaultPlugins: AdmissionPlugin[] = [namespaceLifecycle];
 
-/** The store extension: every plugin's mutate in the mutating phase, every plugin's validate in the validating phase. */
+type PluginStep = (a: AdmissionAttributes) => Promise<void> | void;
+
+/**
+ * The store extension: every plugin's mutate in the mutating phase, every plugin's validate in the
+ * validating phase. Plugins that do not apply to a write answer synchronously; only a plugin that
+ * returns a promise is awaited, so a write pays for the plugins that have work to do.
+ */
 export function admissionChain(lookup: StoreLookup, plugins: AdmissionPlugin[] = defaultPlugins, caches?: (group: string, resource: string) => StoreCache | undefined) {
   const cached = cachedReader(lookup, caches);
-  return async (s: StoreAdmission): Promise<void> => {
+  const mutators: PluginStep[] = plugins.filter((p) => p.mutate).map((p) => (a) => p.mutate!(a));
+  const validators: PluginStep[] = plugins.filter((p) => p.validate).map((p) => (a) => p.validate!(a));
+  return (s: StoreAdmission): Promise<void> | void => {
+    const hooks = s.hooks;
     const a: AdmissionAttributes = {
       operation: s.operation,
       object: s.object,
@@ -93,13 +102,22 @@ export function admissionChain(lookup: StoreLookup, plugins: AdmissionPlugin[] =
       user: s.user,
       subresource: s.subresource,
       dryRun: s.dryRun,
-      warn: (t) => s.hooks?.warn(t),
-      annotate: (k, v) => s.hooks?.annotate(k, v),
+      warn: (t) => hooks?.warn(t),
+      annotate: (k, v) => hooks?.annotate(k, v),
     };
-    if (s.phase === 'mutate') {
-      for (const p of plugins) if (p.mutate) await p.mutate(a);
-    } else {
-      for (const p of plugins) if (p.validate) await p.validate(a);
+    const steps = s.phase === 'mutate' ? mutators : validators;
+    for (let i = 0; i < steps.length; i++) {
+      const r = steps[i]!(a);
+      if (r) return finishChain(r, steps, i + 1, a);
     }
   };
+}
+
+/** The rest of a chain once a plugin went asynchronous. */
+async function finishChain(first: Promise<void>, steps: PluginStep[], from: number, a: AdmissionAttributes): Promise<void> {
+  await first;
+  for (let i = from; i < steps.length; i++) {
+    const r = steps[i]!(a);
+    if (r) await r;
+  }
 }

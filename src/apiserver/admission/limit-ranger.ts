@@ -181,22 +181,31 @@ function nameOf(obj: KObject): string {
 /** The LimitRanger admission plugin. */
 export const limitRanger: AdmissionPlugin = {
   name: 'LimitRanger',
-  async mutate(a) {
+  // Writes it does not apply to are answered synchronously (no promise for the chain to await).
+  mutate(a) {
     if (supports(a) !== 'pods') return;
-    const lrs = await limitRangesFor(a);
-    if (lrs.length === 0) return;
-    for (const lr of lrs) defaultPodResources(lr, a.object);
-    // The pod's QoS class was computed before admission; defaults may change it.
-    if (a.object.status && typeof a.object.status === 'object') a.object.status.qosClass = computePodQOS(a.object);
+    return defaultLimits(a);
   },
-  async validate(a) {
+  validate(a) {
     const kind = supports(a);
     if (!kind) return;
     // Objects being deleted are left alone (as upstream).
     if (a.oldObject?.metadata?.deletionTimestamp) return;
-    for (const lr of await limitRangesFor(a)) {
-      const errs = kind === 'pods' ? podLimitViolations(lr, a.object) : pvcLimitViolations(lr, a.object);
-      if (errs.length) throw errors.forbidden(a.store.gr, nameOf(a.object), aggregateMessages(errs));
-    }
+    return checkLimits(a, kind);
   },
 };
+
+async function defaultLimits(a: AdmissionAttributes): Promise<void> {
+  const lrs = await limitRangesFor(a);
+  if (lrs.length === 0) return;
+  for (const lr of lrs) defaultPodResources(lr, a.object);
+  // The pod's QoS class was computed before admission; defaults may change it.
+  if (a.object.status && typeof a.object.status === 'object') a.object.status.qosClass = computePodQOS(a.object);
+}
+
+async function checkLimits(a: AdmissionAttributes, kind: 'pods' | 'persistentvolumeclaims'): Promise<void> {
+  for (const lr of await limitRangesFor(a)) {
+    const errs = kind === 'pods' ? podLimitViolations(lr, a.object) : pvcLimitViolations(lr, a.object);
+    if (errs.length) throw errors.forbidden(a.store.gr, nameOf(a.object), aggregateMessages(errs));
+  }
+}

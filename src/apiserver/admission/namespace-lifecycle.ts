@@ -2,7 +2,9 @@
  * NamespaceLifecycle admission: no new content in a missing or terminating namespace, and the
  * system namespaces cannot be deleted.
  */
-import { errors, StatusError } from '../../api/errors.js';
+import { errors, StatusError, type GroupResource } from '../../api/errors.js';
+import type { Store } from '../registry/generic/store.js';
+import type { KObject } from '../registry/generic/strategy.js';
 import type { AdmissionAttributes, AdmissionPlugin } from './index.js';
 
 const immortal = new Set(['default', 'kube-system', 'kube-public']);
@@ -24,7 +26,8 @@ export const namespaceLifecycle: AdmissionPlugin = {
   validate: (a) => (a.operation === 'DELETE' ? lifecycle(a) : undefined),
 };
 
-async function lifecycle({ operation: op, object: obj, store, lookup }: AdmissionAttributes): Promise<void> {
+/** Synchronous unless the namespace must be read (no promise for the chain to await). */
+function lifecycle({ operation: op, object: obj, store, lookup }: AdmissionAttributes): Promise<void> | void {
   const gr = store.gr;
   if (gr.group === '' && gr.resource === 'namespaces') {
     if (op === 'DELETE' && immortal.has(obj.metadata?.name)) {
@@ -42,6 +45,10 @@ async function lifecycle({ operation: op, object: obj, store, lookup }: Admissio
   if (!seen) recentlyActive.set(nsStore, (seen = new Map()));
   const until = seen.get(nsName);
   if (until !== undefined && until > Date.now()) return;
+  return checkNamespace(nsStore, seen, nsName, gr, obj);
+}
+
+async function checkNamespace(nsStore: Store, seen: Map<string, number>, nsName: string, gr: GroupResource, obj: KObject): Promise<void> {
   let ns;
   try {
     ns = await nsStore.get({ namespace: '', name: nsName });

@@ -6,6 +6,7 @@
  */
 import { errors } from '../../api/errors.js';
 import { nodeIdentity, podReferences } from '../auth/node/node-authorizer.js';
+import type { UserInfo } from '../auth/authenticator.js';
 import type { KObject } from '../registry/generic/strategy.js';
 import type { AdmissionAttributes, AdmissionPlugin } from './index.js';
 
@@ -142,30 +143,35 @@ function admitTokenRequest(node: string, a: AdmissionAttributes): void {
 /** The NodeRestriction plugin (validating). */
 export const nodeRestriction: AdmissionPlugin = {
   name: 'NodeRestriction',
-  async validate(a) {
+  // Writes by anyone but a node are answered synchronously (no promise for the chain to await).
+  validate(a) {
     if (!a.user) return;
     const isNode = a.user.groups.includes('system:nodes') && a.user.username.startsWith('system:node:');
     if (!isNode) return;
-    const node = nodeIdentity(a.user);
-    if (!node) forbid(a, `could not determine node from user "${a.user.username}"`);
-    const { group, resource } = a.store.gr;
-    if (group === '' && resource === 'pods') return admitPod(node, a);
-    if (group === '' && resource === 'nodes') return admitNode(node, a);
-    if (group === 'coordination.k8s.io' && resource === 'leases') return admitLease(node, a);
-    if (group === '' && resource === 'serviceaccounts') {
-      admitTokenRequest(node, a);
-      if (a.operation === 'CREATE' && a.subresource === 'token') await checkTokenPod(node, a);
-      return;
-    }
-    if (group === '' && resource === 'persistentvolumeclaims') {
-      if (a.subresource !== 'status') forbid(a, 'may only update PVC status');
-      return;
-    }
-    if (group === 'storage.k8s.io' && resource === 'csinodes') {
-      if (a.object?.metadata?.name !== node) forbid(a, 'can only access CSINode with the same name as the requesting node');
-    }
+    return restrictNodeWrite(a, a.user);
   },
 };
+
+async function restrictNodeWrite(a: AdmissionAttributes, user: UserInfo): Promise<void> {
+  const node = nodeIdentity(user);
+  if (!node) forbid(a, `could not determine node from user "${user.username}"`);
+  const { group, resource } = a.store.gr;
+  if (group === '' && resource === 'pods') return admitPod(node, a);
+  if (group === '' && resource === 'nodes') return admitNode(node, a);
+  if (group === 'coordination.k8s.io' && resource === 'leases') return admitLease(node, a);
+  if (group === '' && resource === 'serviceaccounts') {
+    admitTokenRequest(node, a);
+    if (a.operation === 'CREATE' && a.subresource === 'token') await checkTokenPod(node, a);
+    return;
+  }
+  if (group === '' && resource === 'persistentvolumeclaims') {
+    if (a.subresource !== 'status') forbid(a, 'may only update PVC status');
+    return;
+  }
+  if (group === 'storage.k8s.io' && resource === 'csinodes') {
+    if (a.object?.metadata?.name !== node) forbid(a, 'can only access CSINode with the same name as the requesting node');
+  }
+}
 
 /** The pod a node's token request is bound to must exist, match its uid, and be bound to the node. */
 async function checkTokenPod(node: string, a: AdmissionAttributes): Promise<void> {

@@ -47,45 +47,49 @@ const bindingResources = new Set(['rolebindings', 'clusterrolebindings']);
 
 /** The escalation check for writes of RBAC objects; `resolver` is the server's authorizer chain. */
 export function rbacEscalation(resolver: RuleResolver & Authorizer): AdmissionPlugin {
+  // Writes of other groups are answered synchronously (no promise for the chain to await).
+  const check = async (a: AdmissionAttributes): Promise<void> => {
+    if (a.operation !== 'CREATE' && a.operation !== 'UPDATE') return;
+    const user = a.user;
+    if (!user || user.groups.includes(systemMasters)) return;
+    const resource = a.store.gr.resource;
+    if (!roleResources.has(resource) && !bindingResources.has(resource)) return;
+    if (a.operation === 'UPDATE' && !policyChanged(a.object, a.oldObject)) return;
+    const name: string = a.object.metadata?.name ?? '';
+    const namespace: string = a.store.strategy.info.namespaced ? (a.object.metadata?.namespace ?? '') : '';
+
+    if (roleResources.has(resource)) {
+      if (await allowed(resolver, user, 'escalate', namespace, resource, name)) return;
+      const msg = await escalationMessage(resolver, user, namespace, rulesOf(a.object));
+      if (msg) throw errors.forbidden(a.store.gr, name, msg);
+      // An aggregationRule can gather anything, so setting or changing one needs full authority.
+      if (resource === 'clusterroles' && (a.object.aggregationRule || a.oldObject?.aggregationRule)) {
+        if (await escalationMessage(resolver, user, '', fullAuthority)) throw errors.forbidden(a.store.gr, name, 'must have cluster-admin privileges to use the aggregationRule');
+      }
+      return;
+    }
+
+    const ref = a.object.roleRef ?? {};
+    const refResource = ref.kind === 'Role' ? 'roles' : ref.kind === 'ClusterRole' ? 'clusterroles' : '';
+    if (!refResource) return; // validation refuses it
+    if (await allowed(resolver, user, 'bind', namespace, refResource, ref.name ?? '')) return;
+    const store = a.lookup(rbacGroup, refResource);
+    if (!store) throw errors.internal(`no store for ${refResource}.${rbacGroup}`);
+    let role: KObject;
+    try {
+      role = await store.get({ namespace: refResource === 'roles' ? namespace : '', name: ref.name ?? '' });
+    } catch (e) {
+      if (e instanceof StatusError) throw e;
+      throw errors.internal(String(e));
+    }
+    const msg = await escalationMessage(resolver, user, namespace, rulesOf(role));
+    if (msg) throw errors.forbidden(a.store.gr, name, msg);
+  };
   return {
     name: 'RBACEscalation',
-    async validate(a: AdmissionAttributes): Promise<void> {
+    validate(a: AdmissionAttributes): Promise<void> | void {
       if (a.store.gr.group !== rbacGroup || a.subresource !== '') return;
-      if (a.operation !== 'CREATE' && a.operation !== 'UPDATE') return;
-      const user = a.user;
-      if (!user || user.groups.includes(systemMasters)) return;
-      const resource = a.store.gr.resource;
-      if (!roleResources.has(resource) && !bindingResources.has(resource)) return;
-      if (a.operation === 'UPDATE' && !policyChanged(a.object, a.oldObject)) return;
-      const name: string = a.object.metadata?.name ?? '';
-      const namespace: string = a.store.strategy.info.namespaced ? (a.object.metadata?.namespace ?? '') : '';
-
-      if (roleResources.has(resource)) {
-        if (await allowed(resolver, user, 'escalate', namespace, resource, name)) return;
-        const msg = await escalationMessage(resolver, user, namespace, rulesOf(a.object));
-        if (msg) throw errors.forbidden(a.store.gr, name, msg);
-        // An aggregationRule can gather anything, so setting or changing one needs full authority.
-        if (resource === 'clusterroles' && (a.object.aggregationRule || a.oldObject?.aggregationRule)) {
-          if (await escalationMessage(resolver, user, '', fullAuthority)) throw errors.forbidden(a.store.gr, name, 'must have cluster-admin privileges to use the aggregationRule');
-        }
-        return;
-      }
-
-      const ref = a.object.roleRef ?? {};
-      const refResource = ref.kind === 'Role' ? 'roles' : ref.kind === 'ClusterRole' ? 'clusterroles' : '';
-      if (!refResource) return; // validation refuses it
-      if (await allowed(resolver, user, 'bind', namespace, refResource, ref.name ?? '')) return;
-      const store = a.lookup(rbacGroup, refResource);
-      if (!store) throw errors.internal(`no store for ${refResource}.${rbacGroup}`);
-      let role: KObject;
-      try {
-        role = await store.get({ namespace: refResource === 'roles' ? namespace : '', name: ref.name ?? '' });
-      } catch (e) {
-        if (e instanceof StatusError) throw e;
-        throw errors.internal(String(e));
-      }
-      const msg = await escalationMessage(resolver, user, namespace, rulesOf(role));
-      if (msg) throw errors.forbidden(a.store.gr, name, msg);
+      return check(a);
     },
   };
 }

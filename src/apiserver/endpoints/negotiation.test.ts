@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import type { IncomingMessage } from 'node:http';
 import { StatusError } from '../../api/errors.js';
-import { findDuplicateKeys, readBody } from './negotiation.js';
+import { findDuplicateKeys, findDuplicateKeysOf, readBody } from './negotiation.js';
 
 test('duplicate keys are found with their paths, and none are reported where there are none', () => {
   const cases: [string, string, string[]][] = [
@@ -20,6 +20,22 @@ test('duplicate keys are found with their paths, and none are reported where the
   for (const [name, text, want] of cases) {
     JSON.parse(text); // each case is valid JSON, as the caller guarantees
     assert.deepEqual(findDuplicateKeys(text), want, name);
+  }
+});
+
+test('duplicate keys found from the parsed body agree with the scan of its text, compact or not', () => {
+  const cases: [string, string, string[]][] = [
+    ['compact JSON as clients send it', '{"a":1,"b":{"c":[1,2,{"d":true}]}}', []],
+    ['compact JSON with a duplicate', '{"a":1,"b":{"c":1,"c":2}}', ['b.c']],
+    ['a duplicate with the same value', '{"a":1,"a":1}', ['a']],
+    ['whitespace and a duplicate', '{ "a": 1, "a": 2 }', ['a']],
+    ['integer-like keys, which JSON.parse reorders', '{"b":1,"1":2,"1":3}', ['1']],
+    ['a number written differently from its serialisation', '{"n":1.0,"m":1e2,"n":2}', ['n']],
+    ['escaped characters', '{"a\\u0062":1,"ab":2}', ['ab']],
+    ['a top-level list', '[{"a":1,"a":1}]', ['[0].a']],
+  ];
+  for (const [name, text, want] of cases) {
+    assert.deepEqual(findDuplicateKeysOf(text, JSON.parse(text)), want, name);
   }
 });
 

@@ -150,6 +150,16 @@ export function findDuplicateKeys(text: string): string[] {
   return dups;
 }
 
+/**
+ * {@link findDuplicateKeys} of a body's text, given the object JSON.parse made of it. A text that is
+ * exactly the object's serialisation (compact JSON in insertion order, as clients send it) has no
+ * duplicate: JSON.parse keeps one value per key. Serialising is cheaper than scanning the text.
+ */
+export function findDuplicateKeysOf(text: string, parsed: unknown): string[] {
+  if (parsed !== null && typeof parsed === 'object' && JSON.stringify(parsed) === text) return [];
+  return findDuplicateKeys(text);
+}
+
 export interface DecodedBody {
   object: any;
   /** The text, for JSON and YAML bodies (used to find duplicate fields under strict validation). */

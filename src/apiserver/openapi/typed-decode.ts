@@ -71,23 +71,25 @@ export function typedDecode(obj: unknown, root: JsonObject, rootName: string, re
     for (const x of segments) p = typeof x === 'number' ? `${p}[${x}]` : p ? `${p}.${x}` : x;
     return p;
   };
+  // Not a closure inside walk: that would be allocated for every value walked.
+  const failAt = (value: unknown, s: JsonObject, refName: string | undefined, owner: string): void => {
+    const ownerShort = owner.split('.').pop();
+    out.typeErrors.push(`json: cannot unmarshal ${jsKind(value)} into Go struct field ${ownerShort}.${goPath()} of type ${goType(s, refName, resolve)}`);
+  };
   const walk = (value: unknown, schema: JsonObject | undefined, name: string | undefined, owner: string, depth: number): void => {
-    const r = schema ? resolve(schema) : { schema: undefined };
+    if (!schema || depth > 64 || value === undefined || value === null) return;
+    const r = resolve(schema);
     const s = r.schema;
     const n = r.name ?? name;
-    if (!s || depth > 64 || value === undefined || value === null) return;
+    if (!s) return;
     if (s['x-kubernetes-preserve-unknown-fields'] === true && !s.properties) return;
-    const fail = () => {
-      const ownerShort = owner.split('.').pop();
-      out.typeErrors.push(`json: cannot unmarshal ${jsKind(value)} into Go struct field ${ownerShort}.${goPath()} of type ${goType(s, r.name, resolve)}`);
-    };
     if (s['x-kubernetes-int-or-string']) {
-      if (typeof value !== 'string' && typeof value !== 'number') fail();
+      if (typeof value !== 'string' && typeof value !== 'number') failAt(value, s, r.name, owner);
       return;
     }
     const isObjectSchema = s.type === 'object' || !!s.properties;
     if (isObjectSchema) {
-      if (typeof value !== 'object' || Array.isArray(value)) return fail();
+      if (typeof value !== 'object' || Array.isArray(value)) return failAt(value, s, r.name, owner);
       const o = value as Record<string, unknown>;
       const props = s.properties as Record<string, JsonObject> | undefined;
       const extra = s.additionalProperties;
@@ -122,7 +124,7 @@ export function typedDecode(obj: unknown, root: JsonObject, rootName: string, re
     }
     switch (s.type) {
       case 'array': {
-        if (!Array.isArray(value)) return fail();
+        if (!Array.isArray(value)) return failAt(value, s, r.name, owner);
         const items = s.items as JsonObject | undefined;
         const itemSchema = items ? resolve(items).schema : undefined;
         for (let i = 0; i < value.length; i++) {
@@ -138,17 +140,17 @@ export function typedDecode(obj: unknown, root: JsonObject, rootName: string, re
         return;
       }
       case 'string':
-        if (typeof value !== 'string') fail();
+        if (typeof value !== 'string') failAt(value, s, r.name, owner);
         return;
       case 'integer':
-        if (typeof value !== 'number' || !Number.isInteger(value)) fail();
-        else if (s.format !== 'int64' && (value > 2147483647 || value < -2147483648)) fail();
+        if (typeof value !== 'number' || !Number.isInteger(value)) failAt(value, s, r.name, owner);
+        else if (s.format !== 'int64' && (value > 2147483647 || value < -2147483648)) failAt(value, s, r.name, owner);
         return;
       case 'number':
-        if (typeof value !== 'number') fail();
+        if (typeof value !== 'number') failAt(value, s, r.name, owner);
         return;
       case 'boolean':
-        if (typeof value !== 'boolean') fail();
+        if (typeof value !== 'boolean') failAt(value, s, r.name, owner);
         return;
       default:
         return;

@@ -6,12 +6,17 @@
  * - `log`: one row per revision (key, create_rev, prev_rev, deleted, value). Deletes are tombstone
  *   rows carrying the last value. Reads at older revisions and watch replay come from here.
  * - `current`: key → revision of its live row, so reads at the head are indexed lookups.
- * - `meta`: the revision counter, the compacted revision and the compaction cursor, persisted so
- *   revisions are never reused, even after compaction removed the newest rows (tombstones).
+ * - `meta`: the compacted revision and the compaction cursor. The revision counter is the newest
+ *   log row, or the compacted revision when compaction removed the newest rows (tombstones): rows
+ *   above the compacted revision are never removed, so revisions are never reused. (Older files
+ *   also hold a `revision` row, written with every commit; it is still read.)
  *
  * Writes are group-committed: all writes issued in one event-loop turn run in one transaction,
  * each with its own CAS check and revision, and their promises settle after the commit is on disk
- * (WAL; each group commit's WAL fsync runs in the thread pool before anything is acknowledged). Watches are fed from the commit path, never by polling.
+ * (WAL; each group commit's WAL fsync runs in the thread pool before anything is acknowledged).
+ * Writes issued while a WAL fsync is in flight wait for it and are committed together when it
+ * ends: they could not be acknowledged sooner, and one transaction costs less than several.
+ * Watches are fed from the commit path, never by polling.
  */
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
@@ -190,8 +195,8 @@ export class SqliteBackend implements Backend {
 
     const meta = (name: string): number => (this.s.getMeta.get(name) as number | undefined) ?? 0;
     const maxLogRev = (db.prepare('SELECT max(rev) FROM log').pluck().get() as number | null) ?? 0;
-    this.rev = Math.max(meta('revision'), maxLogRev);
     this.compacted = meta('compacted');
+    this.rev = Math.max(meta('revision'), maxLogRev, this.compacted);
     this.compactDone = meta('compact_done');
     this.ringStart = this.rev;
     this.publishedRev = this.rev;
@@ -322,7 +327,8 @@ export class SqliteBackend implements Backend {
       return;
     }
     this.pending.push(op);
-    if (!this.flushScheduled) {
+    // While a WAL fsync runs, its completion commits what has queued up (see syncWal).
+    if (!this.flushScheduled && !this.syncing) {
       this.flushScheduled = true;
       // setImmediate, not a microtask: writes arriving from every I/O callback of this loop turn join the group.
       setImmediate(() => this.flush());
@@ -373,6 +379,8 @@ export class SqliteBackend implements Backend {
         if (err) for (const op of g.ops) op.reject(err);
         else this.settle(g);
       }
+      // Writes that arrived during the fsync, in one transaction, synced next.
+      if (this.pending.length > 0 && !this.flushScheduled) this.flush();
       this.syncWal();
     });
   }
@@ -395,20 +403,20 @@ export class SqliteBackend implements Backend {
     const outcomes: OpOutcome[] = [];
     const events: WatchEvent[] = [];
     for (const op of ops) {
-      const cur = s.getCurrent.get(op.key);
       if (op.kind === 'create') {
-        if (cur) {
+        // The insert is the existence check: no row is written when the key is live.
+        if (s.insCurrent.run(op.key, rev + 1, rev + 1).changes === 0) {
           outcomes.push({ err: new KeyExistsError(op.key) });
           continue;
         }
         rev++;
         s.insLog.run(rev, op.key, rev, 0, 0, op.value);
-        s.insCurrent.run(op.key, rev, rev);
         const kv: KeyValue = { key: op.key, value: op.value, createRevision: rev, modRevision: rev };
         events.push({ type: 'put', kv, isCreate: true });
         outcomes.push({ ok: { ...kv } });
         continue;
       }
+      const cur = s.getCurrent.get(op.key);
       if (!cur) {
         outcomes.push({ err: new NotFoundError(op.key) });
         continue;
@@ -433,7 +441,6 @@ export class SqliteBackend implements Backend {
         outcomes.push({ ok: { ...kv } });
       }
     }
-    if (rev > base) s.setMeta.run('revision', rev);
     return { rev, outcomes, events };
   }
 
@@ -563,6 +570,8 @@ export class SqliteBackend implements Backend {
       // Raise the compacted revision first: from now on no reader or watcher can ask for rows being deleted.
       this.compacted = revision;
       this.s.setMeta.run('compacted', revision);
+      // For builds that still take the revision from this row rather than from the compacted one.
+      this.s.setMeta.run('revision', this.rev);
       for (const w of this.watchers) {
         if (!w.live && w.cursor < revision) w.queue.close(new CompactedError(w.cursor, revision));
       }
@@ -658,7 +667,7 @@ function prepare(db: Database.Database) {
     insLog: db.prepare<[number, string, number, number, number, string]>(
       'INSERT INTO log (rev, key, create_rev, prev_rev, deleted, value) VALUES (?, ?, ?, ?, ?, ?)',
     ),
-    insCurrent: db.prepare<[string, number, number]>('INSERT INTO current (key, rev, create_rev) VALUES (?, ?, ?)'),
+    insCurrent: db.prepare<[string, number, number]>('INSERT INTO current (key, rev, create_rev) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING'),
     updCurrent: db.prepare<[number, string]>('UPDATE current SET rev = ? WHERE key = ?'),
     delCurrent: db.prepare<[string]>('DELETE FROM current WHERE key = ?'),
     listCurrent: ranged<{ key: string; rev: number; create_rev: number; value: string }>(

@@ -10,7 +10,7 @@
  * validating plugins: a refusal after it leaves a charge the controller only corrects later.
  */
 import { errors, StatusError } from '../../../api/errors.js';
-import { checkQuotas, evaluatorFor, recheckQuota, refundQuota, type QuotaRequest, type ResourceList } from '../../../api/quota/index.js';
+import { checkQuotas, evaluatorFor, recheckQuota, refundQuota, type QuotaEvaluator, type QuotaRequest, type ResourceList } from '../../../api/quota/index.js';
 import { validateMetaFor, type Store } from '../../registry/generic/store.js';
 import type { KObject } from '../../registry/generic/strategy.js';
 import type { AdmissionAttributes, AdmissionPlugin } from '../index.js';
@@ -60,8 +60,11 @@ async function refund(store: Store, namespace: string, charged: { name: string; 
   }
 }
 
-/** Check the write against the namespace's quotas and charge it; throws 403 Forbidden to refuse. */
-async function admit(a: AdmissionAttributes): Promise<void> {
+/**
+ * Check the write against the namespace's quotas and charge it; throws 403 Forbidden to refuse.
+ * Writes no quota can apply to are answered synchronously (no promise for the chain to await).
+ */
+function admit(a: AdmissionAttributes): Promise<void> | void {
   // Subresources (status, binding, ...) never change usage, as upstream.
   if (a.subresource !== '') return;
   if (a.operation !== 'CREATE' && a.operation !== 'UPDATE') return;
@@ -72,11 +75,15 @@ async function admit(a: AdmissionAttributes): Promise<void> {
   if (!ev || !ev.handles(a.operation)) return;
   const quotaStore = a.lookup('', 'resourcequotas');
   if (!quotaStore) return;
+  return charge(a, a.operation, namespace, ev, quotaStore);
+}
+
+async function charge(a: AdmissionAttributes, operation: 'CREATE' | 'UPDATE', namespace: string, ev: QuotaEvaluator, quotaStore: Store): Promise<void> {
   // Which quotas apply comes from the cache; charging re-reads each one (guaranteedUpdate).
   const quotas = await a.cached.list('', 'resourcequotas', namespace);
   if (quotas.length === 0) return;
 
-  const req: QuotaRequest = { operation: a.operation, object: a.object, oldObject: a.oldObject };
+  const req: QuotaRequest = { operation, object: a.object, oldObject: a.oldObject };
   const now = new Date();
   const refuse = (message: string) => errors.forbidden(a.store.gr, nameOf(a.object), message);
   const plan = checkQuotas(quotas, req, ev, now);
