@@ -898,8 +898,6 @@ export class APIServer {
  * One chunk of a chunked watch response, framed here and written to the socket in one call:
  * the http layer's own path costs three buffers and several checks per write, which adds up when
  * an event fans out to hundreds of watchers. res.end() still writes the terminating chunk.
- * The socket is corked until the current run of the event loop ends, so the events of one storage
- * commit leave in one TLS record and one system call rather than one each.
  */
 function writeChunk(res: ServerResponse, text: string): void {
   const sock = res.socket;
@@ -907,15 +905,7 @@ function writeChunk(res: ServerResponse, text: string): void {
     res.write(text);
     return;
   }
-  if (sock.writableCorked === 0) {
-    sock.cork();
-    process.nextTick(uncork, sock);
-  }
   sock.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
-}
-
-function uncork(sock: Socket): void {
-  sock.uncork();
 }
 
 /**
