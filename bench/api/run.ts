@@ -5,7 +5,9 @@
  *   3. create latency p50/p99 at a fixed rate (default 1,000/s);
  *   4. list of 10,000 pods;
  *   5. watch delivery latency with 500 concurrent watchers.
- * Usage: node --import tsx bench/api/run.ts [--quick] [--with-control-plane] [--etcd]
+ * Usage: node --import tsx bench/api/run.ts [--quick] [--with-control-plane] [--etcd] [--watch-only] [--raw-watchers]
+ * (--raw-watchers: the watch clients read raw TLS bytes instead of going through node:https; see
+ * watchers.ts. --watch-gap MS: pause between the watched creates, default 20.)
  *   --etcd: run everything twice, on SQLite and on a real single-member etcd (started here on
  *   loopback), and print them side by side with the etcd/SQLite ratio.
  */
@@ -18,6 +20,11 @@ import { freePort } from '../../src/base/ports.js';
 
 const quick = process.argv.includes('--quick');
 const watchOnly = process.argv.includes('--watch-only');
+const watcherMode = process.argv.includes('--raw-watchers') ? 'raw' : 'https';
+const watchGapMs = (() => {
+  const i = process.argv.indexOf('--watch-gap');
+  return i >= 0 ? Number(process.argv[i + 1]) : 20;
+})();
 // The API server alone by default; --with-control-plane keeps the scheduler and controllers running.
 const serverFlags = process.argv.includes('--with-control-plane') ? [] : ['--disable-scheduler', '--disable-controller-manager'];
 const bin = resolve('bin/k8ts');
@@ -183,17 +190,17 @@ async function fixedRate(c: Conn, rate: number, durationMs: number, ns: string):
 
 /**
  * Watch delivery: `watchers` watches spread over 4 client processes (as that many real clients
- * would be), one create every 20 ms; latency = event arrival − create sent (an upper bound on
+ * would be), one create every 20 ms (--watch-gap); latency = event arrival − create sent (an upper bound on
  * commit → event, since it includes the create's own request time).
  */
-async function watchLatency(c: Conn, dataDir: string, watchers: number, events: number, ns: string): Promise<{ lat: number[]; spread: number[]; acked: number[] }> {
+async function watchLatency(c: Conn, dataDir: string, watchers: number, events: number, ns: string): Promise<{ lat: number[]; spread: number[]; acked: number[]; clientCpuPerEvent: number }> {
   const list = JSON.parse((await request(c, 'GET', `/api/v1/namespaces/${ns}/pods?limit=1`)).body);
   const rv = list.metadata.resourceVersion;
   const tls = join(dataDir, 'tls');
   const procs = 4;
   const children = Array.from({ length: procs }, (_, i) => {
     const n = Math.floor(watchers / procs) + (i < watchers % procs ? 1 : 0);
-    return spawn(process.execPath, ['--import', 'tsx', resolve('bench/api/watchers.ts'), String(c.port), ns, rv, String(n), join(tls, 'ca.crt'), join(tls, 'admin.crt'), join(tls, 'admin.key')], {
+    return spawn(process.execPath, ['--import', 'tsx', resolve('bench/api/watchers.ts'), String(c.port), ns, rv, String(n), join(tls, 'ca.crt'), join(tls, 'admin.crt'), join(tls, 'admin.key'), watcherMode], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
   });
@@ -205,6 +212,7 @@ async function watchLatency(c: Conn, dataDir: string, watchers: number, events: 
   });
   while (!outputs.every((o) => o.ready())) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 300));
+  const clientCpu0 = children.reduce((sum, ch) => sum + cpuMsOf(ch.pid!), 0);
   const sent = new Map<string, number>();
   const acked = new Map<string, number>();
   for (let i = 0; i < events; i++) {
@@ -213,9 +221,10 @@ async function watchLatency(c: Conn, dataDir: string, watchers: number, events: 
     const r = await request(c, 'POST', `/api/v1/namespaces/${ns}/pods`, pod(name));
     acked.set(name, performance.timeOrigin + performance.now());
     if (r.code !== 201) throw new Error(`create: ${r.code}`);
-    await new Promise((r2) => setTimeout(r2, 20));
+    await new Promise((r2) => setTimeout(r2, watchGapMs));
   }
   await new Promise((r) => setTimeout(r, 1000));
+  const clientCpuMs = children.reduce((sum, ch) => sum + cpuMsOf(ch.pid!), 0) - clientCpu0;
   for (const ch of children) ch.stdin!.end();
   while (!outputs.every((o) => o.done())) await new Promise((r) => setTimeout(r, 20));
   const lat: number[] = [];
@@ -243,7 +252,7 @@ async function watchLatency(c: Conn, dataDir: string, watchers: number, events: 
       ackedLat.push(t - acked.get(name)!);
     }
   }
-  return { lat, spread, acked: ackedLat };
+  return { lat, spread, acked: ackedLat, clientCpuPerEvent: clientCpuMs / events };
 }
 
 async function main(): Promise<void> {
@@ -322,12 +331,13 @@ async function runSuite(): Promise<[string, string][]> {
     results.push([`list of ${countRes.items.length} pods, JSON (median of 5)`, `${median(listTimes).toFixed(0)} ms`]);
     // 5. watch delivery with 500 watchers.
     const cpu0 = cpuMsOf(srv.proc.pid!);
-    const { lat: wl, spread, acked } = await watchLatency(c, dataDir, quick ? 100 : 500, quick ? 20 : 50, 'watch');
+    const { lat: wl, spread, acked, clientCpuPerEvent } = await watchLatency(c, dataDir, quick ? 100 : 500, quick ? 20 : 50, 'watch');
     const cpuPerEvent = (cpuMsOf(srv.proc.pid!) - cpu0) / (quick ? 20 : 50);
     results.push([`watch delivery, ${quick ? 100 : 500} watchers (create sent → event received): p50`, `${pct(wl, 50).toFixed(2)} ms`]);
     results.push([`watch delivery, ${quick ? 100 : 500} watchers: p99`, `${pct(wl, 99).toFixed(2)} ms`]);
     results.push([`watch delivery, lower bound (first watcher's arrival → each arrival): p50 / p99`, `${pct(spread, 50).toFixed(2)} / ${pct(spread, 99).toFixed(2)} ms`]);
     results.push([`watch delivery, create response received → event received: p50 / p99`, `${pct(acked, 50).toFixed(2)} / ${pct(acked, 99).toFixed(2)} ms`]);
+    results.push([`watch clients' CPU per event, all ${quick ? 100 : 500} watchers (${watcherMode} clients, 4 processes)`, `${clientCpuPerEvent.toFixed(2)} ms`]);
     results.push([`server CPU per create fanned out to ${quick ? 100 : 500} watchers (incl. watch setup)`, `${cpuPerEvent.toFixed(2)} ms`]);
     results.push(['RSS after the load', `${rssOf(srv.proc.pid!).toFixed(0)} MB`]);
     c.agent.destroy();
