@@ -53,6 +53,8 @@ describe('the node agent runs real pods', { skip: why }, () => {
     await c.server.agent?.stop({ removePods: true, removeState: true });
     await c.server.stop();
     await c.stop();
+    // The server's data dir (database, certificates); the agent's own state is removed above.
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('registers the node with its machine capacity, addresses, runtime and a pod CIDR from the cluster range', async () => {
