@@ -76,3 +76,26 @@ export async function startBenchServer(opts: { name: string; bin?: string; src?:
     },
   };
 }
+
+/**
+ * The core/v1 Scheduled event the scheduler's recorder posts for pod `name` (namespace `cpu`)
+ * bound to `node-<i % 100>`, as the CPU benchmarks post it.
+ */
+export function scheduledEvent(name: string, i: number): Record<string, unknown> {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: `${name}.${(Date.now() * 1e6 + i).toString(16)}`, namespace: 'cpu' },
+    involvedObject: { kind: 'Pod', namespace: 'cpu', name, apiVersion: 'v1' },
+    reason: 'Scheduled',
+    message: `Successfully assigned cpu/${name} to node-${i % 100}`,
+    source: { component: 'default-scheduler' },
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+    type: 'Normal',
+    reportingComponent: 'default-scheduler',
+    reportingInstance: 'default-scheduler',
+  };
+}

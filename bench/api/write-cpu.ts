@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startBenchServer } from './server-process.js';
+import { scheduledEvent, startBenchServer } from './server-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +30,6 @@ if (!['create', 'binding', 'event'].includes(op)) throw new Error(`--op: create,
 const pods = Number(values.pods);
 const rounds = Number(values.rounds);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const rfc3339 = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 const server = await startBenchServer({ name: `write-cpu-${op}`, bin: values.bin, src: values.src });
 const { post } = server;
@@ -58,22 +57,7 @@ const write = (i: number): Promise<void> => {
       apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace: 'cpu' }, target: { apiVersion: 'v1', kind: 'Node', name: `node-${i % 100}` },
     }));
   }
-  const now = rfc3339();
-  return must('event', 201, post('/api/v1/namespaces/cpu/events', {
-    apiVersion: 'v1',
-    kind: 'Event',
-    metadata: { name: `${name}.${(Date.now() * 1e6 + i).toString(16)}`, namespace: 'cpu' },
-    involvedObject: { kind: 'Pod', namespace: 'cpu', name, apiVersion: 'v1' },
-    reason: 'Scheduled',
-    message: `Successfully assigned cpu/${name} to node-${i % 100}`,
-    source: { component: 'default-scheduler' },
-    firstTimestamp: now,
-    lastTimestamp: now,
-    count: 1,
-    type: 'Normal',
-    reportingComponent: 'default-scheduler',
-    reportingInstance: 'default-scheduler',
-  }));
+  return must('event', 201, post('/api/v1/namespaces/cpu/events', scheduledEvent(name, i)));
 };
 /** Open n watches on the namespace's pods, reading and discarding what they send. */
 const openWatches = async (n: number): Promise<https.Agent[]> => {

@@ -10,7 +10,7 @@
  * BENCH_SERVER_NODE_ARGS adds node flags to it (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
  */
 import { parseArgs } from 'node:util';
-import { startBenchServer } from '../api/server-process.js';
+import { scheduledEvent, startBenchServer } from '../api/server-process.js';
 
 const { values } = parseArgs({
   options: { pods: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, bin: { type: 'string' }, src: { type: 'boolean', default: false } },
@@ -18,7 +18,6 @@ const { values } = parseArgs({
 const pods = Number(values.pods);
 const rounds = Number(values.rounds);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const rfc3339 = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 const server = await startBenchServer({ name: 'bind-cpu', bin: values.bin, src: values.src });
 const { post } = server;
@@ -56,22 +55,7 @@ try {
     c0 = server.cpuMs();
     await pool(pods, async (i) => {
       const name = `p-${first + i}`;
-      const now = rfc3339();
-      const code = await post('/api/v1/namespaces/cpu/events', {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { name: `${name}.${(Date.now() * 1e6 + i).toString(16)}`, namespace: 'cpu' },
-        involvedObject: { kind: 'Pod', namespace: 'cpu', name, apiVersion: 'v1' },
-        reason: 'Scheduled',
-        message: `Successfully assigned cpu/${name} to node-${i % 100}`,
-        source: { component: 'default-scheduler' },
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-        type: 'Normal',
-        reportingComponent: 'default-scheduler',
-        reportingInstance: 'default-scheduler',
-      });
+      const code = await post('/api/v1/namespaces/cpu/events', scheduledEvent(name, i));
       if (code !== 201) throw new Error(`event: ${code}`);
     });
     const eventMs = (server.cpuMs() - c0) / pods;
