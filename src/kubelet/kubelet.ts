@@ -131,6 +131,20 @@ interface PodRecord {
   lastView?: PodRuntimeView;
   /** When the pod's worker last ran (ms). */
   syncedAt?: number;
+  /** {@link syncSignature} of the pod as last handed to the worker. */
+  syncSig?: string;
+}
+
+/**
+ * What an update of a pod must change for its worker to run again. As upstream's pod config
+ * source, status-only updates (mostly the kubelet's own status patches coming back) do not start a
+ * sync: the relist and the periodic resync catch the runtime's side. Readiness-gate conditions,
+ * which others set in the status, do count.
+ */
+function syncSignature(pod: KObject): string {
+  const m = pod.metadata ?? {};
+  const gates = pod.spec?.readinessGates?.length ? pod.status?.conditions : undefined;
+  return JSON.stringify([m.labels, m.annotations, m.deletionTimestamp, m.deletionGracePeriodSeconds, pod.spec, gates]);
 }
 
 const defaultCapacity: ResourceList = {
@@ -566,6 +580,9 @@ export class Kubelet {
       }
     }
     rec.pod = pod;
+    const sig = syncSignature(pod);
+    if (sig === rec.syncSig) return;
+    rec.syncSig = sig;
     this.kick(rec);
   }
 
