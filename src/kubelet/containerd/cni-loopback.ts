@@ -113,8 +113,3 @@ export function cniBinDirWith(dir: string, from: string, replace: Record<string,
     symlinkSync(target, link);
   }
 }
-
-/** {@link cniBinDirWith} replacing only loopback (kept for existing callers). */
-export function cniBinDirWithLoopback(dir: string, from: string, loopback: string | undefined): void {
-  cniBinDirWith(dir, from, { loopback });
-}

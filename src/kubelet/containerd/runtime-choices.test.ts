@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { bridgeConflist, containerdConfig, crunCgroupProblem, HOSTPORT_RUNTIME_HANDLER, hostPortCniConfDir, pickOciRuntime } from './containerd.js';
 import { staticPauseBinary } from './pause-image.js';
-import { cLoopbackPlugin, cniBinDirWithLoopback } from './cni-loopback.js';
+import { cLoopbackPlugin, cniBinDirWith } from './cni-loopback.js';
 import { staticPauseLayer } from './images.js';
 
 const dirs: string[] = [];
@@ -178,8 +178,8 @@ describe('the C loopback CNI plugin', () => {
     const from = tmp('k8ts-cnifrom-');
     for (const p of ['bridge', 'host-local', 'loopback']) writeFileSync(join(from, p), '');
     const dir = join(tmp('k8ts-cnibin-'), 'bin');
-    cniBinDirWithLoopback(dir, from, '/opt/lo');
-    cniBinDirWithLoopback(dir, from, '/opt/lo'); // idempotent
+    cniBinDirWith(dir, from, { loopback: '/opt/lo' });
+    cniBinDirWith(dir, from, { loopback: '/opt/lo' }); // idempotent
     assert.equal(readlinkSync(join(dir, 'loopback')), '/opt/lo');
     assert.equal(readlinkSync(join(dir, 'bridge')), join(from, 'bridge'));
     assert.equal(readlinkSync(join(dir, 'host-local')), join(from, 'host-local'));
