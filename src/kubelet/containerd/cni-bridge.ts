@@ -452,17 +452,22 @@ static void nl_end(nlreq *r, struct rtattr *nest) {
   nest->rta_len = (unsigned short)((char *)&r->h + r->h.nlmsg_len - (char *)nest);
 }
 
+/* One read of netlink replies into rbuf: its length, or -errno. */
+static ssize_t nl_recv(int fd) {
+  for (;;) {
+    ssize_t n = recv(fd, rbuf, sizeof rbuf, 0);
+    if (n >= 0 || errno != EINTR) return n < 0 ? -errno : n;
+  }
+}
+
 /* Sends r and reads the answer: 0 or -errno from the kernel's ack; a GET (no ack asked) returns the reply's length, kept in rbuf. */
 static int nl_talk(int fd, nlreq *r) {
   int get = r->h.nlmsg_type == RTM_GETLINK;
   if (!get) r->h.nlmsg_flags |= NLM_F_ACK;
   if (send(fd, r, r->h.nlmsg_len, 0) < 0) return -errno;
   for (;;) {
-    ssize_t n = recv(fd, rbuf, sizeof rbuf, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
+    ssize_t n = nl_recv(fd);
+    if (n < 0) return (int)n;
     for (struct nlmsghdr *h = (struct nlmsghdr *)rbuf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_seq != r->h.nlmsg_seq) continue;
       if (h->nlmsg_type == NLMSG_ERROR) return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
@@ -599,11 +604,8 @@ static int addr_list(int fd, int index, uint32_t *ips, int *prefixes, int max) {
   if (send(fd, &r, r.h.nlmsg_len, 0) < 0) return -errno;
   int count = 0;
   for (;;) {
-    ssize_t n = recv(fd, rbuf, sizeof rbuf, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
+    ssize_t n = nl_recv(fd);
+    if (n < 0) return (int)n;
     for (struct nlmsghdr *h = (struct nlmsghdr *)rbuf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_seq != r.h.nlmsg_seq) continue;
       if (h->nlmsg_type == NLMSG_DONE) return count;
