@@ -551,4 +551,22 @@ describe('VolumeManager.tearDownPod', () => {
     assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(d), false);
     assert.equal(existsSync(d), false);
   });
+
+  it('sizes a memory emptyDir and the secret tmpfs by the pod memory limit, as upstream', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const { vm, rootDir } = manager({ tmpfsForSecrets: true, allocatable: { memory: '1Gi' } });
+    const p = pod(
+      [
+        { name: 'mem', emptyDir: { medium: 'Memory' } },
+        { name: 'big', emptyDir: { medium: 'Memory', sizeLimit: '2Gi' } },
+        { name: 's', secret: { secretName: 'sec' } },
+      ],
+      [{ name: 'c', resources: { limits: { memory: '48Mi' } } }],
+    );
+    await vm.setUpPod(p);
+    const sizeOf = (d: string) => /size=(\d+k)/.exec(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === d) ?? '')?.[1];
+    assert.equal(sizeOf(vdir(rootDir, p, 'empty-dir', 'mem')), `${48 * 1024}k`);
+    assert.equal(sizeOf(vdir(rootDir, p, 'empty-dir', 'big')), `${48 * 1024}k`, 'a sizeLimit above the pod limit is ignored');
+    assert.equal(sizeOf(vdir(rootDir, p, 'secret', 's')), `${48 * 1024}k`);
+    await vm.tearDownPod(p.metadata.uid);
+  });
 });

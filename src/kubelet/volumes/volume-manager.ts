@@ -8,12 +8,12 @@
 import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { tryParseQuantity } from '../../api/quantity.js';
 import type { KObject } from '../../client/rest-client.js';
 import { containerResourceValue, expandVars, extractMetadataField, type PodResources } from '../envvars.js';
 import type { Mount, MountPropagation } from '../runtime/runtime.js';
 import { validatePayloadPath, writeAtomic, type FileProjection, type Payload } from './atomic-writer.js';
 import { managedHostsFileContent, nodeHostsFileContent, podHostnameAndDomain } from './etc-hosts.js';
+import { memoryBackedVolumeSize } from './memory-size.js';
 import { Mounter } from './mounter.js';
 
 /** Linux open(2) flags Node does not export. */
@@ -285,13 +285,13 @@ export class VolumeManager {
 
   private async setUpVolumeLocked(pod: KObject, vol: KObject, plugin: ApiPlugin, dir: string): Promise<void> {
     const fsGroup: number | undefined = pod.spec?.securityContext?.fsGroup;
-    if (vol.emptyDir) return this.setUpEmptyDir(dir, vol.emptyDir, fsGroup);
+    if (vol.emptyDir) return this.setUpEmptyDir(pod, dir, vol.emptyDir, fsGroup);
     const payload = await this.payloadOf(pod, vol);
     // Upstream backs secret, projected (tokens) and downward API volumes with a memory emptyDir,
     // so their content never reaches the disk.
     if (this.o.tmpfsForSecrets && (plugin === 'secret' || plugin === 'projected' || plugin === 'downwardAPI')) {
       await fs.mkdir(dir, { recursive: true });
-      await this.ensureTmpfs(dir, tryParseQuantity(this.o.allocatable?.memory)?.value() || 0);
+      await this.ensureTmpfs(dir, memoryBackedVolumeSize(pod, undefined, this.o.allocatable?.memory));
     }
     await writeAtomic(dir, payload, { fsGroup });
   }
@@ -301,9 +301,9 @@ export class VolumeManager {
     await this.mounter.tmpfs(dir, sizeBytes);
   }
 
-  private async setUpEmptyDir(dir: string, src: KObject, fsGroup?: number): Promise<void> {
+  private async setUpEmptyDir(pod: KObject, dir: string, src: KObject, fsGroup?: number): Promise<void> {
     await fs.mkdir(dir, { recursive: true });
-    if (src.medium === 'Memory') await this.ensureTmpfs(dir, tryParseQuantity(src.sizeLimit)?.value() || tryParseQuantity(this.o.allocatable?.memory)?.value() || 0);
+    if (src.medium === 'Memory') await this.ensureTmpfs(dir, memoryBackedVolumeSize(pod, src.sizeLimit, this.o.allocatable?.memory));
     // Everyone may write an emptyDir (upstream perm 0777; setgid with fsGroup).
     if (fsGroup !== undefined) {
       await fs.lchown(dir, -1, fsGroup);
