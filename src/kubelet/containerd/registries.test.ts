@@ -66,6 +66,8 @@ configs:
     ['an unknown top-level key', 'mirror: {}', /unknown key "mirror" \(expected mirrors, configs\)/],
     ['a registry host that is not one path segment', 'mirrors:\n  "../x":\n    endpoint: ["http://a"]', /invalid registry host "\.\.\/x"/],
     ['an endpoint that is not http or https', 'mirrors:\n  a.example:\n    endpoint: ["ftp://a"]', /mirrors\.a\.example: invalid endpoint "ftp:\/\/a"/],
+    ['a mirror rewrite, which stock containerd cannot do', 'mirrors:\n  docker.io:\n    endpoint: ["http://a"]\n    rewrite:\n      "^library/(.*)": "mirror/$1"', /mirrors\.docker\.io: rewrite is not supported/],
+    ['an unknown key in a mirror', 'mirrors:\n  a.example:\n    endpoints: ["http://a"]', /mirrors\.a\.example: unknown key "endpoints" \(expected endpoint\)/],
     ['an unknown key in a config', 'configs:\n  a.example:\n    auth: {}\n    tsl: {}', /configs\.a\.example: unknown key "tsl"/],
   ];
   for (const [what, text, err] of bad) it(`refuses ${what}`, () => assert.throws(() => parseRegistries(text), err));

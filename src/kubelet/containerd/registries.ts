@@ -38,6 +38,11 @@ export function parseRegistries(text: string, source = 'registries.yaml'): Regis
   const cfg = raw as RegistriesConfig;
   for (const [name, m] of Object.entries(cfg.mirrors ?? {})) {
     checkHostName(name, source, true);
+    for (const k of Object.keys(m ?? {})) {
+      // k3s's containerd fork rewrites repository paths per mirror; the stock containerd k8ts drives cannot.
+      if (k === 'rewrite') throw new Error(`${source}: mirrors.${name}: rewrite is not supported (the containerd k8ts runs has no repository rewriting); name the rewritten image in the pod instead`);
+      if (k !== 'endpoint') throw new Error(`${source}: mirrors.${name}: unknown key ${q(k)} (expected endpoint)`);
+    }
     for (const e of m?.endpoint ?? []) {
       try {
         const u = new URL(withScheme(e));
