@@ -5,6 +5,7 @@
  */
 import { errors, successStatus } from '../../api/errors.js';
 import type { SubresourceContext, SubresourceHandler } from '../apiserver.js';
+import { podEviction } from './core/pods/eviction.js';
 import { kubeletProxy, type KubeletClientConfig } from './core/pods/kubelet-proxy.js';
 import { csrApprovalSubresource } from './certificates/certificatesigningrequests/strategy.js';
 
@@ -40,26 +41,6 @@ const podBinding: SubresourceHandler = {
       if (b?.metadata?.annotations) pod.metadata.annotations = { ...pod.metadata.annotations, ...b.metadata.annotations };
       return pod;
     }, { subresource: 'binding', user: ctx.user, direct: true });
-    return { code: 201, body: successStatus() };
-  },
-};
-
-/** pods/eviction: a delete that disruption budgets may refuse (429), as `kubectl drain` uses it. */
-const podEviction: SubresourceHandler = {
-  group: '',
-  resource: 'pods',
-  info: { name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', verbs: ['create'] },
-  async handle(ctx) {
-    if (ctx.info.verb !== 'create') throw errors.methodNotSupported({ group: '', resource: 'pods/eviction' }, ctx.info.verb);
-    const ev = await ctx.body();
-    if (ev?.metadata?.name && ev.metadata.name !== ctx.info.name) {
-      throw errors.badRequest(`name in URL does not match name in Eviction object`);
-    }
-    const opts = ev?.deleteOptions ?? {};
-    await ctx.store.delete(
-      { namespace: ctx.info.namespace, name: ctx.info.name },
-      { gracePeriodSeconds: opts.gracePeriodSeconds ?? undefined, preconditions: opts.preconditions, dryRun: Array.isArray(opts.dryRun) && opts.dryRun.includes('All'), user: ctx.user },
-    );
     return { code: 201, body: successStatus() };
   },
 };
