@@ -54,6 +54,8 @@ describe('streaming from kubectl through the API server to the kubelet and conta
   const target: StreamTarget = { uid: 'uid-stream', sandboxId: '', containers: [] };
   // A second pod name served from the same sandbox, for attach.
   const attachTarget: StreamTarget = { uid: 'uid-attach', sandboxId: '', containers: [] };
+  // And a third, whose only container has exited.
+  const exitedTarget: StreamTarget = { uid: 'uid-exited', sandboxId: '', containers: [] };
   let sandboxConfig: PodSandboxConfig;
 
   /** The API as the admin, with status and parsed body. */
@@ -164,7 +166,7 @@ describe('streaming from kubectl through the API server to the kubelet and conta
       port: 0,
       clientCA: cluster.server.ca,
       runtime: rt,
-      lookup: (ns, name) => (ns !== 'default' ? undefined : name === 'web' ? target : name === 'att' ? attachTarget : undefined),
+      lookup: (ns, name) => (ns !== 'default' ? undefined : name === 'web' ? target : name === 'att' ? attachTarget : name === 'done' ? exitedTarget : undefined),
     });
     const node = (name: string, port: number) => ({
       apiVersion: 'v1',
@@ -297,6 +299,42 @@ describe('streaming from kubectl through the API server to the kubelet and conta
     assert.match(r.stdout, /got hello\n/);
     assert.equal(r.code, 5, r.stderr);
     assert.match(r.stderr, /exit code 5/);
+  });
+
+  it('refuses exec and attach into a container that has exited, before upgrading, as upstream', skip, async () => {
+    const cfg: ContainerConfig = {
+      metadata: { name: 'done', attempt: 0 },
+      image: { image: BUSYBOX },
+      command: ['sh', '-c', 'echo finished'],
+      labels: { 'io.kubernetes.container.name': 'done' },
+      annotations: {},
+      logPath: 'done/0.log',
+    };
+    const id = await rt!.createContainer(target.sandboxId, cfg, sandboxConfig);
+    await rt!.startContainer(id);
+    const end = Date.now() + 10_000;
+    while ((await rt!.containerStatus(id)).state !== 'CONTAINER_EXITED') {
+      assert.ok(Date.now() < end, 'the container exits');
+      await sleep(50);
+    }
+    exitedTarget.sandboxId = target.sandboxId;
+    exitedTarget.containers = [{ name: 'done', id, logPath: join(stateDir!, 'pods', target.uid, 'done/0.log') }];
+    const created = await api('POST', '/api/v1/namespaces/default/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'done', namespace: 'default' },
+      spec: { nodeName: 'n1', containers: [{ name: 'done', image: BUSYBOX }] },
+    });
+    assert.equal(created.status, 201, created.text);
+    // The pod still says Running: kubectl's own check of the phase lets the request through to the kubelet.
+    created.body.status = { ...created.body.status, phase: 'Running' };
+    assert.equal((await api('PUT', '/api/v1/namespaces/default/pods/done/status', created.body)).status, 200);
+    for (const args of [['exec', 'done', '--', 'true'], ['attach', 'done']]) {
+      const r = await kubectl(args);
+      assert.notEqual(r.code, 0, `${args[0]}: ${r.stdout}`);
+      assert.match(r.stderr, /container is in CONTAINER_EXITED state/, args[0]);
+      assert.doesNotMatch(r.stderr, /UNKNOWN/, 'no gRPC status prefix');
+    }
   });
 
   it('prints logs, their tail, and follows new lines until killed', skip, async () => {

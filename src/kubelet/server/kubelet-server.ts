@@ -179,13 +179,8 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
     }
   };
 
-  const runCommand = (client: CommandClient, kind: 'exec' | 'attach', id: string, opts: RemoteCommandOptions & { command: string[] }) =>
-    bridgeCommand(
-      client,
-      opts,
-      () => (kind === 'exec' ? o.runtime.exec(id, opts.command, opts) : o.runtime.attach(id, opts)),
-      kind === 'attach' ? attachFinal(id) : undefined,
-    ).catch(() => client.finish({ metadata: {}, status: 'Failure', message: 'internal error' }));
+  const runCommand = (client: CommandClient, kind: 'exec' | 'attach', id: string, opts: RemoteCommandOptions & { command: string[] }, url: string) =>
+    bridgeCommand(client, opts, async () => url, kind === 'attach' ? attachFinal(id) : undefined).catch(() => client.finish({ metadata: {}, status: 'Failure', message: 'internal error' }));
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     (async () => {
@@ -296,21 +291,30 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
       }
       const kind = r.kind;
       const opts = commandOptions(url.searchParams, kind);
-      if (upgrade === 'websocket') {
-        wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-          const client = websocketCommandClient(ws, ws.protocol || 'channel.k8s.io', socket);
-          void runCommand(client, kind, c!.id, opts);
-        });
-        return;
-      }
-      if (upgrade !== 'spdy/3.1') throw new HttpError(400, 'unsupported upgrade protocol');
+      if (upgrade !== 'websocket' && upgrade !== 'spdy/3.1') throw new HttpError(400, 'unsupported upgrade protocol');
       const offered = headerList(req.headers['x-stream-protocol-version']);
-      const proto = negotiate(offered, SPDY_COMMAND_PROTOCOLS);
-      if (!proto) throw new HttpError(403, `unable to upgrade: unable to negotiate protocol: client supports ${offered.join(', ')}, server supports ${SPDY_COMMAND_PROTOCOLS.join(', ')}`);
-      const session = spdyOverSocket(socket, head, proto);
-      spdyCommandClient(session, proto, opts).then(
-        (client) => runCommand(client, kind, c!.id, opts),
-        () => session.destroy(),
+      const proto = upgrade === 'spdy/3.1' ? negotiate(offered, SPDY_COMMAND_PROTOCOLS) : undefined;
+      if (upgrade === 'spdy/3.1' && !proto) throw new HttpError(403, `unable to upgrade: unable to negotiate protocol: client supports ${offered.join(', ')}, server supports ${SPDY_COMMAND_PROTOCOLS.join(', ')}`);
+      // As upstream, the runtime is asked first: a container that is not running is refused before
+      // the upgrade (so `kubectl run -i` falls back to its logs) instead of streaming nothing.
+      const id = c!.id;
+      (kind === 'exec' ? o.runtime.exec(id, opts.command, opts) : o.runtime.attach(id, opts)).then(
+        (runtimeURL) => {
+          if (socket.destroyed) return;
+          if (upgrade === 'websocket') {
+            wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+              const client = websocketCommandClient(ws, ws.protocol || 'channel.k8s.io', socket);
+              void runCommand(client, kind, id, opts, runtimeURL);
+            });
+            return;
+          }
+          const session = spdyOverSocket(socket, head, proto!);
+          spdyCommandClient(session, proto!, opts).then(
+            (client) => runCommand(client, kind, id, opts, runtimeURL),
+            () => session.destroy(),
+          );
+        },
+        (e: Error & { details?: string }) => rejectSocket(socket, new HttpError(500, e.details || e.message)),
       );
     } catch (e) {
       rejectSocket(socket, e instanceof HttpError ? e : new HttpError(500, (e as Error).message));
