@@ -91,6 +91,25 @@ function osImage(): string {
   }
 }
 
+/** The first line of a file, or undefined when it cannot be read (containers, other kernels). */
+function firstLine(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').split('\n')[0]!.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The machine's identity as upstream's kubelet reports it: machine-id, DMI product UUID and boot ID. */
+export function machineIdentity(): { machineID?: string; systemUUID?: string; bootID?: string } {
+  const ids = {
+    machineID: firstLine('/etc/machine-id') ?? firstLine('/var/lib/dbus/machine-id'),
+    systemUUID: firstLine('/sys/class/dmi/id/product_uuid')?.toLowerCase(),
+    bootID: firstLine('/proc/sys/kernel/random/boot_id'),
+  };
+  return Object.fromEntries(Object.entries(ids).filter(([, v]) => v)) as typeof ids;
+}
+
 /** What this machine offers, as node capacity. */
 export function machineCapacity(rootDir: string): ResourceList {
   const fs = statfsSync(rootDir);
@@ -162,7 +181,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     nodeIP,
     podCIDR,
     capacity: machineCapacity(o.rootDir),
-    nodeInfo: { kernelVersion: release(), osImage: osImage(), architecture: process.arch === 'x64' ? 'amd64' : process.arch },
+    nodeInfo: { kernelVersion: release(), osImage: osImage(), architecture: process.arch === 'x64' ? 'amd64' : process.arch, ...machineIdentity() },
     podLogsDir: join(o.rootDir, 'logs'),
     rootDir: join(o.rootDir, 'kubelet'),
     clusterDNS: o.clusterDNS ? [o.clusterDNS] : undefined,

@@ -65,6 +65,9 @@ describe('the node agent runs real pods', { skip: why }, () => {
     assert.ok(Number(node.status.capacity.cpu) >= 1);
     assert.match(node.status.capacity.memory, /^\d+Ki$/);
     assert.equal(node.metadata.labels['kubernetes.io/hostname'], node.metadata.name);
+    // The machine's own identity, as upstream's kubelet reports it.
+    assert.equal(node.status.nodeInfo.bootID, readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+    if (existsSync('/etc/machine-id')) assert.equal(node.status.nodeInfo.machineID, readFileSync('/etc/machine-id', 'utf8').trim());
   });
 
   it('gives each pod its own IP and host name, and a client pod reaches a server pod by IP', async () => {
