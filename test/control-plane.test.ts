@@ -191,6 +191,39 @@ describe('control plane on hollow nodes, driven by kubectl', () => {
     await c.ok(['delete', 'statefulset', 'db']);
   });
 
+  it('kubectl drain honours a PodDisruptionBudget: refused while the budget is short, done once it allows', async () => {
+    await c.ok(['create', 'deployment', 'guarded', '--image=nginx', '--replicas=3']);
+    await eventually(async () => (await readyPods('app=guarded')).length === 3, 30_000, 200);
+    await c.ok(['create', 'poddisruptionbudget', 'guarded', '--selector=app=guarded', '--min-available=3']);
+    // The disruption controller fills in the status kubectl shows.
+    await eventually(async () => /^guarded\s+3\s+N\/A\s+0\s/m.test(await c.ok(['get', 'pdb'])), 20_000, 200);
+    const pdb = JSON.parse(await c.ok(['get', 'pdb', 'guarded', '-o', 'json']));
+    assert.deepEqual([pdb.status.expectedPods, pdb.status.currentHealthy, pdb.status.desiredHealthy, pdb.status.disruptionsAllowed], [3, 3, 3, 0]);
+    assert.equal(pdb.status.observedGeneration, pdb.metadata.generation);
+    const victimNode = (await readyPods('app=guarded'))[0].spec.nodeName as string;
+    const drain = ['drain', victimNode, '--pod-selector=app=guarded', '--ignore-daemonsets', '--delete-emptydir-data'];
+    try {
+      const refused = await c.kubectl([...drain, '--timeout=4s'], { timeoutMs: 30_000 });
+      assert.notEqual(refused.code, 0, 'the drain cannot finish while the budget allows no disruption');
+      assert.match(refused.stderr, /Cannot evict pod as it would violate the pod's disruption budget/);
+      assert.equal((await readyPods('app=guarded')).length, 3, 'no guarded pod was evicted');
+
+      await c.ok(['patch', 'pdb', 'guarded', '--type=merge', '-p', '{"spec":{"minAvailable":2}}']);
+      await eventually(async () => JSON.parse(await c.ok(['get', 'pdb', 'guarded', '-o', 'json'])).status.disruptionsAllowed === 1, 20_000, 200);
+      const out = await c.ok([...drain, '--timeout=60s'], { timeoutMs: 90_000 });
+      assert.match(out, /evicted/);
+      // The replacement lands on another node; the drained node keeps none of the guarded pods.
+      await eventually(async () => {
+        const ready = await readyPods('app=guarded');
+        return ready.length === 3 && ready.every((p) => p.spec.nodeName !== victimNode);
+      }, 30_000, 250);
+    } finally {
+      await c.ok(['uncordon', victimNode]);
+      await c.ok(['delete', 'pdb', 'guarded']);
+      await c.ok(['delete', 'deployment', 'guarded']);
+    }
+  });
+
   it('deleting a Deployment with foreground propagation removes its ReplicaSets and pods first', async () => {
     await c.ok(['delete', 'deployment', 'web', '--cascade=foreground'], { timeoutMs: 60_000 });
     assert.match((await c.kubectl(['get', 'deploy', 'web'])).stderr, /not found/);

@@ -33,6 +33,7 @@ import { PersistentVolumeController } from '../controllers/volume/persistentvolu
 import { PVCProtectionController, PVProtectionController } from '../controllers/volume/persistentvolume/protection-controller.js';
 import { EphemeralVolumeController } from '../controllers/volume/ephemeral/ephemeral-controller.js';
 import { TTLAfterFinishedController } from '../controllers/ttlafterfinished/ttlafterfinished-controller.js';
+import { DisruptionController } from '../controllers/disruption/disruption-controller.js';
 import { NodeIPAMController } from '../controllers/nodeipam/node-ipam-controller.js';
 import { DNSEndpointsController } from '../controllers/nodedns/dns-endpoints-controller.js';
 import { ServiceLBController } from '../controllers/cloud/service-controller.js';
@@ -193,6 +194,7 @@ export function startControlPlane(clients: RestClient | ControlPlaneClients, opt
           new PVProtectionController(),
           new EphemeralVolumeController(),
           new TTLAfterFinishedController(),
+          new DisruptionController(),
           new NodeLifecycleController({ nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs, zoneEviction: opts.zoneEviction }),
           new EndpointsController(),
           new EndpointSliceController(),
