@@ -228,6 +228,7 @@ export class APIServer {
       const subs: SubresourceInfo[] = [];
       if (s.status) subs.push({ name: 'status', kind: s.info.kind, verbs: ['get', 'patch', 'update'] });
       if (s.scale) subs.push({ name: 'scale', kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] });
+      for (const name of Object.keys(s.updateSubresources ?? {})) subs.push({ name, kind: s.info.kind, verbs: ['get', 'patch', 'update'] });
       served.push({ info: s.info, subresources: subs });
     }
     for (const h of opts.subresources ?? []) {
@@ -581,7 +582,9 @@ export class APIServer {
       return decoded;
     };
 
-    if (info.subresource && info.subresource !== 'status' && info.subresource !== 'scale') {
+    const updateSubresource = info.subresource ? store.strategy.updateSubresources?.[info.subresource] : undefined;
+    if (updateSubresource && !['get', 'update', 'patch'].includes(info.verb)) throw errors.methodNotSupported({ group: info.apiGroup, resource: `${info.resource}/${info.subresource}` }, info.verb);
+    if (info.subresource && info.subresource !== 'status' && info.subresource !== 'scale' && !updateSubresource) {
       const h = this.subresources.get(`${info.apiGroup}/${info.resource}/${info.subresource}`);
       if (!h) throw errors.notFoundPath();
       const r = await h.handle({

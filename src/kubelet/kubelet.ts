@@ -893,6 +893,12 @@ export class Kubelet {
       const again = policy === 'Always' || (policy === 'OnFailure' && st.exitCode !== 0);
       if (again && (await this.restart(rec, c, st, view))) acted = true;
     }
+    // Ephemeral (debug) containers start once, whatever the pod's state, and are never restarted.
+    for (const c of pod.spec?.ephemeralContainers ?? []) {
+      if (byName.has(c.name)) continue;
+      await this.startContainer(rec, c, 0, view);
+      acted = true;
+    }
     return acted;
   }
 
@@ -926,14 +932,13 @@ export class Kubelet {
     const r = this.o.recorder;
     if (!r) return;
     const pod = rec.pod;
-    const init = container !== undefined && (pod.spec?.initContainers ?? []).some((c: KObject) => c.name === container);
     const ref = { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, resourceVersion: pod.metadata.resourceVersion };
     if (container === undefined) r.event(ref, type, reason, message);
-    else r.eventWithFieldPath(ref, `spec.${init ? 'initContainers' : 'containers'}{${container}}`, type, reason, message);
+    else r.eventWithFieldPath(ref, `spec.${containerKind(pod, container)}{${container}}`, type, reason, message);
   }
 
   /** What only a real node adds: the environment (downward API, ConfigMaps, Secrets, Services), volume mounts, cgroup limits and security context. */
-  private async realContainerConfig(rec: PodRecord, spec: KObject, config: ContainerConfig): Promise<void> {
+  private async realContainerConfig(rec: PodRecord, spec: KObject, config: ContainerConfig, view: PodRuntimeView): Promise<void> {
     const pod = rec.pod;
     const podIP = rec.podIP ?? '';
     let services: KObject[] = [];
@@ -953,12 +958,20 @@ export class Kubelet {
     config.envs = envs;
     if (!rec.hostsFile) rec.hostsFile = this.volumes!.writeEtcHosts(pod, podIP ? [podIP] : []);
     config.mounts = await this.volumes!.mountsFor(pod, spec, config.envs);
-    config.linux = linuxContainerConfig(pod, spec);
+    config.linux = linuxContainerConfig(pod, spec, { pidTarget: this.targetContainerId(rec, spec, view) });
     const sc = { ...pod.spec?.securityContext, ...spec.securityContext };
     if (sc.runAsNonRoot) {
       const img = await this.o.runtime.imageStatus({ image: spec.image });
       verifyRunAsNonRoot(pod, spec, img?.uid?.value, img?.username);
     }
+  }
+
+  /** The runtime ID of the container an ephemeral container targets (its PID namespace is shared). */
+  private targetContainerId(rec: PodRecord, spec: KObject, view: PodRuntimeView): string | undefined {
+    const target = spec.targetContainerName;
+    if (!target || containerKind(rec.pod, spec.name) !== 'ephemeralContainers') return undefined;
+    const latest = latestByName(view.containers).get(target)?.latest;
+    return latest?.state === 'CONTAINER_RUNNING' ? latest.id : undefined;
   }
 
   /** Makes the image present per pull policy; false (with a waiting reason set) when it cannot be. */
@@ -1046,10 +1059,10 @@ export class Kubelet {
     const rt = this.o.runtime;
     if (!(await this.ensureImage(rec, spec))) return;
     const sbConfig = this.sandboxConfig(rec.pod);
-    const config = this.containerConfig(rec.pod, spec, attempt, (rec.pod.spec?.initContainers ?? []).some((c: KObject) => c.name === spec.name));
+    const config = this.containerConfig(rec.pod, spec, attempt, containerKind(rec.pod, spec.name) === 'initContainers');
     if (this.volumes) {
       try {
-        await this.realContainerConfig(rec, spec, config);
+        await this.realContainerConfig(rec, spec, config, view);
       } catch (e) {
         const msg = (e as Error).message;
         (rec.waiting ??= {})[spec.name] = { reason: 'CreateContainerConfigError', message: msg };
@@ -1151,6 +1164,13 @@ export class Kubelet {
     this.prober?.removePod(rec.uid);
     this.status.forget(rec.uid);
   }
+}
+
+/** Which list of the pod spec holds a container: containers, initContainers or ephemeralContainers. */
+function containerKind(pod: KObject, name: string): 'containers' | 'initContainers' | 'ephemeralContainers' {
+  if ((pod.spec?.initContainers ?? []).some((c: KObject) => c.name === name)) return 'initContainers';
+  if ((pod.spec?.ephemeralContainers ?? []).some((c: KObject) => c.name === name)) return 'ephemeralContainers';
+  return 'containers';
 }
 
 function formatDelay(ms: number): string {

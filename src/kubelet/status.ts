@@ -224,6 +224,9 @@ export function computePodStatus(pod: KObject, view: PodRuntimeView, ctx: Status
     status.podIPs = [{ ip: podIP }];
   }
   if (initStatuses.length) status.initContainerStatuses = initStatuses;
+  // Ephemeral containers are reported, but never make the pod ready, running or done.
+  const ephemeral: KObject[] = spec.ephemeralContainers ?? [];
+  if (ephemeral.length) status.ephemeralContainerStatuses = ephemeral.map((c) => ({ ...containerStatus(c, byName.get(c.name), ctx, 'ContainerCreating', false), ready: false }));
   return status;
 }
 

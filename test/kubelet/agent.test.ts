@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestCluster, eventually, type TestCluster } from '../helpers.js';
+import { execFile } from 'node:child_process';
+import { kubectlBinary, startTestCluster, eventually, type TestCluster } from '../helpers.js';
 import { announceSkip, missingNodeCapability } from '../capabilities.js';
 import { importBusyboxImage } from '../../src/kubelet/containerd/images.js';
 import { startServer, type ServerOptions } from '../../src/app/server.js';
@@ -465,6 +466,30 @@ describe('the node agent runs real pods', { skip: why }, () => {
     await c.ok(['cp', 'web:/www/index.html', join(dir, 'out.html')]);
     assert.equal(readFileSync(join(dir, 'out.html'), 'utf8'), 'hello-from-web\n');
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs kubectl debug: an ephemeral container in the pod that sees the target container\'s processes', async () => {
+    // Non-interactive: the debug container's own output, once it has run, through logs.
+    await c.ok(['debug', 'web', `--image=${BUSYBOX}`, '--image-pull-policy=IfNotPresent', '--target=web', '--container=dbg', '--profile=general', '--', 'sh', '-c', 'ps -o args; echo debug-done']);
+    await eventually(async () => {
+      const pod = JSON.parse(await c.ok(['get', 'pod', 'web', '-o', 'json']));
+      return pod.status.ephemeralContainerStatuses?.find((s: any) => s.name === 'dbg')?.state?.terminated?.exitCode === 0;
+    }, 60_000, 250);
+    const out = await c.ok(['logs', 'web', '-c', 'dbg']);
+    assert.match(out, /httpd -f -p 8080/, 'the target container\'s process is visible: the PID namespace is shared');
+    assert.match(out, /debug-done/);
+    const pod = JSON.parse(await c.ok(['get', 'pod', 'web', '-o', 'json']));
+    assert.equal(pod.spec.ephemeralContainers[0].targetContainerName, 'web');
+    assert.equal(pod.status.ephemeralContainerStatuses[0].ready, false);
+    assert.equal(pod.status.phase, 'Running', 'an ephemeral container never ends the pod');
+    assert.match(await c.ok(['describe', 'pod', 'web']), /Ephemeral Containers:\s+dbg:/);
+    // Interactive, as people use it, in a terminal (script's): kubectl waits for the container to run,
+    // attaches, and shows what it prints. (Piped stdin would detach at its end, as containerd does.)
+    const cmd = `${kubectlBinary()} debug web -it --image=${BUSYBOX} --image-pull-policy=IfNotPresent --container=dbg2 --profile=general -- sh -c 'sleep 2; echo from-debug-tty'`;
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      execFile('script', ['-qec', cmd, '/dev/null'], { env: c.env, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }));
+    });
+    assert.match(r.out, /from-debug-tty/, r.out);
   });
 
   it('loses no pod when containerd itself dies and is restarted', async () => {

@@ -675,6 +675,39 @@ function validateInitContainers(inits: unknown, regular: unknown, volumes: Map<s
   return errs;
 }
 
+/** The fields an ephemeral container may set (upstream's allowedEphemeralContainerFields); the rest are forbidden. */
+const allowedEphemeralContainerFields = new Set([
+  'name', 'image', 'command', 'args', 'workingDir', 'env', 'envFrom', 'volumeMounts', 'volumeDevices',
+  'terminationMessagePath', 'terminationMessagePolicy', 'imagePullPolicy', 'securityContext', 'stdin', 'stdinOnce', 'tty', 'targetContainerName',
+]);
+
+const isZeroValue = (v: unknown) => v === undefined || v === null || v === false || v === '' || v === 0 || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as Obj).length === 0);
+
+/**
+ * Ephemeral containers (debug containers added through `/ephemeralcontainers`): the common container
+ * checks, a name unique across every container of the pod, a target that is a regular or init
+ * container, and nothing the pod could come to rely on (ports, probes, lifecycle, resources, subPath).
+ */
+function validateEphemeralContainers(ephemerals: unknown, containers: unknown, inits: unknown, volumes: Map<string, Obj>, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  const others = new Set([...(list(containers) as Obj[]), ...(list(inits) as Obj[])].map((c) => c?.name));
+  const all = new Set(others);
+  (list(ephemerals) as Obj[]).forEach((c, i) => {
+    const p = index(path, i);
+    errs.push(...validateContainerCommon(c, volumes, p));
+    if (all.has(c?.name)) errs.push(field.duplicate(child(p, 'name'), c.name));
+    else all.add(c?.name);
+    if (c?.targetContainerName && !others.has(c.targetContainerName)) errs.push(field.notFound(child(p, 'targetContainerName'), c.targetContainerName));
+    for (const [k, v] of Object.entries(map(c))) {
+      if (!allowedEphemeralContainerFields.has(k) && !isZeroValue(v)) errs.push(field.forbidden(child(p, k), 'cannot be set for an Ephemeral Container'));
+    }
+    (list(c?.volumeMounts) as Obj[]).forEach((m, mi) => {
+      for (const k of ['subPath', 'subPathExpr']) if (m?.[k]) errs.push(field.forbidden(child(index(child(p, 'volumeMounts'), mi), k), 'cannot be set for an Ephemeral Container'));
+    });
+  });
+  return errs;
+}
+
 // ---- scheduling -------------------------------------------------------------------------------
 
 /** Tolerations: key, operator Equal/Exists, value, effect, tolerationSeconds only with NoExecute. */
@@ -889,6 +922,7 @@ export function validatePodSpec(spec: unknown, path: string, opts: PodSpecOption
   for (const extra of opts.extraVolumes ?? []) if (!vols.names.has(extra)) vols.names.set(extra, { name: extra, persistentVolumeClaim: { claimName: extra } });
   errs.push(...validateContainers(s.containers, vols.names, grace, child(path, 'containers')));
   errs.push(...validateInitContainers(s.initContainers, s.containers, vols.names, grace, child(path, 'initContainers')));
+  errs.push(...validateEphemeralContainers(s.ephemeralContainers, s.containers, s.initContainers, vols.names, child(path, 'ephemeralContainers')));
 
   if (s.hostNetwork) {
     (list(s.containers) as Obj[]).forEach((c, ci) => {
@@ -1208,10 +1242,13 @@ export function validatePodStatusUpdate(newPod: Obj, oldPod: Obj): FieldError[] 
   return errs;
 }
 
-/** Ephemeral container updates (`/ephemeralcontainers`): existing ones may not change or go. */
+/**
+ * Ephemeral container updates (`/ephemeralcontainers`): the whole pod validates (the new ephemeral
+ * containers with it), and existing ephemeral containers may not change or go.
+ */
 export function validatePodEphemeralContainersUpdate(newPod: Obj, oldPod: Obj): FieldError[] {
-  const errs: FieldError[] = [];
   if (mirrorPodAnnotation in map(get(oldPod, 'metadata', 'annotations'))) return [field.forbidden('', 'static pods do not support ephemeral containers')];
+  const errs = validatePodMetadataAndSpec(newPod);
   const byName = new Map((list(get(newPod, 'spec', 'ephemeralContainers')) as Obj[]).map((c) => [c?.name, c]));
   for (const old of list(get(oldPod, 'spec', 'ephemeralContainers')) as Obj[]) {
     const cur = byName.get(old?.name);

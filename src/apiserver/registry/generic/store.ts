@@ -554,8 +554,9 @@ export class Store {
         else meta[f] = om[f];
       }
     }
-    if (opts.subresource === 'status') {
-      this.strategy.status?.prepareForUpdate(obj, old);
+    const sub = opts.subresource === 'status' ? this.strategy.status : opts.subresource ? this.strategy.updateSubresources?.[opts.subresource] : undefined;
+    if (sub) {
+      sub.prepareForUpdate(obj, old);
     } else if (!opts.subresource || opts.subresource === 'scale') {
       this.strategy.prepareForUpdate?.(obj, old);
     }
@@ -566,7 +567,7 @@ export class Store {
       if (p) await p;
     }
     const errs = this.validateMeta(obj, old);
-    if (opts.subresource === 'status') errs.push(...(this.strategy.status?.validateUpdate?.(obj, old) ?? []));
+    if (sub) errs.push(...(sub.validateUpdate?.(obj, old) ?? []));
     else if (!opts.subresource || opts.subresource === 'scale') errs.push(...(this.strategy.validateUpdate?.(obj, old) ?? this.strategy.validate?.(obj) ?? []));
     // Other subresources (binding, finalize) validate what they change in their own handlers.
     if (errs.length) throw this.invalid(obj, errs);

@@ -74,6 +74,11 @@ export interface Strategy {
   /** The `/scale` subresource (autoscaling/v1 Scale), when the kind has one. */
   scale?: ScaleStrategy;
   /**
+   * Further subresources served like `/status` (get, update, patch of the whole object) with their
+   * own rules of what may change, e.g. pods' `/ephemeralcontainers`.
+   */
+  updateSubresources?: Record<string, StatusStrategy>;
+  /**
    * Graceful deletion: the grace period a delete gets, from the request's and the object's values
    * (pods: spec.terminationGracePeriodSeconds, 0 when unscheduled). Absent: deletion is immediate.
    */

@@ -3,7 +3,7 @@
  * split, graceful deletion, field selectors and the table.
  */
 import { computePodQOS, defaultPod } from '../../../../api/defaulting/pod.js';
-import { validatePod, validatePodStatusUpdate, validatePodUpdate } from '../../../../api/validation/pod.js';
+import { validatePod, validatePodEphemeralContainersUpdate, validatePodStatusUpdate, validatePodUpdate } from '../../../../api/validation/pod.js';
 import type { KObject, Strategy } from '../../generic/strategy.js';
 import { boolField, keepStatus, statusStrategy } from '../../strategy-helpers.js';
 import { podTable } from './table.js';
@@ -59,6 +59,25 @@ export function podStrategy(): Strategy {
     table: podTable,
     selectableFields: podSelectableFields,
     status: statusStrategy({ keepOwnerReferences: true, validate: validatePodStatusUpdate }),
+    updateSubresources: {
+      // kubectl debug: only spec.ephemeralContainers may change (upstream's dropNonEphemeralContainerUpdates).
+      ephemeralcontainers: {
+        prepareForUpdate(obj: KObject, old: KObject) {
+          const ephemeral = obj.spec?.ephemeralContainers;
+          const kept = structuredClone(old);
+          // The metadata object stays the same one: the store goes on writing to it.
+          const meta = obj.metadata;
+          const { name, namespace, resourceVersion, uid } = meta;
+          for (const k of Object.keys(meta)) delete meta[k];
+          Object.assign(meta, kept.metadata, { name, namespace, resourceVersion, uid });
+          for (const k of Object.keys(obj)) if (k !== 'metadata') delete obj[k];
+          for (const [k, v] of Object.entries(kept)) if (k !== 'metadata') obj[k] = v;
+          if (ephemeral === undefined) delete obj.spec.ephemeralContainers;
+          else obj.spec.ephemeralContainers = ephemeral;
+        },
+        validateUpdate: validatePodEphemeralContainersUpdate,
+      },
+    },
     deleteGracePeriod: podDeleteGracePeriod,
   };
 }
