@@ -616,8 +616,17 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   // Every server keeps an identity lease holding its advertised address; the endpoints are the
   // union of the live leases' addresses (upstream's lease endpoint reconciler).
   const advertised = opts.advertiseAddress ?? (advertise && (!agent || !loopbackBind || extraListeners.length) ? advertise : undefined);
+  const loopbackClient = await componentClient('apiserver-loopback', 'system:apiserver', ['system:masters'], 'k8ts-apiserver');
+  if (agent) {
+    // As k3s: the server's own node carries the control-plane role (the ROLES column of `kubectl
+    // get nodes`). The server sets it: node agents may not give themselves node-role labels.
+    const roleLabel = { metadata: { labels: { 'node-role.kubernetes.io/control-plane': 'true' } } };
+    await loopbackClient
+      .send('PATCH', `/api/v1/nodes/${encodeURIComponent(agent.nodeName)}`, roleLabel, { contentType: 'application/merge-patch+json' })
+      .catch((e) => log.warn('cannot label the server node as control plane', { node: agent!.nodeName, err: String(e) }));
+  }
   const leaseReconciler = new ServerLeaseReconciler({
-    client: await componentClient('apiserver-loopback', 'system:apiserver', ['system:masters'], 'k8ts-apiserver'),
+    client: loopbackClient,
     identity: `${hostname()}\0${resolve(dataDir)}`,
     advertise: advertised ? { ip: advertised, port } : undefined,
     leaseDurationSeconds: opts.serverLease?.durationSeconds,

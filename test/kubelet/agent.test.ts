@@ -66,6 +66,9 @@ describe('the node agent runs real pods', { skip: why }, () => {
     assert.ok(Number(node.status.capacity.cpu) >= 1);
     assert.match(node.status.capacity.memory, /^\d+Ki$/);
     assert.equal(node.metadata.labels['kubernetes.io/hostname'], node.metadata.name);
+    // The server's own node shows the control-plane role, as in k3s.
+    assert.equal(node.metadata.labels['node-role.kubernetes.io/control-plane'], 'true');
+    assert.match(await c.ok(['get', 'nodes']), new RegExp(`^${node.metadata.name}\\s+Ready\\s+control-plane\\s`, 'm'));
     // The machine's own identity, as upstream's kubelet reports it.
     assert.equal(node.status.nodeInfo.bootID, readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
     if (existsSync('/etc/machine-id')) assert.equal(node.status.nodeInfo.machineID, readFileSync('/etc/machine-id', 'utf8').trim());
