@@ -5,9 +5,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { StatusError } from '../src/api/errors.js';
 import type { KObject } from '../src/client/rest-client.js';
 import { startHarness, type Harness } from './controllers/harness.js';
+import { refusedWith as refused } from './helpers.js';
 
 let h: Harness;
 const ns = 'default';
@@ -42,15 +42,6 @@ const path = (name: string) => `/api/v1/namespaces/${ns}/pods/${name}/ephemeralc
 const smp = (name: string, patch: unknown) => h.client.send('PATCH', path(name), patch, { contentType: 'application/strategic-merge-patch+json' });
 const debug = (extra: KObject = {}) => ({ name: 'debugger', image: 'busybox', stdin: true, tty: true, targetContainerName: 'main', ...extra });
 
-async function refused(p: Promise<unknown>): Promise<StatusError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof StatusError) return e;
-    throw e;
-  }
-  assert.fail('the request was not refused');
-}
 
 describe('the pods/ephemeralcontainers subresource', () => {
   it('adds a debug container with kubectl debug\'s strategic merge patch, defaulted, and changes nothing else', async () => {

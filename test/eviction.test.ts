@@ -6,9 +6,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { StatusError } from '../src/api/errors.js';
 import type { KObject } from '../src/client/rest-client.js';
 import { startHarness, type Harness } from './controllers/harness.js';
+import { refusedWith as refused } from './helpers.js';
 
 let h: Harness;
 let n = 0;
@@ -61,15 +61,6 @@ async function evict(ns: string, name: string, extra: KObject = {}, query = ''):
   return h.client.send('POST', `/api/v1/namespaces/${ns}/pods/${name}/eviction${query}`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: ns }, ...extra });
 }
 
-async function refused(p: Promise<unknown>): Promise<StatusError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof StatusError) return e;
-    throw e;
-  }
-  assert.fail('the eviction was not refused');
-}
 
 const getPod = (ns: string, name: string) => h.client.send('GET', `/api/v1/namespaces/${ns}/pods/${name}`);
 const getBudget = (ns: string, name: string) => h.client.send('GET', `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/${name}`);

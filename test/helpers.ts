@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startServer, type RunningServer, type ServerOptions } from '../src/app/server.js';
 import { RestClient } from '../src/client/rest-client.js';
+import { StatusError } from '../src/api/errors.js';
 import { setLogLevel } from '../src/base/log.js';
 import { pollUntil } from '../src/base/sleep.js';
 
@@ -120,4 +121,15 @@ resources:
 `,
   );
   return path;
+}
+
+/** The Status error a request was refused with; fails the test when it was not refused. */
+export async function refusedWith(p: Promise<unknown>): Promise<StatusError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof StatusError) return e;
+    throw e;
+  }
+  throw new Error('the request was not refused');
 }
