@@ -30,7 +30,8 @@ Flags:
   --name NAME           import: the name for OCI images that carry only a tag or no name
   --debian PKGS         build: comma-separated Debian packages to install
   --busybox             build: the small busybox image (also when NAME is busybox and no --debian)
-  --cmd CMD             build: the command; run through /bin/sh -c (a JSON array is taken as is)
+  --cmd CMD             build: the command; run through /bin/sh -c, a single simple command exec'ed
+                        so it is PID 1 and gets the stop signal (a JSON array is taken as is)
   --entrypoint CMD      build: the entrypoint, a JSON array or one word
   --workdir DIR         build: the working directory (default /)
   --user USER           build: the user (name, uid or uid:gid)

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildImage, cachedImageArchive, imageConfig, normalizeSignal, shellQuote } from './image-build.js';
+import { buildImage, cachedImageArchive, execSimpleCommand, imageConfig, normalizeSignal, shellQuote } from './image-build.js';
 import { inspectArchive, scanTar } from './image-archive.js';
 
 const layer = { digest: 'sha256:' + '0'.repeat(64), size: 1024, created: '2026-01-01T00:00:00Z', createdBy: 'test' };
@@ -11,7 +11,7 @@ const cfg = (o: Parameters<typeof imageConfig>[0]) => JSON.parse(imageConfig(o).
 
 describe('image config', () => {
   const cases: [string, Parameters<typeof imageConfig>[0], Record<string, unknown>][] = [
-    ['A string command runs through /bin/sh -c, with WorkingDir / and the standard PATH.', { layer, cmd: "nginx -g 'daemon off;'" }, { Cmd: ['/bin/sh', '-c', "nginx -g 'daemon off;'"], WorkingDir: '/', Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }],
+    ['A string command runs through /bin/sh -c (exec\'ed, so it gets the stop signal), with WorkingDir / and the standard PATH.', { layer, cmd: "nginx -g 'daemon off;'" }, { Cmd: ['/bin/sh', '-c', "exec nginx -g 'daemon off;'"], WorkingDir: '/', Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }],
     ['An array command is taken as it is.', { layer, cmd: ['sleep', '1'] }, { Cmd: ['sleep', '1'] }],
     ['Workdir, user and stop signal are set as given.', { layer, workdir: '/srv', user: '101:101', stopSignal: 'SIGQUIT' }, { WorkingDir: '/srv', User: '101:101', StopSignal: 'SIGQUIT' }],
     ['An entrypoint without a command leaves Cmd out, not the default.', { layer, entrypoint: ['/bin/app'], defaultCmd: ['sh'] }, { Entrypoint: ['/bin/app'], Cmd: undefined }],
@@ -23,6 +23,25 @@ describe('image config', () => {
       for (const [k, v] of Object.entries(want)) assert.deepEqual(got[k], v, k);
     });
   }
+
+  it('execs a single simple command and leaves anything with shell operators as written', () => {
+    const cases: [string, string][] = [
+      ["nginx -g 'daemon off;'", "exec nginx -g 'daemon off;'"],
+      ['sleep 3600', 'exec sleep 3600'],
+      ['httpd -f -p "8080"', 'exec httpd -f -p "8080"'],
+      ['exec nginx', 'exec nginx'],
+      ['mkdir -p /run && nginx', 'mkdir -p /run && nginx'],
+      ['echo a; echo b', 'echo a; echo b'],
+      ['yes | head', 'yes | head'],
+      ['nginx > /log', 'nginx > /log'],
+      ['echo $HOME', 'echo $HOME'],
+      ['echo `date`', 'echo `date`'],
+      ['FOO=1 nginx', 'FOO=1 nginx'],
+      ["echo 'unclosed", "echo 'unclosed"],
+      ['', ''],
+    ];
+    for (const [cmd, want] of cases) assert.equal(execSimpleCommand(cmd), want, cmd);
+  });
 
   it('spells stop signals as SIGNAME and keeps numbers', () => {
     assert.deepEqual(['QUIT', 'sigterm', 'SIGWINCH', '9'].map(normalizeSignal), ['SIGQUIT', 'SIGTERM', 'SIGWINCH', '9']);

@@ -27,6 +27,8 @@ const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 const DEFAULT_PATH = `PATH=${SYSTEM_PATH}`;
 // Bump when the build recipe changes, so old cache entries are not reused.
 const RECIPE = 1;
+/** The version of the image config an archive gets (a change rebuilds archives, not layers). */
+const CONFIG_RECIPE = 2;
 
 /** The image cache directory: $K8TS_IMAGE_CACHE, else /var/cache/k8ts/images (root) or ~/.cache/k8ts/images. */
 export function imageCacheDir(): string {
@@ -288,9 +290,38 @@ interface ArchiveMeta {
   size: number;
 }
 
+/**
+ * A shell-form command as the shell should run it: a single simple command is exec'ed, as bash
+ * does by itself, so that it is PID 1 and receives the stop signal (dash, Debian's /bin/sh, would
+ * stay PID 1 and ignore SIGTERM, so every stop would wait out the grace period). Anything with
+ * shell operators outside quotes is left as written.
+ */
+export function execSimpleCommand(cmd: string): string {
+  const t = cmd.trim();
+  if (!t || /^exec(\s|$)/.test(t)) return cmd;
+  let quote: string | undefined;
+  for (let i = 0; i < t.length; i++) {
+    const ch = t[i]!;
+    if (quote) {
+      if (ch === quote) quote = undefined;
+      else if (ch === '\\' && quote === '"') i++;
+      continue;
+    }
+    if (ch === '\\') {
+      i++;
+      continue;
+    }
+    if (ch === "'" || ch === '"') quote = ch;
+    else if (';&|<>()`$\n#'.includes(ch)) return cmd;
+  }
+  // A leading VAR=value assignment is not a command exec can take either.
+  if (quote || /^[A-Za-z_][A-Za-z0-9_]*=/.test(t)) return cmd;
+  return `exec ${t}`;
+}
+
 /** The image config (OCI image config JSON). */
 export function imageConfig(o: { layer: LayerMeta; cmd?: string | string[]; entrypoint?: string[]; workdir?: string; user?: string; stopSignal?: string; env?: string[]; defaultCmd?: string[] }): Buffer {
-  const cmd = typeof o.cmd === 'string' ? ['/bin/sh', '-c', o.cmd] : (o.cmd ?? (o.entrypoint ? undefined : o.defaultCmd));
+  const cmd = typeof o.cmd === 'string' ? ['/bin/sh', '-c', execSimpleCommand(o.cmd)] : (o.cmd ?? (o.entrypoint ? undefined : o.defaultCmd));
   const env = [DEFAULT_PATH, ...(o.env ?? []).filter((e) => !e.startsWith('PATH='))];
   const pathOverride = (o.env ?? []).find((e) => e.startsWith('PATH='));
   if (pathOverride) env[0] = pathOverride;
@@ -386,7 +417,7 @@ function plan(o: BuildImageOptions) {
   const configOpts = { cmd: o.cmd, entrypoint: o.entrypoint, workdir: o.workdir, user: o.user, stopSignal: o.stopSignal ? normalizeSignal(o.stopSignal) : undefined, env: o.env };
   // The archive's key names the layer by its recipe, so a cache hit needs no layer work at all.
   const layerRecipe = busybox ? { busybox: busyboxStamp() } : { suite, mirror, arch: goArch(), packages, run: o.run ?? [] };
-  const key = sha256hex(JSON.stringify({ recipe: RECIPE, layerRecipe, name, configOpts })).slice(0, 32);
+  const key = sha256hex(JSON.stringify({ recipe: RECIPE, config: CONFIG_RECIPE, layerRecipe, name, configOpts })).slice(0, 32);
   const dir = join(cache, 'archives');
   return { name, cache, packages, busybox, suite, mirror, configOpts, key, dir, archive: join(dir, `${key}.tar`), metaPath: join(dir, `${key}.json`) };
 }
