@@ -27,7 +27,7 @@ import {
 } from './endpoints/negotiation.js';
 import { parseRequestInfo, type RequestInfo } from './endpoints/request-info.js';
 import { toPartialList, toTable, type IncludeObject } from './endpoints/table.js';
-import { Store, type DeleteOptions, type ListPredicate, type StoreExtensions, type WriteOptions } from './registry/generic/store.js';
+import { knownJSON, Store, type DeleteOptions, type ListPredicate, type StoreExtensions, type WriteOptions } from './registry/generic/store.js';
 import type { KObject, ResourceInfo, Strategy } from './registry/generic/strategy.js';
 
 const log = logger('apiserver');
@@ -245,6 +245,19 @@ export class APIServer {
 
   private loadedPatcher?: Patcher;
 
+  /** Request metric labels by verb, group, version, resource and subresource, built once rather than per request. */
+  private readonly labelCache = new Map<string, RequestLabels>();
+  private requestLabels(info: RequestInfo): RequestLabels {
+    const k = `${info.verb}\u0001${info.apiGroup}\u0001${info.apiVersion}\u0001${info.resource}\u0001${info.subresource}`;
+    let l = this.labelCache.get(k);
+    if (!l) {
+      // Bounded: the names come from request paths, unknown resources included.
+      if (this.labelCache.size >= 4096) this.labelCache.clear();
+      this.labelCache.set(k, (l = new RequestLabels({ verb: info.verb.toUpperCase(), group: info.apiGroup, version: info.apiVersion, resource: info.resource, subresource: info.subresource })));
+    }
+    return l;
+  }
+
   private storeKey(group: string, version: string, resource: string): string {
     return `${group}/${version}/${resource}`;
   }
@@ -275,15 +288,9 @@ export class APIServer {
     let info: RequestInfo | undefined;
     const finish = () => {
       if (!info?.isResourceRequest) return;
-      const labels = {
-        verb: info.verb.toUpperCase(),
-        group: info.apiGroup,
-        version: info.apiVersion,
-        resource: info.resource,
-        subresource: info.subresource,
-      };
-      this.requests.inc({ ...labels, code: String(res.statusCode) });
-      if (info.verb !== 'watch') this.latency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      const l = this.requestLabels(info);
+      this.requests.inc(l.withCode(res.statusCode));
+      if (info.verb !== 'watch') this.latency.observe(l.labels, Number(process.hrtime.bigint() - started) / 1e9);
     };
     res.on('finish', finish);
     this.serve(req, res, (i) => (info = i)).catch((e) => this.fail(res, e));
@@ -307,7 +314,7 @@ export class APIServer {
     });
     let info: RequestInfo | undefined;
     res.on('finish', () => {
-      if (info?.isResourceRequest) this.requests.inc({ verb: info.verb.toUpperCase(), group: info.apiGroup, version: info.apiVersion, resource: info.resource, subresource: info.subresource, code: String(res.statusCode) });
+      if (info?.isResourceRequest) this.requests.inc(this.requestLabels(info).withCode(res.statusCode));
     });
     this.serve(req, res, (i) => (info = i), { socket, head }).catch((e) => this.fail(res, e));
   };
@@ -638,7 +645,7 @@ export class APIServer {
         const b = await body();
         await this.checkFields(res, store, b.object, b.text, this.fieldValidation(query));
         const obj = await store.create(ns, b.object, { dryRun, fieldManager, ...who, owned: true });
-        return this.json(res, 201, obj);
+        return this.written(res, 201, obj);
       }
       case 'update': {
         const b = await body();
@@ -657,7 +664,7 @@ export class APIServer {
           return this.json(res, 200, toScale(store, obj));
         }
         const obj = await store.update(ref, b.object, { dryRun, fieldManager, subresource: info.subresource || undefined, ...who });
-        return this.json(res, 200, obj);
+        return this.written(res, 200, obj);
       }
       case 'patch':
         return this.patch(req, res, info, store, query, dryRun, fieldManager, who);
@@ -744,14 +751,14 @@ export class APIServer {
       const ctx = { group: i.group, version: i.version, kind: i.kind, manager, force, subresource: info.subresource || undefined };
       try {
         const obj = await store.guaranteedUpdate(ref, (cur) => patcher.apply(cur, patchObj, ctx), { dryRun, fieldManager: manager, applied: true, subresource: info.subresource || undefined, ...who });
-        return this.json(res, 200, info.subresource === 'scale' ? toScale(store, obj) : obj);
+        return info.subresource === 'scale' ? this.json(res, 200, toScale(store, obj)) : this.written(res, 200, obj);
       } catch (e) {
         if (!(e instanceof StatusError && e.code === 404) || info.subresource) throw e;
         // An apply that creates needs the create verb too (upstream's withAuthorization on patch).
         if (this.opts.authorizer && who.user) await this.authorize(this.opts.authorizer, who.user, { ...info, verb: 'create' }, req.url ?? '');
         const created = patcher.apply(undefined, patchObj, ctx);
         const obj = await store.create(info.namespace, created, { dryRun, fieldManager: manager, applied: true, ...who });
-        return this.json(res, 201, obj);
+        return this.written(res, 201, obj);
       }
     }
     if (type !== 'json' && (patchObj === null || typeof patchObj !== 'object' || Array.isArray(patchObj))) {
@@ -782,7 +789,7 @@ export class APIServer {
       },
       { dryRun, fieldManager, subresource: info.subresource || undefined, ...who },
     );
-    return this.json(res, 200, info.subresource === 'scale' ? toScale(store, obj) : obj);
+    return info.subresource === 'scale' ? this.json(res, 200, toScale(store, obj)) : this.written(res, 200, obj);
   }
 
   private async watch(
@@ -811,14 +818,12 @@ export class APIServer {
     };
     const send = (ev: { type: string; object: KObject }) => {
       sendHeader();
-      let line: string;
       if (tv && ev.type !== 'BOOKMARK' && ev.type !== 'ERROR') {
-        line = JSON.stringify({ type: ev.type, object: toTable(store.strategy, [ev.object], { include, version: tv, withColumns: first }) });
+        writeChunk(res, JSON.stringify({ type: ev.type, object: toTable(store.strategy, [ev.object], { include, version: tv, withColumns: first }) }) + '\n');
         first = false;
       } else {
-        line = serializedEvent(ev);
+        writeEvent(res, ev);
       }
-      writeChunk(res, line + '\n');
     };
     const gvk = { group: store.gr.group, version: store.strategy.info.version, kind: store.strategy.info.kind };
     let closed = false;
@@ -871,6 +876,11 @@ export class APIServer {
     this.raw(res, code, 'application/json', JSON.stringify(body));
   }
 
+  /** An object the store just wrote and returned, with the text the store made of it when it has one. */
+  private written(res: ServerResponse, code: number, obj: KObject): void {
+    this.raw(res, code, 'application/json', knownJSON(obj) ?? JSON.stringify(obj));
+  }
+
   private raw(res: ServerResponse, code: number, contentType: string, body: string): void {
     if (res.headersSent) {
       res.end();
@@ -897,31 +907,101 @@ export class APIServer {
   }
 }
 
+/** The labels of one kind of request, and with each response code. */
+class RequestLabels {
+  private readonly byCode = new Map<number, Record<string, string>>();
+  constructor(readonly labels: Record<string, string>) {}
+  withCode(code: number): Record<string, string> {
+    let l = this.byCode.get(code);
+    if (!l) this.byCode.set(code, (l = { ...this.labels, code: String(code) }));
+    return l;
+  }
+}
+
+/** Read once: the environment is a slow lookup, and watch chunks are written per watcher per event. */
+const watchViaHTTP = !!process.env.K8TS_WATCH_VIA_HTTP;
+
 /**
- * One chunk of a chunked watch response, framed here and written to the socket in one call:
- * the http layer's own path costs three buffers and several checks per write, which adds up when
+ * The socket a chunked watch response can be written to directly, or undefined to go through the
+ * http layer: its own path costs three buffers and several checks per write, which adds up when
  * an event fans out to hundreds of watchers. res.end() still writes the terminating chunk.
  */
-function writeChunk(res: ServerResponse, text: string): void {
+function directSocket(res: ServerResponse): Socket | undefined {
   const sock = res.socket;
-  if (!sock || sock.destroyed || process.env.K8TS_WATCH_VIA_HTTP) {
+  return !sock || sock.destroyed || watchViaHTTP ? undefined : sock;
+}
+
+/**
+ * Write to a watch socket, corked until the end of this tick: the events of one storage commit
+ * (and of commits settled together) go to a watcher as one write through the stream and TLS
+ * layers (one record) rather than one per event. Writes keep their order; the http layer's own
+ * cork/uncork nests with this one.
+ */
+function corkedWrite(sock: Socket, data: Buffer | string): void {
+  if (!sock.writableCorked) {
+    sock.cork();
+    process.nextTick(uncork, sock);
+  }
+  sock.write(data);
+}
+function uncork(sock: Socket): void {
+  sock.uncork();
+}
+
+/** One chunk of a chunked watch response, framed here and written to the socket in one call. */
+function writeChunk(res: ServerResponse, text: string): void {
+  const sock = directSocket(res);
+  if (!sock) {
     res.write(text);
     return;
   }
-  sock.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+  corkedWrite(sock, `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+}
+
+/** One watch event as JSON (with its newline), and once needed its framed chunk, shared by every watcher. */
+interface EventText {
+  line: string;
+  chunk?: Buffer;
 }
 
 /**
  * Watch events carry objects shared by every watcher of a change (the store decodes each revision
- * once), so each event line is serialised once for all of them.
+ * once), so each event line is serialised, and framed as a chunk, once for all of them.
  */
-const eventLines = new WeakMap<object, Map<string, string>>();
-function serializedEvent(ev: { type: string; object: KObject }): string {
-  let byType = eventLines.get(ev.object);
-  if (!byType) eventLines.set(ev.object, (byType = new Map()));
-  let line = byType.get(ev.type);
-  if (line === undefined) byType.set(ev.type, (line = JSON.stringify(ev)));
-  return line;
+const eventTexts = new WeakMap<object, Map<string, EventText>>();
+function serializedEvent(ev: { type: string; object: KObject }): EventText {
+  let byType = eventTexts.get(ev.object);
+  if (!byType) eventTexts.set(ev.object, (byType = new Map()));
+  let t = byType.get(ev.type);
+  if (t === undefined) {
+    // The store's own text of the object, when it has one (an object it wrote): not serialised again.
+    const json = knownJSON(ev.object);
+    const line = json === undefined ? JSON.stringify(ev) : `{"type":${JSON.stringify(ev.type)},"object":${json}}`;
+    byType.set(ev.type, (t = { line: line + '\n' }));
+  }
+  return t;
+}
+
+/** Write one watch event (JSON form) to a watcher. */
+function writeEvent(res: ServerResponse, ev: { type: string; object: KObject }): void {
+  const t = serializedEvent(ev);
+  const sock = directSocket(res);
+  if (!sock) {
+    res.write(t.line);
+    return;
+  }
+  if (!t.chunk) {
+    // One buffer for the whole frame: size line, the event, CRLF.
+    const n = Buffer.byteLength(t.line);
+    const head = `${n.toString(16)}\r\n`;
+    const chunk = Buffer.allocUnsafe(head.length + n + 2);
+    chunk.write(head, 0, 'latin1');
+    chunk.write(t.line, head.length, 'utf8');
+    chunk[chunk.length - 2] = 13;
+    chunk[chunk.length - 1] = 10;
+    t.chunk = chunk;
+  }
+  corkedWrite(sock, t.chunk);
 }
 
 function includeObject(query: URLSearchParams): IncludeObject {

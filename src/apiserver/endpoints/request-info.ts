@@ -55,6 +55,8 @@ export function parseRequestInfo(method: string, pathname: string, query: URLSea
     return info;
   }
   let rest = segs.slice(i).map((s) => {
+    // Most segments have no escapes: nothing to decode.
+    if (!s.includes('%')) return s;
     try {
       return decodeURIComponent(s);
     } catch {

@@ -201,4 +201,68 @@ describe('SqliteBackend specifics', () => {
       await b.close();
     }
   });
+
+  // Reads and CAS checks at the head are served from memory for recent keys: they must agree with
+  // what a fresh connection reads from the file, over more keys than are kept in memory.
+  it('Reads at the head agree with the database after creates, updates and deletes of many keys.', async () => {
+    const path = join(dir, 'heads.sqlite');
+    const b = SqliteBackend.open({ path });
+    const model = new Map<string, KeyValue>();
+    try {
+      const n = 5000;
+      const created = await Promise.all(Array.from({ length: n }, (_, i) => b.create(`/h/${i}`, value(i))));
+      for (const kv of created) model.set(kv.key, kv);
+      // Updates in one group: each CAS check sees the ops before it in the same transaction.
+      const k = '/h/7';
+      const first = b.update(k, value('x'), model.get(k)!.modRevision);
+      const stale = b.update(k, value('y'), model.get(k)!.modRevision);
+      model.set(k, await first);
+      await assert.rejects(stale, /conflict|modified|revision/i);
+      for (let i = 0; i < n; i += 7) {
+        const key = `/h/${i}`;
+        if (i % 2) model.set(key, await b.update(key, value(`u${i}`), model.get(key)!.modRevision));
+        else {
+          await b.delete(key, model.get(key)!.modRevision);
+          model.delete(key);
+        }
+      }
+      await assert.rejects(b.update('/h/0', value('gone'), 1), /not found/i);
+      const disk = new Database(path, { readonly: true });
+      try {
+        const row = disk.prepare('SELECT c.rev AS rev, l.value AS value FROM current c JOIN log l ON l.rev = c.rev WHERE c.key = ?');
+        for (let i = 0; i < n; i++) {
+          const key = `/h/${i}`;
+          const got = (await b.get(key)).kv;
+          assert.deepEqual(got, model.get(key), key);
+          const r = row.get(key) as { rev: number; value: string } | undefined;
+          assert.deepEqual(r && { rev: r.rev, value: r.value }, got && { rev: got.modRevision, value: got.value }, key);
+        }
+      } finally {
+        disk.close();
+      }
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('A group commit that rolls back leaves reads at the head on the values before it.', async () => {
+    const b = SqliteBackend.open({ path: join(dir, 'rollback.sqlite') });
+    try {
+      const a = await b.create('/r/a', value('a'));
+      assert.equal((await b.get('/r/a')).kv?.value, value('a'));
+      // Same turn, one transaction: the update applies, then a NULL value fails the insert and
+      // the whole group rolls back.
+      const upd = b.update('/r/a', value('b'), a.modRevision);
+      const bad = b.create('/r/b', null as unknown as string);
+      await assert.rejects(upd);
+      await assert.rejects(bad);
+      assert.deepEqual((await b.get('/r/a')).kv, a);
+      assert.equal((await b.get('/r/b')).kv, undefined);
+      const again = await b.update('/r/a', value('c'), a.modRevision);
+      assert.equal((await b.get('/r/a')).kv?.value, value('c'));
+      assert.equal(again.modRevision, a.modRevision + 1);
+    } finally {
+      await b.close();
+    }
+  });
 });

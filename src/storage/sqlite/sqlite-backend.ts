@@ -106,6 +106,16 @@ interface SqliteWatcher {
   queue: WatchQueue;
 }
 
+/**
+ * Live rows of recently written or read keys kept in memory (at most this many, this many
+ * characters of values in all, none larger than the last bound), so that the read-modify-write
+ * of a key just written (a pod bound right after its creation, a status update) needs no SQLite
+ * lookup, neither for the read nor for the CAS check of the write.
+ */
+const HEADS_MAX = 4096;
+const HEADS_MAX_CHARS = 16 * 1024 * 1024;
+const HEAD_MAX_CHARS = 256 * 1024;
+
 /** Most write ops per transaction; more wait for the next turn so one commit stays short. */
 const MAX_GROUP = 2000;
 /** Rows per watch-replay read, and the widest revision span one replay read scans. */
@@ -159,6 +169,10 @@ export class SqliteBackend implements Backend {
   private unsynced: { firstRev: number; result: GroupResult; ops: WriteOp[] }[] = [];
   private syncing = false;
   private readonly syncWaiters: (() => void)[] = [];
+
+  /** key → its live row, for keys written or read recently; exactly the `current` table's view (see HEADS_MAX). */
+  private readonly heads = new Map<string, CurrentRow>();
+  private headsChars = 0;
 
   private readonly watchers = new Set<SqliteWatcher>();
   /** Live watchers grouped by prefix, so each commit is filtered once per distinct prefix. */
@@ -255,7 +269,11 @@ export class SqliteBackend implements Backend {
     this.checkOpen();
     const rev = this.readRevision(opts?.revision);
     if (rev === this.rev) {
-      const row = this.s.getCurrent.get(key);
+      let row = this.heads.get(key);
+      if (row === undefined) {
+        row = this.s.getCurrent.get(key);
+        if (row) this.setHead(key, row);
+      }
       return { revision: rev, kv: row ? { key, value: row.value, createRevision: row.create_rev, modRevision: row.rev } : undefined };
     }
     const row = this.s.getAt.get(key, rev);
@@ -348,6 +366,8 @@ export class SqliteBackend implements Backend {
     try {
       result = this.groupTxn.immediate(ops, this.rev);
     } catch (err) {
+      // The rows applyOps cached may have been rolled back with it.
+      this.clearHeads();
       // The transaction rolled back: nothing of it is durable, so every op fails.
       for (const op of ops) op.reject(err);
       return;
@@ -396,6 +416,35 @@ export class SqliteBackend implements Backend {
     }
   }
 
+  /** Remember a key's live row (most recent last; the oldest go beyond the bounds). */
+  private setHead(key: string, row: CurrentRow): void {
+    this.dropHead(key);
+    if (row.value.length > HEAD_MAX_CHARS) return;
+    this.heads.set(key, row);
+    this.headsChars += row.value.length;
+    if (this.heads.size <= HEADS_MAX && this.headsChars <= HEADS_MAX_CHARS) return;
+    // The oldest quarter goes at once: a Map keeps deleted entries as holes until it rehashes, so
+    // looking for the first live entry on every insert would walk ever more of them.
+    let drop = HEADS_MAX >> 2;
+    for (const [k, r] of this.heads) {
+      this.heads.delete(k);
+      this.headsChars -= r.value.length;
+      if (--drop <= 0 && this.headsChars <= HEADS_MAX_CHARS) break;
+    }
+  }
+
+  private dropHead(key: string): void {
+    const old = this.heads.get(key);
+    if (old === undefined) return;
+    this.heads.delete(key);
+    this.headsChars -= old.value.length;
+  }
+
+  private clearHeads(): void {
+    this.heads.clear();
+    this.headsChars = 0;
+  }
+
   /** Runs inside the group transaction. Each op gets its own CAS check against the state left by the ops before it. */
   private applyOps(ops: WriteOp[], base: number): GroupResult {
     const s = this.s;
@@ -411,12 +460,13 @@ export class SqliteBackend implements Backend {
         }
         rev++;
         s.insLog.run(rev, op.key, rev, 0, 0, op.value);
+        this.setHead(op.key, { rev, create_rev: rev, value: op.value });
         const kv: KeyValue = { key: op.key, value: op.value, createRevision: rev, modRevision: rev };
         events.push({ type: 'put', kv, isCreate: true });
         outcomes.push({ ok: { ...kv } });
         continue;
       }
-      const cur = s.getCurrent.get(op.key);
+      const cur = this.heads.get(op.key) ?? s.getCurrent.get(op.key);
       if (!cur) {
         outcomes.push({ err: new NotFoundError(op.key) });
         continue;
@@ -430,12 +480,14 @@ export class SqliteBackend implements Backend {
       if (op.kind === 'update') {
         s.insLog.run(rev, op.key, cur.create_rev, cur.rev, 0, op.value);
         s.updCurrent.run(rev, op.key);
+        this.setHead(op.key, { rev, create_rev: cur.create_rev, value: op.value });
         const kv: KeyValue = { key: op.key, value: op.value, createRevision: cur.create_rev, modRevision: rev };
         events.push({ type: 'put', kv, prevKv, isCreate: false });
         outcomes.push({ ok: { ...kv } });
       } else {
         s.insLog.run(rev, op.key, cur.create_rev, cur.rev, 1, cur.value);
         s.delCurrent.run(op.key);
+        this.dropHead(op.key);
         const kv: KeyValue = { key: op.key, value: cur.value, createRevision: cur.create_rev, modRevision: rev };
         events.push({ type: 'delete', kv, prevKv, isCreate: false });
         outcomes.push({ ok: { ...kv } });

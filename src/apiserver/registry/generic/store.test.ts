@@ -2,7 +2,7 @@ import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqliteBackend } from '../../../storage/sqlite/sqlite-backend.js';
 import { StatusError, field } from '../../../api/errors.js';
-import { Store, type ApiWatchEvent } from './store.js';
+import { knownJSON, Store, type ApiWatchEvent } from './store.js';
 import type { Strategy } from './strategy.js';
 
 const widgets: Strategy = {
@@ -192,5 +192,72 @@ describe('generic Store', () => {
     const o = await store.create('ns', { metadata: { name: 'dry' } }, { dryRun: true });
     assert.equal(o.metadata.name, 'dry');
     await expectStatus(store.get({ namespace: 'ns', name: 'dry' }), 404);
+  });
+
+  // The store serialises a written object once: the stored value, the response text and the
+  // watch event's text must be what separate serialisations would have given.
+  // Each case writes its own name: watch events come from a process-wide decode cache keyed by revision.
+  const writes: { name: string; known: boolean; write: (s: Store, n: string) => Promise<unknown> }[] = [
+    { name: 'a create', known: true, write: (s, n) => s.create('ns', { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: n, labels: { x: 'y' } }, spec: { color: 'red' } }) },
+    {
+      name: 'an update whose body carries resourceVersion first and a selfLink',
+      known: false,
+      write: async (s, n) => {
+        const o = await s.create('ns', { metadata: { name: n }, spec: { color: 'red' } });
+        return s.update({ namespace: 'ns', name: n }, { metadata: { resourceVersion: o.metadata.resourceVersion, name: n, selfLink: '/x' }, spec: { color: 'blue' } });
+      },
+    },
+    {
+      name: 'an update whose body carries resourceVersion as the first metadata field',
+      known: true,
+      write: async (s, n) => {
+        const o = await s.create('ns', { metadata: { name: n }, spec: { color: 'red' } });
+        return s.update({ namespace: 'ns', name: n }, { metadata: { resourceVersion: o.metadata.resourceVersion, name: n }, spec: { color: 'blue' } });
+      },
+    },
+    {
+      name: 'an update through guaranteedUpdate',
+      known: true,
+      write: async (s, n) => {
+        await s.create('ns', { metadata: { name: n }, spec: { color: 'red' } });
+        return s.guaranteedUpdate({ namespace: 'ns', name: n }, (cur) => ((cur.spec.color = 'green'), cur));
+      },
+    },
+    {
+      name: 'a write whose annotations hold the text of a resourceVersion member',
+      known: true,
+      write: (s, n) => s.create('ns', { metadata: { name: n, annotations: { a: '"resourceVersion":"1"', resourceVersion: '2' } }, spec: { note: ',"resourceVersion":"2",' } }),
+    },
+  ];
+  for (const [i, t] of writes.entries()) {
+    it(`${t.name}: the response text, the stored value and the watch event text agree with serialising the objects`, async () => {
+      const events: ApiWatchEvent[] = [];
+      const w = await store.watch('ns', { resourceVersion: String(await backend.currentRevision()) }, (e) => events.push(e), () => undefined);
+      const name = `text-${i}`;
+      const obj = (await t.write(store, name)) as any;
+      const text = knownJSON(obj);
+      assert.equal(text, t.known ? JSON.stringify(obj) : undefined);
+      const stored = (await backend.get(store.key({ namespace: 'ns', name }))).kv!.value;
+      const { resourceVersion: _rv, selfLink: _sl, ...meta } = obj.metadata;
+      const plain = (x: unknown) => JSON.parse(JSON.stringify(x));
+      assert.deepEqual(JSON.parse(stored), plain({ ...obj, metadata: meta }));
+      assert.ok(!stored.includes('k8ts-rv-'), stored);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.ok(events.length > 0);
+      for (const e of events) {
+        const known = knownJSON(e.object);
+        if (known !== undefined) assert.deepEqual(JSON.parse(known), JSON.parse(JSON.stringify(e.object)));
+      }
+      // A watcher sees what was stored (no selfLink), at the written revision.
+      assert.deepEqual(plain(events.at(-1)!.object), plain({ ...obj, metadata: { ...meta, resourceVersion: obj.metadata.resourceVersion } }));
+      w.cancel();
+    });
+  }
+
+  it('the known text of a written object is dropped once its resourceVersion changes', async () => {
+    const o = await store.create('ns', { metadata: { name: 'text-rv' }, spec: {} });
+    assert.equal(knownJSON(o), JSON.stringify(o));
+    o.metadata.resourceVersion = '999999';
+    assert.equal(knownJSON(o), undefined);
   });
 });

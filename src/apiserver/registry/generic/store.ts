@@ -202,6 +202,49 @@ const decodeCache = new Map<string, KObject>();
 const decodeCacheMax = 4096;
 
 /**
+ * Keep a Map (in insertion order) under `max` entries by dropping its oldest quarter at once: a
+ * Map keeps the holes of deleted entries until it rehashes, so looking for the first live entry
+ * on every insert would walk ever more of them.
+ */
+function trimOldest(m: Map<string, unknown>, max: number): void {
+  if (m.size < max) return;
+  let drop = max >> 2 || 1;
+  for (const k of m.keys()) {
+    m.delete(k);
+    if (--drop === 0) break;
+  }
+}
+
+/**
+ * A written object's JSON is made once, with a placeholder resourceVersion (the revision is known
+ * only after the commit), and split there: the stored value, the response and the watch events
+ * of that revision all come from that one serialisation.
+ */
+const rvPlaceholder = `"resourceVersion":"k8ts-rv-${randomUUID()}"`;
+/** `pre + revision + post` is the object's JSON; `value` is what was stored (the same without resourceVersion). */
+interface WrittenText {
+  value: string;
+  pre: string;
+  post: string;
+}
+/** Texts of values just written, by `apiVersion|key`, until a watcher decodes that value (bounded). */
+const pendingTexts = new Map<string, WrittenText>();
+const pendingTextsMax = 1024;
+/** The JSON of objects the store wrote or decoded for watchers, with the resourceVersion it holds. */
+const objectTexts = new WeakMap<object, { json: string; rv: string }>();
+
+/**
+ * The JSON the store already made of `obj` (an object it just wrote and returned, or a shared
+ * watch-event object), so it need not be serialised again; undefined when unknown or when the
+ * object's resourceVersion has changed since. Only for an object nobody has changed since.
+ */
+export function knownJSON(obj: object): string | undefined {
+  const t = objectTexts.get(obj);
+  if (t === undefined || t.rv !== (obj as KObject).metadata?.resourceVersion) return undefined;
+  return t.json;
+}
+
+/**
  * The generic store for one resource. `keyRoot` is like `/registry/pods`.
  */
 export class Store {
@@ -209,6 +252,8 @@ export class Store {
   readonly apiVersion: string;
   readonly listKind: string;
   private readonly keyRoot: string;
+  /** Open watches of this store. */
+  private watches = 0;
 
   constructor(
     readonly strategy: Strategy,
@@ -247,14 +292,75 @@ export class Store {
     let o = decodeCache.get(ck);
     if (!o) {
       o = this.decode(kv);
-      if (decodeCache.size >= decodeCacheMax) decodeCache.delete(decodeCache.keys().next().value as string);
+      const pk = `${this.apiVersion}|${kv.key}`;
+      const t = this.strategy.storedAs ? undefined : pendingTexts.get(pk);
+      if (t !== undefined && t.value === kv.value) {
+        // The value this store wrote: its JSON is known, with this revision in place of the placeholder.
+        const rv = o.metadata.resourceVersion as string;
+        objectTexts.set(o, { json: t.pre + rv + t.post, rv });
+        pendingTexts.delete(pk);
+      }
+      trimOldest(decodeCache, decodeCacheMax);
       decodeCache.set(ck, o);
     }
     return o;
   }
+  /**
+   * Encode a written object for storage, and where possible keep its JSON split at the
+   * resourceVersion (see {@link rvPlaceholder}); {@link noteWritten} completes it after the commit.
+   */
+  private encodeWrite(key: string, obj: KObject): { value: string; text?: WrittenText } {
+    const m = obj.metadata;
+    if (this.strategy.storedAs || obj.apiVersion !== this.apiVersion || obj.kind !== this.strategy.info.kind || !m || typeof m !== 'object' || m.selfLink !== undefined) {
+      return { value: this.encode(obj) };
+    }
+    const rv = m.resourceVersion;
+    m.resourceVersion = rvPlaceholder.slice(19, -1);
+    let json: string;
+    try {
+      json = JSON.stringify(obj);
+    } finally {
+      m.resourceVersion = rv;
+    }
+    const at = json.indexOf(rvPlaceholder);
+    // Exactly once, or the text is not ours to split (a client cannot know the placeholder, but still).
+    if (at < 0 || json.indexOf(rvPlaceholder, at + 1) >= 0) return { value: this.encode(obj) };
+    const end = at + rvPlaceholder.length;
+    // The stored value leaves the member out, with the comma that separates it from a neighbour.
+    const value = json.charCodeAt(at - 1) === 44 ? json.slice(0, at - 1) + json.slice(end) : json.charCodeAt(end) === 44 ? json.slice(0, at) + json.slice(end + 1) : json.slice(0, at) + json.slice(end);
+    const text: WrittenText = { value, pre: json.slice(0, at + 19), post: json.slice(end - 1) };
+    if (this.watches > 0) {
+      const pk = `${this.apiVersion}|${key}`;
+      pendingTexts.delete(pk);
+      trimOldest(pendingTexts, pendingTextsMax);
+      pendingTexts.set(pk, text);
+    }
+    return { value, text };
+  }
+
+  /** The object was written at `rv` (now its metadata.resourceVersion): remember its JSON for the response. */
+  private noteWritten(obj: KObject, text: WrittenText | undefined, rv: string): void {
+    if (text) objectTexts.set(obj, { json: text.pre + rv + text.post, rv });
+  }
+
   private encode(obj: KObject): string {
-    const { resourceVersion: _rv, selfLink: _sl, ...meta } = obj.metadata ?? {};
     const conv = this.strategy.storedAs;
+    const m = obj.metadata;
+    if (!conv && obj.apiVersion === this.apiVersion && obj.kind === this.strategy.info.kind && m && typeof m === 'object') {
+      // The common case, without copying the object and its metadata: resourceVersion and selfLink
+      // are left out by JSON.stringify while undefined (same text, same key order), then restored.
+      const rv = m.resourceVersion;
+      const sl = m.selfLink;
+      if (rv !== undefined) m.resourceVersion = undefined;
+      if (sl !== undefined) m.selfLink = undefined;
+      try {
+        return JSON.stringify(obj);
+      } finally {
+        if (rv !== undefined) m.resourceVersion = rv;
+        if (sl !== undefined) m.selfLink = sl;
+      }
+    }
+    const { resourceVersion: _rv, selfLink: _sl, ...meta } = obj.metadata ?? {};
     if (conv) return JSON.stringify({ ...conv.toStorage({ ...obj, metadata: meta }), metadata: meta, apiVersion: conv.apiVersion, kind: conv.kind });
     return JSON.stringify({ ...obj, metadata: meta, apiVersion: this.apiVersion, kind: this.strategy.info.kind });
   }
@@ -468,8 +574,10 @@ export class Store {
       return obj;
     }
     try {
-      const kv = await this.backend.create(key, this.encode(obj));
+      const enc = this.encodeWrite(key, obj);
+      const kv = await this.backend.create(key, enc.value);
       meta.resourceVersion = String(kv.modRevision);
+      this.noteWritten(obj, enc.text, meta.resourceVersion);
       return obj;
     } catch (e) {
       await hooks?.abortCreate?.(obj, ctx!).catch(() => undefined);
@@ -593,8 +701,10 @@ export class Store {
       meta.resourceVersion = String(gone.modRevision);
       return obj;
     }
-    const kv = await this.backend.update(key, this.encode(obj), expectedRev);
+    const enc = this.encodeWrite(key, obj);
+    const kv = await this.backend.update(key, enc.value, expectedRev);
     meta.resourceVersion = String(kv.modRevision);
+    this.noteWritten(obj, enc.text, meta.resourceVersion);
     return obj;
   }
 
@@ -726,6 +836,15 @@ export class Store {
       }
     }
     let lastRV = after;
+    // Counted while open, so writes keep their text for watchers only when there are some.
+    this.watches++;
+    let open = true;
+    const ended = () => {
+      if (open) {
+        open = false;
+        this.watches--;
+      }
+    };
     const w = this.backend.watch(
       prefix,
       { afterRevision: after, progressNotify: !!opts.allowWatchBookmarks },
@@ -756,12 +875,18 @@ export class Store {
           send({ type: 'BOOKMARK', object: { kind: this.strategy.info.kind, apiVersion: this.apiVersion, metadata: { resourceVersion: String(rev) } } });
         },
         onClose: (err?: Error) => {
+          ended();
           if (err instanceof CompactedError) done(errors.resourceExpired(`too old resource version: ${err.requested} (${err.compacted})`));
           else if (err) done(errors.resourceExpired(`watch closed: ${err.message}`));
           else done();
         },
       },
     );
-    return w;
+    return {
+      cancel: () => {
+        ended();
+        w.cancel();
+      },
+    };
   }
 }
