@@ -825,6 +825,13 @@ export class Kubelet {
     if (view.sandbox?.network?.ip) rec.podIP = view.sandbox.network.ip;
     const acted = await this.computeActions(rec, view);
     if (acted) view = await this.view(rec);
+    if (acted) {
+      const wait = attachSettleMs(pod, view);
+      if (wait > 0) {
+        await new Promise((r) => setTimeout(r, wait));
+        view = await this.view(rec);
+      }
+    }
     if (view.sandbox?.network?.ip) rec.podIP = view.sandbox.network.ip;
     this.syncProbes(rec, view);
     const status = this.writeStatus(rec, view, false);
@@ -1164,6 +1171,25 @@ export class Kubelet {
     this.prober?.removePod(rec.uid);
     this.status.forget(rec.uid);
   }
+}
+
+/**
+ * How long to wait before reporting a container started for `kubectl run -i` (stdin and stdinOnce)
+ * as running. Upstream's kubelet learns of a start from its next relist, so a command that ends at
+ * once is first reported finished and kubectl shows its logs; reported running at once, kubectl
+ * would attach after the output was gone. Other containers are reported at once.
+ */
+const ATTACH_SETTLE_MS = 250;
+function attachSettleMs(pod: KObject, view: PodRuntimeView): number {
+  const now = Date.now();
+  let wait = 0;
+  const attachable = new Set([...(pod.spec?.containers ?? []), ...(pod.spec?.ephemeralContainers ?? [])].filter((c: KObject) => c.stdin && c.stdinOnce).map((c: KObject) => c.name));
+  if (!attachable.size) return 0;
+  for (const [name, e] of latestByName(view.containers)) {
+    if (!attachable.has(name) || e.latest.state !== 'CONTAINER_RUNNING' || !e.latest.startedAt) continue;
+    wait = Math.max(wait, ATTACH_SETTLE_MS - (now - e.latest.startedAt / 1e6));
+  }
+  return Math.min(wait, ATTACH_SETTLE_MS);
 }
 
 /** Which list of the pod spec holds a container: containers, initContainers or ephemeralContainers. */

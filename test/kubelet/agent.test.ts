@@ -495,6 +495,14 @@ describe('the node agent runs real pods', { skip: why }, () => {
     assert.match(r.out, /from-debug-tty/, r.out);
   });
 
+  it('shows the output of a quick command run with kubectl run -i --rm, as upstream does', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await c.kubectl(['run', `quick-${i}`, `--image=${BUSYBOX}`, '--image-pull-policy=IfNotPresent', '--restart=Never', '--rm', '-i', '--command', '--', 'echo', `quick-output-${i}`], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`quick-output-${i}`), `run ${i}: ${JSON.stringify(r)}`);
+    }
+  });
+
   it('loses no pod when containerd itself dies and is restarted', async () => {
     const cd = c.server.agent!.containerd!;
     const before = (await status('web')).containerStatuses[0];
