@@ -7,11 +7,10 @@
  * Usage: node --import tsx bench/api/write-cpu-ab.ts --a PATH --b PATH --op create|binding|event [--pods N] [--rounds R] [--watchers N]
  * (PATH: a k8ts launcher, like bin/k8ts of each build.)
  */
-import { readFileSync } from 'node:fs';
-import https from 'node:https';
-import { join } from 'node:path';
+import type https from 'node:https';
 import { parseArgs } from 'node:util';
-import { scheduledEvent, startBenchServer, type BenchServer } from './server-process.js';
+import { startBenchServer } from './server-process.js';
+import { benchPod, must, openPodWatches, pool, writeOp, writeOps, type WriteOp } from './write-ops.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,57 +22,12 @@ const { values } = parseArgs({
     watchers: { type: 'string', default: '0' },
   },
 });
-const op = values.op!;
-if (!['create', 'binding', 'event'].includes(op)) throw new Error(`--op: create, binding or event, not ${op}`);
+const op = values.op as WriteOp;
+if (!writeOps.includes(op)) throw new Error(`--op: ${writeOps.join(', ')}, not ${op}`);
 if (!values.a || !values.b) throw new Error('--a and --b name the two builds');
 const pods = Number(values.pods);
 const rounds = Number(values.rounds);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-const pool = async (n: number, task: (i: number) => Promise<void>) => {
-  let next = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (next < n) await task(next++);
-  }));
-};
-const must = async (what: string, want: number, p: Promise<number>) => {
-  const code = await p;
-  if (code !== want) throw new Error(`${what}: ${code}`);
-};
-const pod = (name: string) => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { name, labels: { app: 'bench' } },
-  spec: { containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.9', resources: { requests: { cpu: '100m', memory: '500Mi' } } }] },
-});
-const write = (s: BenchServer, i: number): Promise<void> => {
-  const name = `p-${i}`;
-  if (op === 'create') return must('create', 201, s.post('/api/v1/namespaces/cpu/pods', pod(name)));
-  if (op === 'binding') {
-    return must('binding', 201, s.post(`/api/v1/namespaces/cpu/pods/${name}/binding`, {
-      apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace: 'cpu' }, target: { apiVersion: 'v1', kind: 'Node', name: `node-${i % 100}` },
-    }));
-  }
-  return must('event', 201, s.post('/api/v1/namespaces/cpu/events', scheduledEvent(name, i)));
-};
-/** Open n watches on the namespace's pods, reading and discarding what they send. */
-const openWatches = async (s: BenchServer, n: number): Promise<https.Agent[]> => {
-  const argv = readFileSync(`/proc/${s.proc.pid}/cmdline`, 'utf8').split('\0');
-  const dataDir = argv[argv.indexOf('--data-dir') + 1]!;
-  const port = Number(argv[argv.indexOf('--port') + 1]);
-  const tls = join(dataDir, 'tls');
-  const creds = { ca: readFileSync(join(tls, 'ca.crt')), cert: readFileSync(join(tls, 'admin.crt')), key: readFileSync(join(tls, 'admin.key')) };
-  const agents: https.Agent[] = [];
-  await Promise.all(Array.from({ length: n }, () => new Promise<void>((resolve, reject) => {
-    const agent = new https.Agent({ keepAlive: true, ...creds });
-    agents.push(agent);
-    https.get({ host: '127.0.0.1', port, path: '/api/v1/namespaces/cpu/pods?watch=true&allowWatchBookmarks=true', agent }, (m) => {
-      m.resume();
-      resolve();
-    }).on('error', reject);
-  })));
-  return agents;
-};
 
 const servers = [await startBenchServer({ name: `ab-a-${op}`, bin: values.a }), await startBenchServer({ name: `ab-b-${op}`, bin: values.b })];
 const agents: https.Agent[] = [];
@@ -81,7 +35,7 @@ try {
   for (const s of servers) {
     await must('namespace', 201, s.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'cpu' } }));
     await must('serviceaccount', 201, s.post('/api/v1/namespaces/cpu/serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } }));
-    agents.push(...(await openWatches(s, Number(values.watchers))));
+    agents.push(...(await openPodWatches(s, Number(values.watchers))));
   }
   const per: number[][] = [[], []];
   let n = 0;
@@ -92,9 +46,9 @@ try {
     const order = round % 2 ? [1, 0] : [0, 1];
     for (const k of order) {
       const s = servers[k]!;
-      if (op === 'binding') await pool(pods, (i) => must('create', 201, s.post('/api/v1/namespaces/cpu/pods', pod(`p-${first + i}`))));
+      if (op === 'binding') await pool(pods, (i) => must('create', 201, s.post('/api/v1/namespaces/cpu/pods', benchPod(`p-${first + i}`))));
       const c0 = s.cpuMs();
-      await pool(pods, (i) => write(s, first + i));
+      await pool(pods, (i) => writeOp(s, op, first + i));
       // Round 0 warms the JIT and is not counted.
       if (round > 0) per[k]!.push((s.cpuMs() - c0) / pods);
     }
