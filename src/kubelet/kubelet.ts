@@ -825,12 +825,10 @@ export class Kubelet {
     if (view.sandbox?.network?.ip) rec.podIP = view.sandbox.network.ip;
     const acted = await this.computeActions(rec, view);
     if (acted) view = await this.view(rec);
-    if (acted) {
-      const wait = attachSettleMs(pod, view);
-      if (wait > 0) {
-        await new Promise((r) => setTimeout(r, wait));
-        view = await this.view(rec);
-      }
+    // A container started for attach is reported once it has ended, or after ATTACH_SETTLE_MS.
+    for (let wait = acted ? attachSettleMs(pod, view) : 0; wait > 0; wait = attachSettleMs(pod, view)) {
+      await new Promise((r) => setTimeout(r, Math.min(wait, 50)));
+      view = await this.view(rec);
     }
     if (view.sandbox?.network?.ip) rec.podIP = view.sandbox.network.ip;
     this.syncProbes(rec, view);
@@ -1174,12 +1172,13 @@ export class Kubelet {
 }
 
 /**
- * How long to wait before reporting a container started for `kubectl run -i` (stdin and stdinOnce)
- * as running. Upstream's kubelet learns of a start from its next relist, so a command that ends at
- * once is first reported finished and kubectl shows its logs; reported running at once, kubectl
- * would attach after the output was gone. Other containers are reported at once.
+ * How long a container started for `kubectl run -i` (stdin and stdinOnce) may run before it is
+ * reported running; one that ends sooner is reported finished. Upstream's kubelet learns of a
+ * start from its next relist (every second), so a quick command is first reported finished and
+ * kubectl shows its logs; reported running at once, kubectl would attach after the output was
+ * gone. Other containers are reported at once.
  */
-const ATTACH_SETTLE_MS = 250;
+const ATTACH_SETTLE_MS = 1000;
 function attachSettleMs(pod: KObject, view: PodRuntimeView): number {
   const now = Date.now();
   let wait = 0;
