@@ -100,10 +100,7 @@ export function resolveMaxUnavailable(value: unknown, desired: number): number {
   return Number(value);
 }
 
-/** Pod Ready condition True. */
-export function isPodReady(pod: KObject): boolean {
-  return !!pod.status?.conditions?.some((c: KObject) => c.type === 'Ready' && c.status === 'True');
-}
+export { isPodReady } from '../common/pods.js';
 
 /** Ready for at least minReadySeconds. */
 export function isPodAvailable(pod: KObject, minReadySeconds: number, nowMs: number): boolean {

@@ -5,6 +5,7 @@
  */
 import { canonicalJSON, contentHash } from '../common/hash.js';
 import type { KObject } from '../../client/rest-client.js';
+import { scaledIntOrPercent } from '../common/intstr.js';
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 export const REVISION_HISTORY_ANNOTATION = 'deployment.kubernetes.io/revision-history';
@@ -65,18 +66,7 @@ export function equalIgnoreHash(a: KObject | undefined, b: KObject | undefined):
 }
 
 /** An IntOrString scaled against `total`: percentages round up or down as asked. */
-export function scaledValue(v: number | string | undefined | null, total: number, roundUp: boolean): number {
-  if (v === undefined || v === null) return 0;
-  if (typeof v === 'number') return v;
-  const m = /^(\d+)%$/.exec(v);
-  if (!m) {
-    const n = Number(v);
-    if (Number.isInteger(n)) return n;
-    throw new Error(`invalid value for IntOrString: ${JSON.stringify(v)}`);
-  }
-  const x = (Number(m[1]) * total) / 100;
-  return roundUp ? Math.ceil(x) : Math.floor(x);
-}
+export const scaledValue = scaledIntOrPercent;
 
 export const replicasOf = (o: KObject | undefined): number => Number(o?.spec?.replicas ?? (o ? 1 : 0));
 const isRolling = (d: KObject) => (d.spec?.strategy?.type ?? 'RollingUpdate') === 'RollingUpdate';

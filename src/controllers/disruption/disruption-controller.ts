@@ -13,6 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { StatusError } from '../../api/errors.js';
 import { formatLabelSelector } from '../../api/labels/index.js';
 import { logger } from '../../base/log.js';
+import { rfc3339 } from '../../base/time.js';
 import type { Component, ComponentContext } from '../../client/component.js';
 import type { EventRecorder } from '../../client/event-recorder.js';
 import { objectFromTombstone, splitMetaNamespaceKey, type DeletedFinalStateUnknown, type Lister } from '../../client/informer.js';
@@ -29,7 +30,6 @@ import {
   failSafeStatus,
   pdbSelects,
   podsForPdb,
-  rfc3339,
   staleDisruptionConditionIn,
   usesScale,
   STALE_POD_DISRUPTION_TIMEOUT_MS,

@@ -3,23 +3,23 @@
  * expects and wants healthy, how many are healthy, which eviction records in status.disruptedPods
  * still count, and the status (with its DisruptionAllowed condition) that follows.
  */
+import { setStatusCondition } from '../../api/conditions.js';
 import { labelSelectorFromObject, selectorMatches } from '../../api/labels/index.js';
+import { DISRUPTION_ALLOWED, disruptionAllowedState, SYNC_FAILED } from '../../api/policy/disruption.js';
 import type { KObject } from '../../client/rest-client.js';
 import { getControllerOf, type OwnerReference } from '../common/controller-ref.js';
+import { scaledIntOrPercent } from '../common/intstr.js';
+import { isPodReady } from '../common/pods.js';
+
+export { rfc3339 } from '../../base/time.js';
+export { setStatusCondition } from '../../api/conditions.js';
+export { scaledIntOrPercent } from '../common/intstr.js';
+export { isPodReady } from '../common/pods.js';
 
 /** How long an eviction recorded in status.disruptedPods counts before the pod must be gone (upstream's DeletionTimeout). */
 export const DELETION_TIMEOUT_MS = 2 * 60_000;
 /** How long a DisruptionTarget pod condition may stay on a pod that is not deleted (upstream's stalePodDisruptionTimeout). */
 export const STALE_POD_DISRUPTION_TIMEOUT_MS = 2 * 60_000;
-
-/** The condition type and reasons of policy/v1. */
-export const DISRUPTION_ALLOWED = 'DisruptionAllowed';
-export const SUFFICIENT_PODS = 'SufficientPods';
-export const INSUFFICIENT_PODS = 'InsufficientPods';
-export const SYNC_FAILED = 'SyncFailed';
-
-/** RFC 3339 with whole seconds, as metav1.Time serialises. */
-export const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** A controller's identity and desired replica count. */
 export interface ControllerScale {
@@ -32,29 +32,6 @@ export interface ControllerScale {
  * does not exist (or is another object with the same name); throws when it cannot be asked.
  */
 export type ControllerFinder = (ref: OwnerReference, namespace: string) => ControllerScale | undefined | Promise<ControllerScale | undefined>;
-
-/**
- * An IntOrString scaled against `total` (upstream's GetScaledValueFromIntOrPercent): an integer as
- * is, `N%` as N percent of total rounded up or down. Throws on anything else.
- */
-export function scaledIntOrPercent(v: unknown, total: number, roundUp: boolean): number {
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
-  if (typeof v === 'string') {
-    const m = /^(\d+)%$/.exec(v);
-    if (m) {
-      const x = (Number(m[1]) * total) / 100;
-      return roundUp ? Math.ceil(x) : Math.floor(x);
-    }
-    throw new Error(`invalid value for IntOrString: invalid type: string is not a percentage`);
-  }
-  throw new Error(`invalid value for IntOrString: ${JSON.stringify(v)}`);
-}
-
-/** Ready=True (upstream's podutil.IsPodReady). */
-export function isPodReady(pod: KObject): boolean {
-  const conds: KObject[] = Array.isArray(pod.status?.conditions) ? pod.status.conditions : [];
-  return conds.some((c) => c?.type === 'Ready' && c?.status === 'True');
-}
 
 /**
  * Does the PDB's selector match these labels? policy/v1: `{}` matches every pod, a missing
@@ -177,23 +154,6 @@ export function countHealthyPods(pods: KObject[], disruptedPods: Record<string, 
   return n;
 }
 
-/**
- * Set a metav1.Condition in a copy of the list (apimachinery's SetStatusCondition):
- * lastTransitionTime changes only when the status flips.
- */
-export function setStatusCondition(conditions: KObject[] | undefined, cond: { type: string; status: string; reason: string; message: string; observedGeneration?: number }, nowMs: number): KObject[] {
-  const list = (conditions ?? []).map((c) => ({ ...c }));
-  const i = list.findIndex((c) => c.type === cond.type);
-  if (i < 0) {
-    list.push({ ...cond, lastTransitionTime: rfc3339(nowMs) });
-    return list;
-  }
-  const cur = list[i]!;
-  const lastTransitionTime = cur.status !== cond.status || !cur.lastTransitionTime ? rfc3339(nowMs) : cur.lastTransitionTime;
-  list[i] = { ...cur, ...cond, lastTransitionTime };
-  return list;
-}
-
 /** What a sync found. */
 export interface PdbCounts {
   currentHealthy: number;
@@ -223,7 +183,7 @@ export function desiredPdbStatus(pdb: KObject, c: PdbCounts, nowMs: number): KOb
   const generation = pdb.metadata?.generation ?? 0;
   const st = pdb.status ?? {};
   const cond = (st.conditions ?? []).find((x: KObject) => x?.type === DISRUPTION_ALLOWED);
-  const want = allowed > 0 ? { status: 'True', reason: SUFFICIENT_PODS } : { status: 'False', reason: INSUFFICIENT_PODS };
+  const want = disruptionAllowedState(allowed);
   const upToDate =
     (st.currentHealthy ?? 0) === c.currentHealthy &&
     (st.desiredHealthy ?? 0) === c.desiredHealthy &&

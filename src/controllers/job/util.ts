@@ -47,9 +47,7 @@ export function isPodActive(pod: KObject): boolean {
   return !isPodFinished(pod) && !pod.metadata?.deletionTimestamp;
 }
 
-export function isPodReady(pod: KObject): boolean {
-  return (pod.status?.conditions ?? []).some((c: KObject) => c?.type === 'Ready' && c.status === 'True');
-}
+export { isPodReady } from '../common/pods.js';
 
 /** When the pod finished: the latest container finish, else its last condition change, else creation. */
 export function podFinishTime(pod: KObject): number {

@@ -13,6 +13,8 @@
  */
 import { errors, StatusError, type Status } from '../../../../api/errors.js';
 import { labelSelectorObjectMatches } from '../../../../api/labels/index.js';
+import { updateDisruptionAllowedCondition } from '../../../../api/policy/disruption.js';
+import { rfc3339 } from '../../../../base/time.js';
 import type { KObject } from '../../generic/strategy.js';
 import type { SubresourceContext, SubresourceHandler } from '../../../apiserver.js';
 import type { DeleteOptions, Store } from '../../generic/store.js';
@@ -22,7 +24,7 @@ export const MAX_DISRUPTED_PODS = 2000;
 
 const TOO_MANY = "Cannot evict pod as it would violate the pod's disruption budget.";
 const pdbResource = { group: 'policy', resource: 'poddisruptionbudget' };
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+const now = () => rfc3339();
 
 /** A 429 with the DisruptionBudget cause; retryAfterSeconds 0 is left out, as Go's omitempty does. */
 function tooManyRequests(cause: string, retryAfterSeconds: number): StatusError {
@@ -71,17 +73,6 @@ function mergedDryRun(query: URLSearchParams, opts: KObject): boolean {
   return all.length > 0;
 }
 
-/** The DisruptionAllowed condition for a budget's current allowance (upstream's UpdateDisruptionAllowedCondition). */
-function setDisruptionAllowedCondition(pdb: KObject): void {
-  const st = pdb.status;
-  const allowed = (st.disruptionsAllowed ?? 0) > 0;
-  const want = { type: 'DisruptionAllowed', status: allowed ? 'True' : 'False', reason: allowed ? 'SufficientPods' : 'InsufficientPods', message: '', observedGeneration: st.observedGeneration };
-  const conds: KObject[] = (st.conditions ??= []);
-  const i = conds.findIndex((c) => c?.type === 'DisruptionAllowed');
-  if (i < 0) conds.push({ ...want, lastTransitionTime: now() });
-  else if (conds[i]!.status !== want.status || conds[i]!.reason !== want.reason) conds[i] = { ...conds[i], ...want, lastTransitionTime: conds[i]!.status !== want.status ? now() : conds[i]!.lastTransitionTime ?? now() };
-}
-
 /** Upstream's checkAndDecrement, on the budget as stored now: throws the refusal, or takes one disruption. */
 function checkAndDecrement(pdb: KObject, podName: string, dryRun: boolean): void {
   const st = (pdb.status ??= {});
@@ -94,7 +85,7 @@ function checkAndDecrement(pdb: KObject, podName: string, dryRun: boolean): void
   }
   if (allowed === 0) throw tooManyRequests(`The disruption budget ${name} needs ${st.desiredHealthy ?? 0} healthy pods and has ${st.currentHealthy ?? 0} currently`, 0);
   st.disruptionsAllowed = allowed - 1;
-  if (st.disruptionsAllowed === 0) setDisruptionAllowedCondition(pdb);
+  if (st.disruptionsAllowed === 0) updateDisruptionAllowedCondition(st, Date.now());
   if (dryRun) return;
   st.disruptedPods = { ...(st.disruptedPods ?? {}), [podName]: now() };
 }
