@@ -1,5 +1,5 @@
 /*
- * A watch client in C (OpenSSL, one thread per watch) for bench/api/run.ts --c-watchers: the same
+ * A watch client in C (OpenSSL; one epoll loop serves all of a process's watches) for bench/api/run.ts --c-watchers: the same
  * protocol as watchers.ts, at a small fraction of a Node client's CPU per event, so that 500
  * watchers sharing the server's two cores measure the server's delivery rather than the clients.
  * argv: port path n cafile certfile keyfile. Prints "ready" once every watch has its response
@@ -11,7 +11,9 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,8 @@
 static const char MARK[] = "\"name\":\"w-";
 
 struct seen { char name[24]; double ms; };
-struct watch { pthread_t th; int port; const char *path; struct seen *seen; int nseen; };
+struct watch { int port; const char *path; struct seen *seen; int nseen; int fd; SSL *ssl; int headers; int closed; int carry; char buf[65536 + 64]; };
+struct watches { int ep; struct watch *ws; };
 
 static SSL_CTX *ctx;
 static atomic_int ready_count;
@@ -35,8 +38,8 @@ static double now_ms(void) {
   return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
-static void *run(void *arg) {
-  struct watch *w = arg;
+/* Connect, handshake and send the watch request (blocking), then leave the socket non-blocking. */
+static void open_watch(struct watch *w) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(w->port) };
   inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
@@ -50,18 +53,27 @@ static void *run(void *arg) {
   char req[1024];
   int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: application/json\r\n\r\n", w->path, w->port);
   SSL_write(ssl, req, len);
-  /* Bytes kept from the previous read, in case a name straddles two reads. */
-  char buf[65536 + 64];
-  int carry = 0, headers = 0;
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  w->fd = fd;
+  w->ssl = ssl;
+}
+
+/* Read what one watch has; names of pods w-<i> are recorded with the time they were read. */
+static void drain(struct watch *w) {
   for (;;) {
-    int n = SSL_read(ssl, buf + carry, 65536);
-    if (n <= 0) break;
+    int n = SSL_read(w->ssl, w->buf + w->carry, 65536);
+    if (n <= 0) {
+      int e = SSL_get_error(w->ssl, n);
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) { w->closed = 1; }
+      return;
+    }
     double t = now_ms();
-    if (!headers) {
-      headers = 1;
+    if (!w->headers) {
+      w->headers = 1;
       atomic_fetch_add(&ready_count, 1);
     }
-    int end = carry + n;
+    char *buf = w->buf;
+    int end = w->carry + n;
     char *p = buf, *stop = buf + end, *keep = NULL;
     while ((p = memmem(p, stop - p, MARK, sizeof MARK - 1)) != NULL) {
       char *name = p + 8, *q = memchr(name, '"', stop - name);
@@ -74,8 +86,18 @@ static void *run(void *arg) {
       p = q;
     }
     if (!keep) keep = end > (int)sizeof MARK ? stop - (sizeof MARK) : buf;
-    carry = stop - keep;
-    memmove(buf, keep, carry);
+    w->carry = stop - keep;
+    memmove(buf, keep, w->carry);
+  }
+}
+
+/* One thread serves every watch of this process through epoll, as an event-loop client does. */
+static void *loop(void *arg) {
+  struct watches *all = arg;
+  struct epoll_event evs[256];
+  for (;;) {
+    int k = epoll_wait(all->ep, evs, 256, -1);
+    for (int i = 0; i < k; i++) drain(&all->ws[evs[i].data.u32]);
   }
   return NULL;
 }
@@ -90,15 +112,17 @@ int main(int argc, char **argv) {
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
   struct watch *ws = calloc(n, sizeof *ws);
+  struct watches all = { .ep = epoll_create1(0), .ws = ws };
   for (int i = 0; i < n; i++) {
     ws[i].port = port;
     ws[i].path = argv[2];
     ws[i].seen = calloc(MAX_SEEN, sizeof(struct seen));
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setstacksize(&at, 256 * 1024);
-    pthread_create(&ws[i].th, &at, run, &ws[i]);
+    open_watch(&ws[i]);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+    epoll_ctl(all.ep, EPOLL_CTL_ADD, ws[i].fd, &ev);
   }
+  pthread_t th;
+  pthread_create(&th, NULL, loop, &all);
   while (atomic_load(&ready_count) < n) usleep(10000);
   printf("ready\n");
   fflush(stdout);

@@ -5,9 +5,9 @@
  *   3. create latency p50/p99 at a fixed rate (default 1,000/s);
  *   4. list of 10,000 pods;
  *   5. watch delivery latency with 500 concurrent watchers.
- * Usage: node --import tsx bench/api/run.ts [--quick] [--with-control-plane] [--etcd] [--watch-only] [--raw-watchers]
+ * Usage: node --import tsx bench/api/run.ts [--quick] [--with-control-plane] [--etcd] [--watch-only] [--raw-watchers] [--c-watchers]
  * (--raw-watchers: the watch clients read raw TLS bytes instead of going through node:https; see
- * watchers.ts. --c-watchers: the watch clients are c-watcher.c (OpenSSL, a thread per watch),
+ * watchers.ts. --c-watchers: the watch clients are c-watcher.c (OpenSSL, one epoll loop per process),
  * whose CPU per event is far below Node's. --watch-gap MS: pause between the watched creates, default 20.)
  *   --etcd: run everything twice, on SQLite and on a real single-member etcd (started here on
  *   loopback), and print them side by side with the etcd/SQLite ratio.
@@ -25,8 +25,8 @@ const watchOnly = process.argv.includes('--watch-only');
 const watcherMode = process.argv.includes('--c-watchers') ? 'c' : process.argv.includes('--raw-watchers') ? 'raw' : 'https';
 
 /**
- * The C watch client (c-watcher.c), built once into the bench cache: OpenSSL, one thread per
- * watch, a small fraction of a Node client's CPU per event. Installs libssl-dev when missing.
+ * The C watch client (c-watcher.c), built once into the bench cache: OpenSSL, one epoll loop per
+ * process serving all its watches, a small fraction of a Node client's CPU per event. Installs libssl-dev when missing.
  */
 function cWatcherBinary(): string {
   const src = resolve('bench/api/c-watcher.c');
@@ -43,7 +43,8 @@ const watchGapMs = (() => {
 })();
 // The API server alone by default; --with-control-plane keeps the scheduler and controllers running.
 const serverFlags = process.argv.includes('--with-control-plane') ? [] : ['--disable-scheduler', '--disable-controller-manager'];
-const bin = resolve('bin/k8ts');
+// BENCH_K8TS_BIN: another build's launcher, for A/B runs with the same clients.
+const bin = resolve(process.env.BENCH_K8TS_BIN ?? 'bin/k8ts');
 const compareEtcd = process.argv.includes('--etcd');
 /** Extra `k8ts server` flags for the store (set per suite run). */
 let storageFlags: string[] = [];

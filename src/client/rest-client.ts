@@ -7,6 +7,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import http from 'node:http';
 import { StatusError, type Status } from '../api/errors.js';
+import { Http1Pool } from './http1.js';
 
 export type KObject = Record<string, any>;
 
@@ -82,20 +83,36 @@ export class RestClient {
   private readonly urls: URL[];
   private current = 0;
   private readonly isHttps: boolean;
+  /** One TLS context for every connection: built per connection otherwise, at a cost that shows in profiles of clients that open many. */
+  private readonly secureContext: tls.SecureContext | undefined;
+  /** Plain requests go through these (one per server); watches through the agent. */
+  private readonly pools = new Map<URL, Http1Pool>();
+  /** Request headers that are the same for every request, rendered once. */
+  private readonly fixedHeaders: string;
 
   constructor(readonly config: ClientConfig) {
     this.urls = [...new Set([config.server, ...(config.servers ?? [])])].map((u) => new URL(u));
     this.isHttps = this.urls[0].protocol === 'https:';
+    this.secureContext = this.isHttps ? tls.createSecureContext({ ca: config.ca, cert: config.cert, key: config.key }) : undefined;
     this.agent = this.isHttps
-      ? new https.Agent({
-          keepAlive: true,
-          maxSockets: 64,
-          // One TLS context for every connection: built per connection otherwise, at a cost
-          // that shows in profiles of clients that open many.
-          secureContext: tls.createSecureContext({ ca: config.ca, cert: config.cert, key: config.key }),
-          rejectUnauthorized: !config.insecureSkipTLSVerify,
-        })
+      ? new https.Agent({ keepAlive: true, maxSockets: 64, secureContext: this.secureContext, rejectUnauthorized: !config.insecureSkipTLSVerify })
       : new http.Agent({ keepAlive: true, maxSockets: 64 });
+    this.fixedHeaders = `Accept: application/json\r\nUser-Agent: ${this.config.userAgent ?? 'k8ts'}\r\n${this.config.token ? `Authorization: Bearer ${this.config.token}\r\n` : ''}`;
+  }
+
+  private pool(target: URL): Http1Pool {
+    let p = this.pools.get(target);
+    if (!p) {
+      p = new Http1Pool({
+        // WHATWG URLs keep IPv6 hosts in brackets.
+        host: target.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: Number(target.port || (this.isHttps ? 443 : 80)),
+        tls: this.secureContext ? { secureContext: this.secureContext, rejectUnauthorized: !this.config.insecureSkipTLSVerify } : undefined,
+        maxSockets: 64,
+      });
+      this.pools.set(target, p);
+    }
+    return p;
   }
 
   /** The server requests go to now. */
@@ -160,68 +177,24 @@ export class RestClient {
     }
   }
 
-  private sendOnce<T>(target: URL, method: string, path: string, body: unknown, opts: { contentType?: string; signal?: AbortSignal; timeoutMs?: number }): Promise<T> {
+  private async sendOnce<T>(target: URL, method: string, path: string, body: unknown, opts: { contentType?: string; signal?: AbortSignal; timeoutMs?: number }): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-    const mod = this.isHttps ? https : http;
-    const contentType = opts.contentType ?? 'application/json';
-    return new Promise<T>((resolve, reject) => {
-      if (opts.signal?.aborted) {
-        reject(abortError('AbortError', 'request aborted'));
-        return;
-      }
-      let timer: NodeJS.Timeout | undefined;
-      let onAbort: (() => void) | undefined;
-      const cleanup = () => {
-        if (timer) clearTimeout(timer);
-        if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
-      };
-      let responded = false;
-      const fail = (e: unknown) => {
-        cleanup();
-        const code = (e as NodeJS.ErrnoException)?.code;
-        if (!responded && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) (e as { staleConnection?: boolean }).staleConnection = true;
-        reject(e);
-      };
-      const req = mod.request(
-        {
-          host: target.hostname,
-          port: target.port,
-          method,
-          path,
-          agent: this.agent,
-          headers: this.headers(payload ? contentType : undefined, payload?.length),
-        },
-        (res) => {
-          responded = true;
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            cleanup();
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: any;
-            try {
-              parsed = text ? JSON.parse(text) : {};
-            } catch {
-              parsed = { message: text };
-            }
-            const code = res.statusCode ?? 0;
-            if (code >= 200 && code < 300) resolve(parsed as T);
-            else reject(new StatusError(parsed?.kind === 'Status' ? (parsed as Status) : { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: text || `HTTP ${code}`, code }));
-          });
-          res.on('error', fail);
-        },
-      );
-      req.on('error', fail);
-      if (opts.signal) {
-        onAbort = () => req.destroy(abortError('AbortError', 'request aborted'));
-        opts.signal.addEventListener('abort', onAbort, { once: true });
-      }
-      if (opts.timeoutMs !== undefined && opts.timeoutMs > 0) {
-        timer = setTimeout(() => req.destroy(abortError('TimeoutError', `request timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
-      }
-      if (payload) req.end(payload);
-      else req.end();
+    const headers = payload ? `${this.fixedHeaders}Content-Type: ${opts.contentType ?? 'application/json'}\r\n` : this.fixedHeaders;
+    const res = await this.pool(target).request(method, path, headers, payload, {
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+      abortError: (name) => abortError(name, name === 'AbortError' ? 'request aborted' : `request timed out after ${opts.timeoutMs} ms`),
     });
+    const text = res.body.toString('utf8');
+    let parsed: any;
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      parsed = { message: text };
+    }
+    const code = res.status;
+    if (code >= 200 && code < 300) return parsed as T;
+    throw new StatusError(parsed?.kind === 'Status' ? (parsed as Status) : { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: text || `HTTP ${code}`, code });
   }
 
   get(r: ResourceRef, namespace: string, name: string, subresource?: string): Promise<KObject> {
@@ -325,6 +298,7 @@ export class RestClient {
   }
 
   close(): void {
+    for (const p of this.pools.values()) p.destroy();
     this.agent.destroy();
   }
 }
