@@ -39,19 +39,6 @@ import {
 } from '../interface.js';
 import { prefixEnd } from '../key-range.js';
 import { WatchQueue } from '../watch-queue.js';
-import { logger } from '../../base/log.js';
-import { Checkpointer, type CheckpointResult } from './checkpointer.js';
-
-const log = logger('sqlite');
-
-/** How soon after a durable write the WAL is checkpointed (off the event loop). */
-const CHECKPOINT_DELAY_MS = 200;
-/**
- * WAL frames (pages) above which a checkpoint is completed on the writer itself, so the WAL
- * restarts: under writes that never pause, background checkpoints never catch up with the very
- * last frame, which a restart needs. Most frames are already copied by then, so it is short.
- */
-const WAL_RESTART_FRAMES = 16_384;
 
 /** Options of {@link SqliteBackend.open}. */
 export interface SqliteBackendOptions {
@@ -197,9 +184,6 @@ export class SqliteBackend implements Backend {
 
   private compactChain: Promise<void> = Promise.resolve();
   private compactTimer: NodeJS.Timeout | undefined;
-  /** File databases: checkpoints run in a worker thread (see checkpointer.ts). */
-  private checkpointer: Checkpointer | undefined;
-  private checkpointTimer: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
   private progressWatchers = 0;
 
@@ -240,18 +224,6 @@ export class SqliteBackend implements Backend {
     if (this.compactDone < this.compacted) {
       // A compaction was interrupted (crash or close): finish it in the background.
       this.compactChain = new Promise((r) => setImmediate(r)).then(() => this.runCompaction());
-    }
-    if (walFd !== undefined) {
-      try {
-        this.checkpointer = new Checkpointer(
-          opts.path,
-          (r) => this.checkpointed(r),
-          (err) => this.checkpointerFailed(err),
-        );
-        db.pragma('wal_autocheckpoint = 0');
-      } catch (err) {
-        this.checkpointerFailed(err as Error);
-      }
     }
     const interval = opts.compactIntervalMs ?? 0;
     if (interval > 0) {
@@ -433,37 +405,9 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  /** Checkpoint the WAL soon (it has grown). */
-  private scheduleCheckpoint(): void {
-    if (!this.checkpointer || this.checkpointTimer) return;
-    this.checkpointTimer = setTimeout(() => {
-      this.checkpointTimer = undefined;
-      this.checkpointer?.request();
-    }, CHECKPOINT_DELAY_MS);
-    this.checkpointTimer.unref();
-  }
-
-  private checkpointed(r: CheckpointResult): void {
-    if (r.error) log.warn('WAL checkpoint failed', { err: r.error });
-    if (this.closed || this.closing || (r.log ?? 0) < WAL_RESTART_FRAMES) return;
-    try {
-      this.db.pragma('wal_checkpoint(RESTART)');
-    } catch (err) {
-      log.warn('WAL restart checkpoint failed', { err: String(err) });
-    }
-  }
-
-  /** Without the worker, SQLite checkpoints inside commits again. */
-  private checkpointerFailed(err: Error): void {
-    log.warn('the WAL checkpoint thread failed; checkpoints run inside commits', { err: err.message });
-    this.checkpointer = undefined;
-    if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000');
-  }
-
   /** A durable group: feed watchers, then answer the callers. */
   private settle(g: { firstRev: number; result: GroupResult; ops: WriteOp[] }): void {
     const { result, ops } = g;
-    this.scheduleCheckpoint();
     if (result.events.length > 0) this.publish({ firstRev: g.firstRev, lastRev: result.rev, events: result.events });
     for (let i = 0; i < ops.length; i++) {
       const outcome = result.outcomes[i]!;
@@ -704,7 +648,6 @@ export class SqliteBackend implements Backend {
       const nth = this.s.nthRevAfter.get(from, target, this.compactBatch - 1);
       const to = nth ?? target;
       this.compactTxn.immediate(from, to, target);
-      this.scheduleCheckpoint();
       this.compactDone = to;
       await new Promise((r) => setImmediate(r));
     }
@@ -724,9 +667,6 @@ export class SqliteBackend implements Backend {
       if (this.compactTimer) clearInterval(this.compactTimer);
       if (this.progressTimer) clearInterval(this.progressTimer);
       await this.compactChain.catch(() => {});
-      if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
-      // Its connection first: the last one to close checkpoints and removes the WAL.
-      await this.checkpointer?.close();
       this.closed = true;
       for (const w of [...this.watchers]) w.queue.close(undefined);
       this.db.close();
