@@ -13,10 +13,12 @@
  * every `--churn-interval` ms (default 100) a hollow Node object joins and the one that joined 10
  * ticks earlier leaves, and the oldest bound measured pod is deleted (grace 0: no kubelet runs to
  * confirm a graceful one).
+ * `--required-anti-affinity` gives the pods required hostname anti-affinity within 50 groups
+ * (upstream's SchedulingPodAntiAffinity; its threshold is 60 pods/s on 1,000 nodes).
  * `--src` runs the server process from the TypeScript sources (through tsx) rather than dist/.
  * `--profile FILE` writes a CPU profile of this process (scheduler, load, watch) covering only the
  * measured window.
- * Usage: node --import tsx bench/scheduler/api.ts [--nodes 1000] [--pods 2000] [--concurrency 64] [--in-process] [--src] [--precreate] [--no-events] [--churn] [--churn-interval 100] [--profile FILE] [--shared-binding-client]
+ * Usage: node --import tsx bench/scheduler/api.ts [--nodes 1000] [--pods 2000] [--concurrency 64] [--in-process] [--src] [--precreate] [--no-events] [--churn] [--churn-interval 100] [--required-anti-affinity] [--profile FILE] [--shared-binding-client]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,7 @@ const bin = resolve('bin/k8ts');
 const precreate = process.argv.includes('--precreate');
 const noEvents = process.argv.includes('--no-events');
 const churn = process.argv.includes('--churn');
+const antiAffinity = process.argv.includes('--required-anti-affinity');
 const churnIntervalMs = arg('churn-interval', 100);
 const profileFile = (() => {
   const i = process.argv.indexOf('--profile');
@@ -127,12 +130,20 @@ function node(name: string, zone: string): KObject {
   };
 }
 
-function pod(name: string): KObject {
+function pod(name: string, i: number): KObject {
+  // --required-anti-affinity: upstream's SchedulingPodAntiAffinity shape, required hostname
+  // anti-affinity within each of 50 app groups (as bench/scheduler/inmem.ts).
+  const app = antiAffinity ? `app-${i % 50}` : 'bench';
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: 'bench', labels: { app: 'bench' } },
-    spec: { containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.9', resources: { requests: { cpu: '100m', memory: '500Mi' } } }] },
+    metadata: { name, namespace: 'bench', labels: { app } },
+    spec: {
+      containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.9', resources: { requests: { cpu: '100m', memory: '500Mi' } } }],
+      ...(antiAffinity
+        ? { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app } } }] } } }
+        : {}),
+    },
   };
 }
 
@@ -218,7 +229,7 @@ async function main(): Promise<void> {
       if (boundNames.size === numPods) resolveDone();
     }
   });
-  const createPods = () => pool(numPods, concurrency, (i) => loadClient.create(resources.pods, 'bench', pod(`pod-${i}`)));
+  const createPods = () => pool(numPods, concurrency, (i) => loadClient.create(resources.pods, 'bench', pod(`pod-${i}`, i)));
 
   if (precreate) {
     t = performance.now();
