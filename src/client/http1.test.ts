@@ -45,7 +45,7 @@ async function scripted(reply: (n: number, req: string, sock: net.Socket) => voi
 
 const abortError = (name: 'AbortError' | 'TimeoutError') => Object.assign(new Error(name), { name });
 
-test('http1: Content-Length, chunked (in pieces), interim and read-to-close responses, on one kept-alive connection', async () => {
+test('http1: Content-Length, chunked (in pieces), interim, HEAD and read-to-close responses, on one kept-alive connection', async () => {
   const s = await scripted((n, _req, sock) => {
     if (n === 1) sock.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello');
     else if (n === 2) {
@@ -53,7 +53,8 @@ test('http1: Content-Length, chunked (in pieces), interim and read-to-close resp
       setTimeout(() => sock.write('c\r\n4;ext=1\r\ndefg\r\n0\r\n'), 5);
       setTimeout(() => sock.write('\r\n'), 10);
     } else if (n === 3) sock.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n');
-    else if (n === 4) sock.end('HTTP/1.0 200 OK\r\n\r\nuntil close');
+    else if (n === 4) sock.write('HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n');
+    else if (n === 5) sock.end('HTTP/1.0 200 OK\r\n\r\nuntil close');
   });
   const pool = new Http1Pool({ host: '127.0.0.1', port: s.port, maxSockets: 4 });
   try {
@@ -63,9 +64,11 @@ test('http1: Content-Length, chunked (in pieces), interim and read-to-close resp
     assert.deepEqual([r2.status, r2.body.toString()], [201, 'abcdefg']);
     const r3 = await pool.request('DELETE', '/c', '', undefined, { abortError });
     assert.deepEqual([r3.status, r3.body.length], [204, 0]);
+    const head = await pool.request('HEAD', '/h', '', undefined, { abortError });
+    assert.deepEqual([head.status, head.body.length], [200, 0], 'a HEAD response has no body, whatever its Content-Length');
     const r4 = await pool.request('GET', '/d', '', undefined, { abortError });
     assert.deepEqual([r4.status, r4.body.toString()], [200, 'until close']);
-    assert.equal(s.connections(), 1, 'the first four requests share one connection');
+    assert.equal(s.connections(), 1, 'the first five requests share one connection');
     assert.match(s.requests[0], /^GET \/a HTTP\/1\.1\r\nHost: 127\.0\.0\.1:\d+\r\nAccept: application\/json\r\n\r\n$/);
     assert.match(s.requests[1], /^POST \/b HTTP\/1\.1\r\nHost: [^\r]+\r\nContent-Length: 7\r\n\r\n\{"x":1\}$/);
     assert.match(s.requests[2], /Content-Length: 0\r\n/, 'a bodiless DELETE says so');

@@ -51,6 +51,8 @@ class ResponseParser {
   private chunkLeft = 0;
   /** Bytes of a response seen (so a failure after them is not a stale connection). */
   started = false;
+  /** The response to a HEAD request has headers only, whatever its Content-Length says. */
+  headOnly = false;
 
   reset(): void {
     this.buf = undefined;
@@ -86,7 +88,7 @@ class ResponseParser {
       }
       this.inBody = true;
       this.buf = undefined;
-      if (!this.chunked && this.contentLength < 0 && (this.status === 204 || this.status === 304)) {
+      if (this.headOnly || (!this.chunked && this.contentLength < 0 && (this.status === 204 || this.status === 304))) {
         if (rest.length) throw protocolError('unexpected bytes after the response');
         return Buffer.alloc(0);
       }
@@ -228,6 +230,7 @@ class Connection {
   send(head: string, body: Buffer | undefined, p: Pending): void {
     this.pending = p;
     this.parser.reset();
+    this.parser.headOnly = head.startsWith('HEAD ');
     this.socket.ref();
     if (body?.length) this.socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
     else this.socket.write(head, 'latin1');
