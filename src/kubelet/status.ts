@@ -5,6 +5,7 @@
 import { computePodQOS } from '../api/defaulting/pod.js';
 import type { KObject } from '../client/rest-client.js';
 import { criLabels, type ContainerStatus, type PodSandboxStatus } from './runtime/runtime.js';
+import { rfc3339 } from '../base/time.js';
 
 /** What the runtime holds for one pod. */
 export interface PodRuntimeView {
@@ -32,10 +33,7 @@ export interface StatusContext {
   probes?: { ready(containerId: string): boolean | undefined; started(containerId: string): boolean | undefined };
 }
 
-/** Seconds-precision RFC 3339, as metav1.Time serialises. */
-export function rfc3339(ms: number = Date.now()): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
+export { rfc3339 };
 const fromNanos = (ns: number) => rfc3339(ns / 1e6);
 
 /** The latest attempt per container name, and the one before it. */

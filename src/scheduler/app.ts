@@ -24,6 +24,7 @@ import type { PodDisruptionBudget } from './framework/preemption.js';
 import { DefaultSchedulerName, type Node, type Pod } from './framework/types.js';
 import { Scheduler, type ClusterEventHandlers, type ClusterSource, type SchedulerOptions, type SchedulingFailure } from './scheduler.js';
 import { bindingPlan, type VolumeListers } from './plugins/volume-binding/volume-binding.js';
+import { rfc3339 } from '../base/time.js';
 
 /** Options for {@link SchedulerComponent}. */
 export interface SchedulerComponentOptions extends SchedulerOptions {
@@ -42,9 +43,7 @@ const isAssigned = (p: Pod): boolean => !!p.spec?.nodeName;
 const beingDeleted = (p: Pod): boolean => !!p.metadata?.deletionTimestamp;
 
 /** RFC 3339 with whole seconds, metav1.Time's wire form. */
-function nowTime(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-}
+const nowTime = (): string => rfc3339();
 
 function isNotFound(e: unknown): boolean {
   return e instanceof StatusError && e.code === 404;

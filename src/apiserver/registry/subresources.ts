@@ -8,6 +8,7 @@ import type { SubresourceContext, SubresourceHandler } from '../apiserver.js';
 import { podEviction } from './core/pods/eviction.js';
 import { kubeletProxy, type KubeletClientConfig } from './core/pods/kubelet-proxy.js';
 import { csrApprovalSubresource } from './certificates/certificatesigningrequests/strategy.js';
+import { rfc3339 } from '../../base/time.js';
 
 /** pods/binding: the scheduler's only way to set spec.nodeName. */
 const podBinding: SubresourceHandler = {
@@ -32,7 +33,7 @@ const podBinding: SubresourceHandler = {
       if (pod.spec?.nodeName) throw errors.conflict(ctx.store.gr, ctx.info.name, `pod ${ctx.info.name} is already assigned to node "${pod.spec.nodeName}"`);
       pod.spec.nodeName = target.name;
       const conds: any[] = (pod.status ??= {}).conditions ?? [];
-      const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      const now = rfc3339();
       const scheduled = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now };
       const i = conds.findIndex((c) => c.type === 'PodScheduled');
       if (i >= 0) conds[i] = scheduled;

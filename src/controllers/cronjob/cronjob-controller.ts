@@ -17,6 +17,7 @@ import { resources } from '../../client/resources.js';
 import { WorkQueue } from '../../client/workqueue.js';
 import { getControllerOf, newControllerRef, resolveControllerRef } from '../common/controller-ref.js';
 import { ControllerLoop } from '../common/controller-loop.js';
+import { rfc3339 } from '../../base/time.js';
 
 const GVK = { apiVersion: 'batch/v1', kind: 'CronJob' };
 
@@ -34,7 +35,6 @@ export interface CronJobControllerOptions {
 
 const key = (obj: KObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`;
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** The Job name for a scheduled time (upstream's getJobName): minutes since the epoch. */
 export function jobNameFor(cronJobName: string, scheduledMs: number): string {

@@ -6,6 +6,7 @@
 import { canonicalJSON, contentHash } from '../common/hash.js';
 import type { KObject } from '../../client/rest-client.js';
 import { scaledIntOrPercent } from '../common/intstr.js';
+import { rfc3339 } from '../../base/time.js';
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 export const REVISION_HISTORY_ANNOTATION = 'deployment.kubernetes.io/revision-history';
@@ -209,9 +210,7 @@ export function findNewReplicaSet(d: KObject, rss: KObject[]): KObject | undefin
 
 // ---- conditions ----
 
-export function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-}
+export { rfc3339 };
 
 export function getCondition(status: KObject | undefined, type: string): KObject | undefined {
   return (status?.conditions ?? []).find((c: KObject) => c.type === type);

@@ -17,7 +17,7 @@ export const DEFAULT_BACKOFF_MS = 10_000;
 export const MAX_BACKOFF_MS = 6 * 60_000;
 
 /** RFC 3339 in seconds, as the API serialises metav1.Time. */
-export const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+export { rfc3339 } from '../../base/time.js';
 
 /** Neither Succeeded nor Failed. */
 export function isPodFinished(pod: KObject): boolean {

@@ -39,6 +39,7 @@ import {
   type ZoneEvictionConfig,
   type ZoneState,
 } from './zones.js';
+import { rfc3339 } from '../../base/time.js';
 
 const log = logger('node-lifecycle-controller');
 
@@ -98,7 +99,6 @@ export interface NodeLifecycleControllerOptions {
 export type NoExecuteMode = 'apply' | 'defer' | 'suppress';
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 const podKey = (p: KObject) => `${p.metadata?.namespace ?? ''}/${p.metadata?.name}`;
 const parseTime = (s: unknown): number | undefined => {
   if (typeof s !== 'string' || !s) return undefined;

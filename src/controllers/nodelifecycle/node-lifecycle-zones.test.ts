@@ -78,6 +78,15 @@ describe('Node lifecycle controller zone-aware eviction', () => {
     await until(() => silent.every(queued), 'silent nodes queued for their NoExecute taint');
     // The NoSchedule taint comes at once, unrate-limited.
     await until(async () => (await noSched('za-0')).includes('node.kubernetes.io/unreachable'), 'NoSchedule unreachable taint on za-0');
+    // The tainting pass writes from the controller's cache: wait until it holds the silent nodes as
+    // stored (NoSchedule taints included), or the pass's writes conflict and wait for the next pass.
+    await until(async () => {
+      for (const n of silent) {
+        const stored = await h.client.get(resources.nodes, '', n);
+        if (lister().get(undefined, n)?.metadata?.resourceVersion !== stored.metadata.resourceVersion) return false;
+      }
+      return true;
+    }, 'the controller cache current for the silent nodes');
 
     await ctl.doNoExecuteTaintingPass();
     const tainted = async () => {

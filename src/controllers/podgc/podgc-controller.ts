@@ -12,6 +12,7 @@ import type { Component, ComponentContext } from '../../client/component.js';
 import type { Lister } from '../../client/informer.js';
 import type { KObject, RestClient } from '../../client/rest-client.js';
 import { resources } from '../../client/resources.js';
+import { rfc3339 } from '../../base/time.js';
 
 const log = logger('pod-garbage-collector');
 
@@ -147,7 +148,7 @@ export class PodGCController implements Component {
   /** Record why the pod goes (upstream's DisruptionTarget condition); best effort. */
   private async markDisrupted(pod: KObject, reason: string, message: string): Promise<void> {
     if (isTerminated(pod)) return;
-    const ts = new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z');
+    const ts = rfc3339(this.now());
     const conditions = [...(pod.status?.conditions ?? []).filter((c: KObject) => c.type !== 'DisruptionTarget'), { type: 'DisruptionTarget', status: 'True', reason, message, lastTransitionTime: ts }];
     try {
       await this.client.patch(resources.pods, pod.metadata.namespace, pod.metadata.name, { status: { phase: 'Failed', conditions } }, 'merge', { subresource: 'status' });

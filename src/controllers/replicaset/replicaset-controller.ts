@@ -28,6 +28,7 @@ import { claimObjects, recheckOwner } from '../common/claim.js';
 import { selectingControllers } from '../common/selecting.js';
 import { isPodActive, isPodAvailable, isPodReady, podFromTemplate, podsToDelete, slowStartBatch } from './pods.js';
 import { ControllerLoop } from '../common/controller-loop.js';
+import { rfc3339 } from '../../base/time.js';
 
 const log = logger('replicaset-controller');
 const GVK = { apiVersion: 'apps/v1', kind: 'ReplicaSet' };
@@ -315,7 +316,7 @@ export function calculateReplicaSetStatus(rs: KObject, pods: KObject[], manageEr
   if (manageErr !== undefined && !hasFailure) {
     const diff = pods.length - Number(rs.spec?.replicas ?? 1);
     const reason = diff < 0 ? 'FailedCreate' : diff > 0 ? 'FailedDelete' : '';
-    conditions.push({ type: 'ReplicaFailure', status: 'True', lastTransitionTime: new Date(nowMs).toISOString().replace(/\.\d+Z$/, 'Z'), reason, message: errText(manageErr) });
+    conditions.push({ type: 'ReplicaFailure', status: 'True', lastTransitionTime: rfc3339(nowMs), reason, message: errText(manageErr) });
   } else if (manageErr === undefined && hasFailure) {
     conditions = conditions.filter((c) => c.type !== 'ReplicaFailure');
   }
