@@ -97,7 +97,9 @@ export class RestClient {
     this.agent = this.isHttps
       ? new https.Agent({ keepAlive: true, maxSockets: 64, secureContext: this.secureContext, rejectUnauthorized: !config.insecureSkipTLSVerify })
       : new http.Agent({ keepAlive: true, maxSockets: 64 });
-    this.fixedHeaders = `Accept: application/json\r\nUser-Agent: ${this.config.userAgent ?? 'k8ts'}\r\n${this.config.token ? `Authorization: Bearer ${this.config.token}\r\n` : ''}`;
+    this.fixedHeaders = Object.entries(this.headers())
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
   }
 
   private pool(target: URL): Http1Pool {
