@@ -5,7 +5,7 @@
  *   3. create latency p50/p99 at a fixed rate (default 1,000/s);
  *   4. list of 10,000 pods;
  *   5. watch delivery latency with 500 concurrent watchers.
- * Usage: node --import tsx bench/api/run.ts [--quick] [--with-control-plane] [--etcd] [--watch-only] [--raw-watchers] [--c-watchers]
+ * Usage: node --import tsx bench/api/run.ts [--quick] [--with-control-plane] [--etcd] [--watch-only] [--raw-watchers] [--c-watchers] [--commit-times]
  * (--raw-watchers: the watch clients read raw TLS bytes instead of going through node:https; see
  * watchers.ts. --c-watchers: the watch clients are c-watcher.c (OpenSSL, one epoll loop per process),
  * whose CPU per event is far below Node's. --watch-gap MS: pause between the watched creates, default 20;
@@ -23,6 +23,11 @@ import { freePort } from '../../src/base/ports.js';
 
 const quick = process.argv.includes('--quick');
 const watchOnly = process.argv.includes('--watch-only');
+/**
+ * --commit-times: the server is started with bench/api/commit-clock.mjs preloaded, which logs when
+ * each commit became durable, so watch latency is also reported exactly from the commit.
+ */
+const commitTimes = process.argv.includes('--commit-times');
 const watcherMode = process.argv.includes('--c-watchers') ? 'c' : process.argv.includes('--raw-watchers') ? 'raw' : 'https';
 
 /**
@@ -124,8 +129,10 @@ function pod(name: string, extra: Record<string, string> = {}) {
 async function startServer(dataDir: string): Promise<{ proc: ChildProcess; port: number; conn: Conn; coldStartMs: number }> {
   const port = await freePort();
   const t0 = performance.now();
-  const serverCmd = process.env.BENCH_SERVER_NODE_ARGS ? [process.execPath, [...process.env.BENCH_SERVER_NODE_ARGS.split(' '), resolve('dist/cli/main.js')]] as const : [bin, []] as const;
-  const proc = spawn(serverCmd[0], [...serverCmd[1], 'server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', ...serverFlags, ...storageFlags], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } });
+  const nodeArgs = [...(commitTimes ? ['--import', resolve('bench/api/commit-clock.mjs')] : []), ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+  const serverCmd = nodeArgs.length ? ([process.execPath, [...nodeArgs, resolve('dist/cli/main.js')]] as const) : ([bin, []] as const);
+  const env = { ...process.env, K8TS_LOG_LEVEL: 'warn', ...(commitTimes ? { K8TS_BENCH_COMMIT_LOG: join(dataDir, 'commits.log') } : {}) };
+  const proc = spawn(serverCmd[0], [...serverCmd[1], 'server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', ...serverFlags, ...storageFlags], { stdio: ['ignore', 'ignore', 'inherit'], env });
   let exited = false;
   running.add(proc);
   proc.once('exit', () => {
@@ -221,7 +228,7 @@ async function fixedRate(c: Conn, rate: number, durationMs: number, ns: string):
  * would be), one create every 20 ms (--watch-gap); latency = event arrival − create sent (an upper bound on
  * commit → event, since it includes the create's own request time).
  */
-async function watchLatency(c: Conn, dataDir: string, watchers: number, events: number, ns: string, serverPid: number): Promise<{ lat: number[]; spread: number[]; acked: number[]; clientCpuPerEvent: number; serverCpuPerEvent: number }> {
+async function watchLatency(c: Conn, dataDir: string, watchers: number, events: number, ns: string, serverPid: number): Promise<{ lat: number[]; spread: number[]; acked: number[]; fromCommit: number[]; clientCpuPerEvent: number; serverCpuPerEvent: number }> {
   const list = JSON.parse((await request(c, 'GET', `/api/v1/namespaces/${ns}/pods?limit=1`)).body);
   const rv = list.metadata.resourceVersion;
   const tls = join(dataDir, 'tls');
@@ -256,12 +263,14 @@ async function watchLatency(c: Conn, dataDir: string, watchers: number, events: 
   const serverCpu0 = cpuMsOf(serverPid);
   const sent = new Map<string, number>();
   const acked = new Map<string, number>();
+  const revOf = new Map<string, number>();
   for (let i = 0; i < events; i++) {
     const name = `w-${i}`;
     sent.set(name, performance.timeOrigin + performance.now());
     const r = await request(c, 'POST', `/api/v1/namespaces/${ns}/pods`, pod(name));
     acked.set(name, performance.timeOrigin + performance.now());
     if (r.code !== 201) throw new Error(`create: ${r.code}`);
+    revOf.set(name, Number(JSON.parse(r.body).metadata.resourceVersion));
     await new Promise((r2) => setTimeout(r2, watchGapMs));
   }
   await new Promise((r) => setTimeout(r, 1000));
@@ -294,7 +303,22 @@ async function watchLatency(c: Conn, dataDir: string, watchers: number, events: 
       ackedLat.push(t - acked.get(name)!);
     }
   }
-  return { lat, spread, acked: ackedLat, clientCpuPerEvent: clientCpuMs / events, serverCpuPerEvent: serverCpuMs / events };
+  // With --commit-times: arrival − the moment the server made the create's revision durable.
+  const fromCommit: number[] = [];
+  if (commitTimes) {
+    const committedAt = new Map<number, number>();
+    for (const line of readFileSync(join(dataDir, 'commits.log'), 'utf8').split('\n')) {
+      const [first, last, t] = line.split(' ').map(Number);
+      if (!line || !Number.isFinite(t)) continue;
+      for (let rev = first!; rev <= last!; rev++) committedAt.set(rev, t!);
+    }
+    for (const [name, ts] of byName) {
+      const at = committedAt.get(revOf.get(name)!);
+      if (at === undefined) throw new Error(`--commit-times: no commit time for ${name}`);
+      for (const t of ts) fromCommit.push(t - at);
+    }
+  }
+  return { lat, spread, acked: ackedLat, fromCommit, clientCpuPerEvent: clientCpuMs / events, serverCpuPerEvent: serverCpuMs / events };
 }
 
 async function main(): Promise<void> {
@@ -373,12 +397,13 @@ async function runSuite(): Promise<[string, string][]> {
     results.push([`list of ${countRes.items.length} pods, JSON (median of 5)`, `${median(listTimes).toFixed(0)} ms`]);
     // 5. watch delivery with 500 watchers.
     const cpu0 = cpuMsOf(srv.proc.pid!);
-    const { lat: wl, spread, acked, clientCpuPerEvent, serverCpuPerEvent } = await watchLatency(c, dataDir, quick ? 100 : 500, watchEvents ?? (quick ? 20 : 200), 'watch', srv.proc.pid!);
+    const { lat: wl, spread, acked, fromCommit, clientCpuPerEvent, serverCpuPerEvent } = await watchLatency(c, dataDir, quick ? 100 : 500, watchEvents ?? (quick ? 20 : 200), 'watch', srv.proc.pid!);
     const cpuPerEvent = (cpuMsOf(srv.proc.pid!) - cpu0) / (quick ? 20 : 50);
     results.push([`watch delivery, ${quick ? 100 : 500} watchers (create sent → event received): p50`, `${pct(wl, 50).toFixed(2)} ms`]);
     results.push([`watch delivery, ${quick ? 100 : 500} watchers: p99`, `${pct(wl, 99).toFixed(2)} ms`]);
     results.push([`watch delivery, lower bound (first watcher's arrival → each arrival): p50 / p99`, `${pct(spread, 50).toFixed(2)} / ${pct(spread, 99).toFixed(2)} ms`]);
     results.push([`watch delivery, create response received → event received: p50 / p99`, `${pct(acked, 50).toFixed(2)} / ${pct(acked, 99).toFixed(2)} ms`]);
+    if (fromCommit.length) results.push([`watch delivery, commit (stamped in the server) → event received: p50 / p99`, `${pct(fromCommit, 50).toFixed(2)} / ${pct(fromCommit, 99).toFixed(2)} ms`]);
     results.push([`watch clients' CPU per event, all ${quick ? 100 : 500} watchers (${watcherMode} clients, 4 processes)`, `${clientCpuPerEvent.toFixed(2)} ms`]);
     results.push([`server CPU per create with ${quick ? 100 : 500} watches open (the create and its fan-out)`, `${serverCpuPerEvent.toFixed(2)} ms`]);
     results.push([`server CPU per create fanned out to ${quick ? 100 : 500} watchers (incl. watch setup)`, `${cpuPerEvent.toFixed(2)} ms`]);
