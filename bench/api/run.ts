@@ -43,20 +43,16 @@ function cWatcherBinary(): string {
   renameSync(`${out}.tmp`, out);
   return out;
 }
-/** --watch-warmup N: unmeasured creates with the watches open before the measured ones (default 100). */
-const watchWarmup = (() => {
-  const i = process.argv.indexOf('--watch-warmup');
-  return i >= 0 ? Number(process.argv[i + 1]) : 100;
-})();
-/** --watch-events N: measured creates, each fanned out to every watcher (default 200; 20 with --quick). */
-const watchEvents = (() => {
-  const i = process.argv.indexOf('--watch-events');
+/** The number after `--name` on the command line, if given. */
+function numberArg(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : undefined;
-})();
-const watchGapMs = (() => {
-  const i = process.argv.indexOf('--watch-gap');
-  return i >= 0 ? Number(process.argv[i + 1]) : 20;
-})();
+}
+/** --watch-warmup N: unmeasured creates with the watches open before the measured ones (default 100). */
+const watchWarmup = numberArg('watch-warmup') ?? 100;
+/** --watch-events N: measured creates, each fanned out to every watcher (default 200; 20 with --quick). */
+const watchEvents = numberArg('watch-events');
+const watchGapMs = numberArg('watch-gap') ?? 20;
 // The API server alone by default; --with-control-plane keeps the scheduler and controllers running.
 const serverFlags = process.argv.includes('--with-control-plane') ? [] : ['--disable-scheduler', '--disable-controller-manager'];
 // BENCH_K8TS_BIN: another build's launcher, for A/B runs with the same clients.

@@ -183,6 +183,10 @@ class ResponseParser {
   }
 }
 
+function closedError(): Error {
+  return Object.assign(new Error('client closed'), { code: 'ERR_CLIENT_CLOSED' });
+}
+
 function protocolError(msg: string): Http1Error {
   const e: Http1Error = new Error(`HTTP response: ${msg}`);
   e.code = 'HPE_INVALID_RESPONSE';
@@ -313,8 +317,8 @@ export class Http1Pool {
     body: Buffer | undefined,
     opts: { signal?: AbortSignal; timeoutMs?: number; abortError: (name: 'AbortError' | 'TimeoutError') => Error },
   ): Promise<Http1Response> {
-    if (this.destroyed) throw Object.assign(new Error('client closed'), { code: 'ERR_CLIENT_CLOSED' });
-    const conn = await this.connection(opts.signal);
+    if (this.destroyed) throw closedError();
+    const conn = await this.connection(opts);
     const head = `${method} ${path} HTTP/1.1\r\n${this.hostHeader}${headers}${body ? `Content-Length: ${body.length}\r\n` : method === 'GET' || method === 'HEAD' ? '' : 'Content-Length: 0\r\n'}\r\n`;
     return new Promise<Http1Response>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -347,7 +351,8 @@ export class Http1Pool {
   }
 
   /** An idle connection, a new one, or the next to come free when `maxSockets` are busy. */
-  private async connection(signal?: AbortSignal): Promise<Connection> {
+  private async connection(opts: { signal?: AbortSignal; abortError: (name: 'AbortError') => Error }): Promise<Connection> {
+    const signal = opts.signal;
     for (;;) {
       const c = this.idle.pop();
       if (c) {
@@ -372,12 +377,12 @@ export class Http1Pool {
             // Out of the line, so the next free slot goes to a request still waiting.
             const i = this.waiting.indexOf(wake);
             if (i >= 0) this.waiting.splice(i, 1);
-            reject(Object.assign(new Error('request aborted'), { name: 'AbortError' }));
+            reject(opts.abortError('AbortError'));
           },
           { once: true },
         );
       });
-      if (this.destroyed) throw Object.assign(new Error('client closed'), { code: 'ERR_CLIENT_CLOSED' });
+      if (this.destroyed) throw closedError();
     }
   }
 

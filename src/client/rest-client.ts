@@ -144,11 +144,10 @@ export class RestClient {
     return p;
   }
 
-  private headers(contentType?: string, length?: number): Record<string, string | number> {
-    const h: Record<string, string | number> = { Accept: 'application/json', 'User-Agent': this.config.userAgent ?? 'k8ts' };
+  /** The headers every request carries (a body's Content-Type and length are added per request). */
+  private headers(): Record<string, string> {
+    const h: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.config.userAgent ?? 'k8ts' };
     if (this.config.token) h.Authorization = `Bearer ${this.config.token}`;
-    if (contentType) h['Content-Type'] = contentType;
-    if (length !== undefined) h['Content-Length'] = length;
     return h;
   }
 
