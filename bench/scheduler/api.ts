@@ -16,6 +16,8 @@
  * `--required-anti-affinity` gives the pods required hostname anti-affinity within 50 groups
  * (upstream's SchedulingPodAntiAffinity; its threshold is 60 pods/s on 1,000 nodes).
  * `--src` runs the server process from the TypeScript sources (through tsx) rather than dist/.
+ * `BENCH_SERVER_NODE_ARGS` adds node flags to the server process (e.g. `--trace-gc-nvp`), and
+ * `BENCH_SERVER_STDOUT=1` shows its standard output, where V8's traces go.
  * `--profile FILE` writes a CPU profile of this process (scheduler, load, watch) covering only the
  * measured window.
  * Usage: node --import tsx bench/scheduler/api.ts [--nodes 1000] [--pods 2000] [--concurrency 64] [--in-process] [--src] [--precreate] [--no-events] [--churn] [--churn-interval 100] [--required-anti-affinity] [--profile FILE] [--shared-binding-client]
@@ -71,7 +73,7 @@ async function startProcessServer(): Promise<Server> {
   const nodeArgs = [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(fromSrc ? ['--import', 'tsx'] : [])];
   const entry = resolve(fromSrc ? 'src/cli/main.ts' : 'dist/cli/main.js');
   const proc: ChildProcess = spawn(nodeArgs.length ? process.execPath : bin, [...(nodeArgs.length ? [...nodeArgs, entry] : []), 'server', '--data-dir', dataDir, '--port', String(port), '--disable-agent', '--disable-scheduler', '--disable-controller-manager'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_SERVER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
     env: { ...process.env, K8TS_LOG_LEVEL: 'warn' },
   });
   // Never leave the server behind when the bench fails.

@@ -2,7 +2,10 @@
  * SQLite storage backend benchmark: durable creates/s with N concurrent callers, list of 10,000 keys,
  * and watch fan-out latency. Prints medians of several runs.
  *
- *   node --import tsx bench/storage/sqlite-bench.ts
+ * The last section is the storage share of bench/scheduler/api.ts' per-pod budget: CPU per durable
+ * write for its mix (a pod create, its binding as an update of the same key, a ~900-byte event).
+ *
+ *   node --import tsx bench/storage/sqlite-bench.ts [--pod-mix-only]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -74,8 +77,35 @@ async function createsPerSecond(callers: number, total: number): Promise<number>
   });
 }
 
+/** CPU (user+system, this process: SQLite, the WAL fsyncs in the thread pool, the JavaScript around them) per write of the scheduler bench's mix. */
+async function podMixCpu(callers: number, pods: number): Promise<{ usPerWrite: number; userUs: number; sysUs: number; writesPerSec: number }> {
+  return withDb(async (b) => {
+    const run = async (base: number, n: number) => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: callers }, async () => {
+          for (let k = next++; k < n; k = next++) {
+            const i = base + k;
+            const kv = await b.create(`/registry/pods/bench/pod-${i}`, podJson(i));
+            await b.update(kv.key, podJson(i + 1), kv.modRevision);
+            await b.create(`/registry/events/bench/pod-${i}.${i.toString(16)}`, podJson(i).slice(0, 900));
+          }
+        }),
+      );
+    };
+    await run(0, 2000);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await run(1_000_000, pods);
+    const c = process.cpuUsage(c0);
+    const writes = pods * 3;
+    return { usPerWrite: (c.user + c.system) / writes, userUs: c.user / writes, sysUs: c.system / writes, writesPerSec: writes / ((performance.now() - t0) / 1000) };
+  });
+}
+
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${(await import('node:os')).cpus().length} CPUs, value ${podJson(0).length} bytes`);
+  if (process.argv.includes('--pod-mix-only')) return podMix();
 
   console.log('\nDurable creates/s (WAL, group commit, WAL fsync in the thread pool before acknowledging), median of 3 runs:');
   for (const callers of [1, 16, 64, 256]) {
@@ -167,6 +197,16 @@ async function main(): Promise<void> {
     console.log(`  event at a watcher:             median ${median(perWatcher).toFixed(2)} ms, p99 ${pct(perWatcher, 99).toFixed(2)} ms`);
     console.log(`  event at all ${watchers} watchers:       median ${median(lastArrival).toFixed(2)} ms, p99 ${pct(lastArrival, 99).toFixed(2)} ms`);
   });
+  await podMix();
+}
+
+async function podMix(): Promise<void> {
+  const runs: Awaited<ReturnType<typeof podMixCpu>>[] = [];
+  for (let r = 0; r < 5; r++) runs.push(await podMixCpu(64, 10_000));
+  runs.sort((a, b) => a.usPerWrite - b.usPerWrite);
+  const m = runs[2]!;
+  console.log('\nCPU per durable write, scheduler-bench mix (create pod, bind it, create event; 64 callers, 10,000 pods), median of 5:');
+  console.log(`  ${m.usPerWrite.toFixed(1)} µs per write (user ${m.userUs.toFixed(1)}, system ${m.sysUs.toFixed(1)}), ${Math.round(m.writesPerSec)} writes/s  (runs: ${runs.map((r) => r.usPerWrite.toFixed(1)).join(', ')} µs)`);
 }
 
 await main();

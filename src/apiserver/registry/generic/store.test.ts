@@ -181,6 +181,23 @@ describe('generic Store', () => {
     );
   });
 
+  it('watch without selectors sends ADDED, MODIFIED and DELETED, for all objects or one name', async () => {
+    const all: ApiWatchEvent[] = [];
+    const one: ApiWatchEvent[] = [];
+    const wa = await store.watch('sel', {}, (e) => all.push(e), () => undefined);
+    const wo = await store.watch('sel', { predicate: { name: 'p' } }, (e) => one.push(e), () => undefined);
+    const p = await store.create('sel', { metadata: { name: 'p' } });
+    await store.create('sel', { metadata: { name: 'q' } });
+    await store.update({ namespace: 'sel', name: 'p' }, { ...p, metadata: { ...p.metadata, labels: { x: '1' } } });
+    await store.delete({ namespace: 'sel', name: 'p' });
+    await new Promise((r) => setTimeout(r, 50));
+    wa.cancel();
+    wo.cancel();
+    assert.deepEqual(all.map((e) => `${e.type}:${e.object.metadata.name}`), ['ADDED:p', 'ADDED:q', 'MODIFIED:p', 'DELETED:p']);
+    assert.deepEqual(one.map((e) => `${e.type}:${e.object.metadata.name}`), ['ADDED:p', 'MODIFIED:p', 'DELETED:p']);
+    assert.deepEqual(all[2]!.object.metadata.labels, { x: '1' });
+  });
+
   it('watch from a compacted revision is Expired (410)', async () => {
     const a = await store.create('ns', { metadata: { name: 'a' } });
     for (let i = 0; i < 5; i++) await store.create('ns', { metadata: { name: `n${i}` } });

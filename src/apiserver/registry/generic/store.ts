@@ -859,8 +859,9 @@ export class Store {
               continue;
             }
             const nowMatch = this.matches(cur, p);
-            const prev = ev.prevKv && !ev.isCreate ? this.decodeShared(ev.prevKv) : undefined;
-            const prevMatch = prev ? this.matches(prev, p) : false;
+            // Without selectors every object matches: the previous one need not be decoded.
+            const existed = !!ev.prevKv && !ev.isCreate;
+            const prevMatch = existed && (p?.label === undefined && p?.field === undefined ? true : this.matches(this.decodeShared(ev.prevKv!), p));
             if (nowMatch && prevMatch) send({ type: 'MODIFIED', object: cur });
             else if (nowMatch) send({ type: 'ADDED', object: cur });
             else if (prevMatch) {
