@@ -27,7 +27,7 @@ import {
 } from './endpoints/negotiation.js';
 import { parseRequestInfo, type RequestInfo } from './endpoints/request-info.js';
 import { toPartialList, toTable, type IncludeObject } from './endpoints/table.js';
-import { knownJSON, Store, type DeleteOptions, type ListPredicate, type StoreExtensions, type WriteOptions } from './registry/generic/store.js';
+import { knownJSON, Store, type DeleteOptions, type ListPredicate, type SharedText, type StoreExtensions, type WriteOptions } from './registry/generic/store.js';
 import type { KObject, ResourceInfo, Strategy } from './registry/generic/strategy.js';
 
 const log = logger('apiserver');
@@ -816,7 +816,7 @@ export class APIServer {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
       res.flushHeaders();
     };
-    const send = (ev: { type: string; object: KObject }) => {
+    const send = (ev: WatchOut) => {
       sendHeader();
       if (tv && ev.type !== 'BOOKMARK' && ev.type !== 'ERROR') {
         writeChunk(res, JSON.stringify({ type: ev.type, object: toTable(store.strategy, [ev.object], { include, version: tv, withColumns: first }) }) + '\n');
@@ -958,6 +958,9 @@ function writeChunk(res: ServerResponse, text: string): void {
   corkedWrite(sock, `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
 }
 
+/** A watch event on its way out: with `shared`, its object's JSON is known and `object` is decoded only if read. */
+type WatchOut = { type: string; object: KObject; shared?: SharedText };
+
 /** One watch event as JSON (with its newline), and once needed its framed chunk, shared by every watcher. */
 interface EventText {
   line: string;
@@ -969,13 +972,15 @@ interface EventText {
  * once), so each event line is serialised, and framed as a chunk, once for all of them.
  */
 const eventTexts = new WeakMap<object, Map<string, EventText>>();
-function serializedEvent(ev: { type: string; object: KObject }): EventText {
-  let byType = eventTexts.get(ev.object);
-  if (!byType) eventTexts.set(ev.object, (byType = new Map()));
+function serializedEvent(ev: WatchOut): EventText {
+  // Keyed by the revision's shared text when the store gave one: the object need not be decoded.
+  const key = ev.shared ?? ev.object;
+  let byType = eventTexts.get(key);
+  if (!byType) eventTexts.set(key, (byType = new Map()));
   let t = byType.get(ev.type);
   if (t === undefined) {
     // The store's own text of the object, when it has one (an object it wrote): not serialised again.
-    const json = knownJSON(ev.object);
+    const json = ev.shared?.json ?? knownJSON(ev.object);
     const line = json === undefined ? JSON.stringify(ev) : `{"type":${JSON.stringify(ev.type)},"object":${json}}`;
     byType.set(ev.type, (t = { line: line + '\n' }));
   }
@@ -983,7 +988,7 @@ function serializedEvent(ev: { type: string; object: KObject }): EventText {
 }
 
 /** Write one watch event (JSON form) to a watcher. */
-function writeEvent(res: ServerResponse, ev: { type: string; object: KObject }): void {
+function writeEvent(res: ServerResponse, ev: WatchOut): void {
   const t = serializedEvent(ev);
   const sock = directSocket(res);
   if (!sock) {

@@ -261,7 +261,10 @@ describe('generic Store', () => {
       assert.ok(!stored.includes('k8ts-rv-'), stored);
       await new Promise((r) => setTimeout(r, 20));
       assert.ok(events.length > 0);
+      // A written value reaches watchers without selectors as its text, decoded only when read.
+      assert.equal(events.at(-1)!.shared !== undefined, t.known);
       for (const e of events) {
+        if (e.shared) assert.deepEqual(JSON.parse(e.shared.json), plain(e.object));
         const known = knownJSON(e.object);
         if (known !== undefined) assert.deepEqual(JSON.parse(known), JSON.parse(JSON.stringify(e.object)));
       }

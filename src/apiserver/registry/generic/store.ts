@@ -84,6 +84,29 @@ export type ApiWatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 
 export interface ApiWatchEvent {
   type: ApiWatchEventType;
   object: KObject;
+  /**
+   * The object's JSON when the store knows it without decoding (a value it just wrote), one
+   * instance per revision shared by every watcher; `object` is then decoded only if read.
+   */
+  shared?: SharedText;
+}
+
+/** The JSON of one revision of an object, with its resourceVersion. */
+export interface SharedText {
+  readonly json: string;
+}
+
+/** A watch event whose object is decoded the first time it is read (a Table watcher reads it; a JSON one need not). */
+class LazyWatchEvent implements ApiWatchEvent {
+  private decoded?: KObject;
+  constructor(
+    readonly type: ApiWatchEventType,
+    readonly shared: SharedText,
+    private readonly load: () => KObject,
+  ) {}
+  get object(): KObject {
+    return (this.decoded ??= this.load());
+  }
 }
 
 export interface WatchOptions {
@@ -227,9 +250,12 @@ interface WrittenText {
   pre: string;
   post: string;
 }
-/** Texts of values just written, by `apiVersion|key`, until a watcher decodes that value (bounded). */
+/** Texts of values just written, by `apiVersion|key`, until a watcher takes that value (bounded). */
 const pendingTexts = new Map<string, WrittenText>();
 const pendingTextsMax = 1024;
+/** Watch texts of written values, by `apiVersion|key@revision`, shared by all watchers of that revision (bounded). */
+const sharedTexts = new Map<string, SharedText>();
+const sharedTextsMax = 1024;
 /** The JSON of objects the store wrote or decoded for watchers, with the resourceVersion it holds. */
 const objectTexts = new WeakMap<object, { json: string; rv: string }>();
 
@@ -292,18 +318,29 @@ export class Store {
     let o = decodeCache.get(ck);
     if (!o) {
       o = this.decode(kv);
-      const pk = `${this.apiVersion}|${kv.key}`;
-      const t = this.strategy.storedAs ? undefined : pendingTexts.get(pk);
-      if (t !== undefined && t.value === kv.value) {
-        // The value this store wrote: its JSON is known, with this revision in place of the placeholder.
-        const rv = o.metadata.resourceVersion as string;
-        objectTexts.set(o, { json: t.pre + rv + t.post, rv });
-        pendingTexts.delete(pk);
-      }
+      const t = this.sharedText(kv);
+      if (t !== undefined) objectTexts.set(o, { json: t.json, rv: o.metadata.resourceVersion as string });
       trimOldest(decodeCache, decodeCacheMax);
       decodeCache.set(ck, o);
     }
     return o;
+  }
+
+  /** The JSON of a revision this store wrote, without decoding it; undefined when not known. */
+  private sharedText(kv: KeyValue): SharedText | undefined {
+    if (this.strategy.storedAs) return undefined;
+    const ck = `${this.apiVersion}|${kv.key}@${kv.modRevision}`;
+    let t = sharedTexts.get(ck);
+    if (t !== undefined) return t;
+    const pk = `${this.apiVersion}|${kv.key}`;
+    const w = pendingTexts.get(pk);
+    if (w === undefined || w.value !== kv.value) return undefined;
+    // The value this store wrote: its JSON, with this revision in place of the placeholder.
+    t = { json: w.pre + String(kv.modRevision) + w.post };
+    pendingTexts.delete(pk);
+    trimOldest(sharedTexts, sharedTextsMax);
+    sharedTexts.set(ck, t);
+    return t;
   }
   /**
    * Encode a written object for storage, and where possible keep its JSON split at the
@@ -852,16 +889,23 @@ export class Store {
         onEvents: (evs: WatchEvent[]) => {
           for (const ev of evs) {
             if (p?.name !== undefined && !ev.kv.key.endsWith(`/${p.name}`)) continue;
-            const cur = this.decodeShared(ev.kv);
             lastRV = ev.kv.modRevision;
+            // Without selectors every object matches, and a value this store wrote need not be decoded.
+            const anyObject = p?.label === undefined && p?.field === undefined;
+            const known = anyObject && ev.type !== 'delete' ? this.sharedText(ev.kv) : undefined;
+            if (known !== undefined) {
+              const kv = ev.kv;
+              send(new LazyWatchEvent(ev.prevKv && !ev.isCreate ? 'MODIFIED' : 'ADDED', known, () => this.decodeShared(kv)));
+              continue;
+            }
+            const cur = this.decodeShared(ev.kv);
             if (ev.type === 'delete') {
               if (this.matches(cur, p)) send({ type: 'DELETED', object: cur });
               continue;
             }
             const nowMatch = this.matches(cur, p);
-            // Without selectors every object matches: the previous one need not be decoded.
             const existed = !!ev.prevKv && !ev.isCreate;
-            const prevMatch = existed && (p?.label === undefined && p?.field === undefined ? true : this.matches(this.decodeShared(ev.prevKv!), p));
+            const prevMatch = existed && (anyObject || this.matches(this.decodeShared(ev.prevKv!), p));
             if (nowMatch && prevMatch) send({ type: 'MODIFIED', object: cur });
             else if (nowMatch) send({ type: 'ADDED', object: cur });
             else if (prevMatch) {
