@@ -145,6 +145,27 @@ test('RestClient: a kept-alive connection the server closed while idle is retrie
   }
 });
 
+test('RestClient: after a pause in which the server closed every idle connection, the retry goes to a new one', async () => {
+  const s = await scripted((n, _req, sock) => {
+    sock.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}');
+    // The first three connections are closed soon after their answer, as an idle timeout would.
+    if (n <= 3) setTimeout(() => sock.destroy(), 20);
+  });
+  const c = new RestClient({ server: `http://127.0.0.1:${s.port}`, userAgent: 'test-agent' });
+  try {
+    await Promise.all([c.request('GET', '/a'), c.request('GET', '/b'), c.request('GET', '/c')]);
+    assert.equal(s.connections(), 3);
+    // This process is busy while the server closes them, so it has not yet seen them close.
+    const until = Date.now() + 150;
+    while (Date.now() < until);
+    assert.deepEqual(await c.request('GET', '/d'), { ok: true });
+    assert.equal(s.connections(), 4, 'one new connection, after one attempt on a closed one');
+  } finally {
+    c.close();
+    await s.close();
+  }
+});
+
 test('RestClient: an idle pooled connection does not keep the process alive (unref while idle)', async () => {
   const s = await scripted((_n, _req, sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}'));
   try {

@@ -344,6 +344,9 @@ export class Http1Pool {
         },
         reject: (e) => {
           cleanup();
+          // The server closed a connection that sat idle: the others idle as long are likely closed
+          // too (its idle timeout, or a pause in this process), so a retry must not get one of them.
+          if ((e as Http1Error).staleConnection) this.dropIdle();
           reject(e);
         },
       });
@@ -393,6 +396,10 @@ export class Http1Pool {
     }
     this.idle.push(c);
     this.waiting.shift()?.();
+  }
+
+  private dropIdle(): void {
+    for (const c of this.idle.splice(0)) c.close();
   }
 
   private gone(c: Connection): void {
