@@ -4,7 +4,9 @@
  *
  *   1. One HTTPS request/response with a pod-sized JSON body on a keep-alive connection: a
  *      minimal node:https server (JSON.parse the body, JSON.stringify a reply), against node:https
- *      clients and against a raw HTTP/1.1-over-TLS client (what client/http1.ts does).
+ *      clients and against a raw HTTP/1.1-over-TLS client (what client/http1.ts does); then the
+ *      same raw client against a minimal HTTP/1.1 server written over node:tls, which is what a
+ *      server without node:http's parser objects and streams could cost.
  *   2. One watch event written to 500 TLS sockets: a minimal node:tls server writing one framed
  *      chunk to each connection, 200 times, 20 ms apart, read by bench/api/c-watcher.c's epoll
  *      clients (4 processes), as in bench/api/run.ts --c-watchers.
@@ -42,6 +44,39 @@ function httpsServer(dir: string): void {
       res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(b) });
       res.end(b);
     });
+  });
+  srv.listen(0, '127.0.0.1', () => process.send!({ port: (srv.address() as { port: number }).port }));
+  process.on('message', (m) => {
+    if (m === 'cpu') process.send!({ cpu: process.cpuUsage() });
+  });
+}
+
+/** Child: the same reply from a minimal HTTP/1.1 server over node:tls (Content-Length bodies only). */
+function leanServer(dir: string): void {
+  const srv = tls.createServer({ key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) }, (sock) => {
+    let buf: Buffer | undefined;
+    sock.on('data', (d: Buffer) => {
+      buf = buf ? Buffer.concat([buf, d]) : d;
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const lines = buf.latin1Slice(0, end).split('\r\n');
+        const headers: Record<string, string> = {};
+        for (let i = 1; i < lines.length; i++) {
+          const c = lines[i]!.indexOf(':');
+          headers[lines[i]!.slice(0, c).toLowerCase()] = lines[i]!.slice(c + 1).trim();
+        }
+        const len = Number(headers['content-length'] ?? 0);
+        if (buf.length < end + 4 + len) return;
+        const o = JSON.parse(buf.utf8Slice(end + 4, end + 4 + len));
+        buf = buf.length === end + 4 + len ? undefined : buf.subarray(end + 4 + len);
+        o.metadata.resourceVersion = '1';
+        const b = JSON.stringify(o);
+        sock.write(`HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\nDate: ${new Date().toUTCString()}\r\n\r\n${b}`);
+        if (!buf) return;
+      }
+    });
+    sock.on('error', () => undefined);
   });
   srv.listen(0, '127.0.0.1', () => process.send!({ port: (srv.address() as { port: number }).port }));
   process.on('message', (m) => {
@@ -109,8 +144,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function requestFloor(dir: string, requests: number): Promise<void> {
   const pod = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'default', labels: { app: 'x' } }, spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.9', resources: { requests: { cpu: '100m', memory: '100Mi' } } }], nodeSelector: { pad: 'y'.repeat(600) } } });
   const ca = readFileSync(join(dir, 'ca.crt'));
-  for (const mode of ['node:https', 'raw TLS']) {
-    const { child, port } = await startChild(['https-server', dir]);
+  for (const mode of ['node:https', 'raw TLS', 'raw TLS client, lean server']) {
+    const { child, port } = await startChild([mode.endsWith('lean server') ? 'lean-server' : 'https-server', dir]);
     const serverCpu = () => new Promise<number>((r) => { child.once('message', (m: any) => r(cpuMs(m.cpu))); child.send('cpu'); });
     let post: () => Promise<void>;
     if (mode === 'node:https') {
@@ -143,7 +178,7 @@ async function requestFloor(dir: string, requests: number): Promise<void> {
     const wall = performance.now() - t0;
     const s1 = await serverCpu();
     const c1 = cpuMs(process.cpuUsage(c0));
-    console.log(`request floor, ${mode} client, 64 keep-alive connections: ${Math.round(requests / (wall / 1000))} req/s; server CPU ${((1000 * (s1 - s0)) / requests).toFixed(0)} µs/request, client CPU ${((1000 * c1) / requests).toFixed(0)} µs/request`);
+    console.log(`request floor, ${mode.endsWith('lean server') ? mode : `${mode} client`}, 64 keep-alive connections: ${Math.round(requests / (wall / 1000))} req/s; server CPU ${((1000 * (s1 - s0)) / requests).toFixed(0)} µs/request, client CPU ${((1000 * c1) / requests).toFixed(0)} µs/request`);
     child.kill();
   }
 }
@@ -165,6 +200,7 @@ async function fanoutFloor(dir: string, watchers: number, events: number): Promi
 }
 
 if (role === 'https-server') httpsServer(process.argv[3]);
+else if (role === 'lean-server') leanServer(process.argv[3]);
 else if (role === 'fanout-server') fanoutServer(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
 else {
   const dir = pki();
