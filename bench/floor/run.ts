@@ -56,24 +56,29 @@ function leanServer(dir: string): void {
   const srv = tls.createServer({ key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) }, (sock) => {
     let buf: Buffer | undefined;
     sock.on('data', (d: Buffer) => {
-      buf = buf ? Buffer.concat([buf, d]) : d;
+      let b: Buffer = buf ? Buffer.concat([buf, d]) : d;
+      buf = b;
       for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
+        const end: number = b.indexOf('\r\n\r\n');
         if (end < 0) return;
-        const lines = buf.latin1Slice(0, end).split('\r\n');
+        const lines = b.toString('latin1', 0, end).split('\r\n');
         const headers: Record<string, string> = {};
         for (let i = 1; i < lines.length; i++) {
           const c = lines[i]!.indexOf(':');
           headers[lines[i]!.slice(0, c).toLowerCase()] = lines[i]!.slice(c + 1).trim();
         }
         const len = Number(headers['content-length'] ?? 0);
-        if (buf.length < end + 4 + len) return;
-        const o = JSON.parse(buf.utf8Slice(end + 4, end + 4 + len));
-        buf = buf.length === end + 4 + len ? undefined : buf.subarray(end + 4 + len);
+        if (b.length < end + 4 + len) return;
+        const o = JSON.parse(b.toString('utf8', end + 4, end + 4 + len));
         o.metadata.resourceVersion = '1';
-        const b = JSON.stringify(o);
-        sock.write(`HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\nDate: ${new Date().toUTCString()}\r\n\r\n${b}`);
-        if (!buf) return;
+        const reply = JSON.stringify(o);
+        sock.write(`HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(reply)}\r\nDate: ${new Date().toUTCString()}\r\n\r\n${reply}`);
+        if (b.length === end + 4 + len) {
+          buf = undefined;
+          return;
+        }
+        b = b.subarray(end + 4 + len);
+        buf = b;
       }
     });
     sock.on('error', () => undefined);
