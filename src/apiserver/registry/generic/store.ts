@@ -873,6 +873,8 @@ export class Store {
       }
     }
     let lastRV = after;
+    // Without selectors every object matches (a name is matched by key).
+    const anyObject = p?.label === undefined && p?.field === undefined;
     // Counted while open, so writes keep their text for watchers only when there are some.
     this.watches++;
     let open = true;
@@ -890,8 +892,7 @@ export class Store {
           for (const ev of evs) {
             if (p?.name !== undefined && !ev.kv.key.endsWith(`/${p.name}`)) continue;
             lastRV = ev.kv.modRevision;
-            // Without selectors every object matches, and a value this store wrote need not be decoded.
-            const anyObject = p?.label === undefined && p?.field === undefined;
+            // A value this store wrote need not be decoded for a watch that matches every object.
             const known = anyObject && ev.type !== 'delete' ? this.sharedText(ev.kv) : undefined;
             if (known !== undefined) {
               const kv = ev.kv;
