@@ -16,6 +16,7 @@ import { SqliteBackend } from '../storage/sqlite/sqlite-backend.js';
 import type { Backend } from '../storage/interface.js';
 import { instrumentBackend } from '../storage/instrumented.js';
 import { APIServer } from '../apiserver/apiserver.js';
+import { LeanFront } from '../apiserver/lean-http.js';
 import { BearerAuthenticator, parseTokenFile, TokenAuthenticator, UnionAuthenticator, X509Authenticator } from '../apiserver/auth/authenticator.js';
 import { StoreCaches } from '../apiserver/auth/store-cache.js';
 import { ServiceAccountTokens } from '../apiserver/auth/serviceaccount/tokens.js';
@@ -471,6 +472,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     authz = new UnionAuthorizer([privilegedGroupsAuthorizer, nodeAuthz, rbac]);
   }
 
+  // Plain requests are parsed by the lean front; node:http gets the rest (K8TS_NODE_HTTP=1: all).
+  const fronts = new Map<https.Server, LeanFront>();
   const newHTTPSServer = (o: { legacyClients?: boolean } = {}) => {
     const srv = https.createServer(
       {
@@ -491,6 +494,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     srv.on('tlsClientError', (e, sock) => log.debug('TLS handshake failed', { from: sock.remoteAddress, err: e.message }));
     srv.headersTimeout = 60_000;
     srv.requestTimeout = 0;
+    if (!process.env.K8TS_NODE_HTTP) fronts.set(srv, new LeanFront(srv, apiserver.handle));
     return srv;
   };
   const server = newHTTPSServer();
@@ -500,6 +504,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const abort = async (e: unknown): Promise<never> => {
     server.close();
     server.closeAllConnections();
+    fronts.get(server)?.closeAll();
     await backend.close().catch(() => undefined);
     if (temporary) rmSync(dataDir, { recursive: true, force: true });
     throw e;
@@ -652,8 +657,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
             new Promise<void>((resolve) => {
               srv.close(() => resolve());
               srv.closeIdleConnections();
+              fronts.get(srv)?.closeIdle();
               // In-flight requests get a bounded time to finish.
-              setTimeout(() => srv.closeAllConnections(), 5000).unref();
+              setTimeout(() => {
+                srv.closeAllConnections();
+                fronts.get(srv)?.closeAll();
+              }, 5000).unref();
             }),
         ),
       );

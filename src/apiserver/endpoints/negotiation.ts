@@ -9,6 +9,9 @@ import { errors, StatusError } from '../../api/errors.js';
 export const maxRequestBodyBytes = 3 * 1024 * 1024;
 
 export function readBody(req: IncomingMessage, limit = maxRequestBodyBytes): Promise<Buffer> {
+  // A request the lean front parsed (apiserver/lean-http.ts) arrives with its whole body.
+  const whole = (req as { leanBody?: Buffer }).leanBody;
+  if (whole !== undefined) return whole.length > limit ? Promise.reject(errors.requestEntityTooLarge(`limit is ${limit}`)) : Promise.resolve(whole);
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) {
     req.resume();
